@@ -1,0 +1,593 @@
+#include "wsol.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "parallel.hpp"
+#include "runs.hpp"
+
+namespace weaksup {
+
+namespace {
+
+// Half-open pixel rectangle [x0, x1) x [y0, y1).
+struct Region {
+  int64_t x0, y0, x1, y1;
+};
+
+// Pixels [begin, end) of a row, all foreground or all background.
+struct Segment {
+  int32_t begin;
+  int32_t end;
+  int32_t fg;
+};
+
+// Appends the segments tiling a row bitmap of `width` pixels (bits past it zero),
+// alternating background and foreground, with columns shifted by `offset`.
+inline void append_segments(const uint64_t* words, int64_t width, int32_t offset, std::vector<Segment>& out) {
+  const int64_t nw = words_for(width);
+  int32_t fg = 0;
+  int64_t start = 0;
+  for (int64_t i = 0; i < nw; ++i) {
+    const uint64_t w = words[i];
+    if (w == (fg ? ~uint64_t{0} : uint64_t{0})) continue;
+    uint64_t from = ~uint64_t{0};  // bits at or after the current position
+    for (;;) {
+      const uint64_t v = (fg ? ~w : w) & from;
+      if (v == 0) break;
+      const int t = ctz64(v);
+      const int64_t at = i * 64 + t;
+      if (at >= width) break;
+      if (at > start) out.push_back({static_cast<int32_t>(start + offset), static_cast<int32_t>(at + offset), fg});
+      start = at;
+      fg = !fg;
+      from = ~uint64_t{0} << t;
+    }
+  }
+  if (start < width) out.push_back({static_cast<int32_t>(start + offset), static_cast<int32_t>(width + offset), fg});
+}
+
+// Protocol box of a tight inclusive box [x0, x1] x [y0, y1] grown by `grow` pixels:
+// cv2.boundingRect gives x, y, w, h and the protocol keeps x, y, min(x + w, W - 1), ...
+Box protocol_box(int64_t x0, int64_t y0, int64_t x1, int64_t y1, int64_t grow, int64_t width, int64_t height) {
+  return {x0 - grow, y0 - grow, std::min(x1 + grow + 1, width - 1), std::min(y1 + grow + 1, height - 1)};
+}
+
+double box_iou(const Box& a, const int64_t* g) {
+  const int64_t iw = std::max<int64_t>(0, std::min(a.x1, g[2]) - std::max(a.x0, g[0]) + 1);
+  const int64_t ih = std::max<int64_t>(0, std::min(a.y1, g[3]) - std::max(a.y0, g[1]) + 1);
+  const int64_t inter = iw * ih;
+  const int64_t area_a = (a.x1 - a.x0 + 1) * (a.y1 - a.y0 + 1);
+  const int64_t area_g = (g[2] - g[0] + 1) * (g[3] - g[1] + 1);
+  const int64_t denominator = area_a + area_g - inter;
+  return denominator <= 0 ? 0.0 : static_cast<double>(inter) / static_cast<double>(denominator);
+}
+
+// The runs of every cut level of one map from a single pass over its rows. Masks nest:
+// a pixel of value v is foreground at exactly the levels below v, so between two
+// neighbouring pixels runs start or end only at the levels between their values.
+class LevelRuns {
+ public:
+  // levels: ascending cut levels (mask = value > level).
+  void build(const uint8_t* s, int64_t height, int64_t width, const std::vector<int64_t>& levels) {
+    const size_t k = levels.size();
+    runs_.resize(k);
+    row_start_.resize(k);
+    for (size_t l = 0; l < k; ++l) {
+      runs_[l].clear();
+      row_start_[l].resize(static_cast<size_t>(height + 1));
+    }
+    int32_t below[256];  // levels below each value: its pixels are foreground at levels [0, below)
+    for (int v = 0, l = 0; v < 256; ++v) {
+      while (static_cast<size_t>(l) < k && levels[l] < v) ++l;
+      below[v] = l;
+    }
+    open_.resize(k);
+    const int32_t w = static_cast<int32_t>(width);
+    for (int64_t y = 0; y < height; ++y) {
+      for (size_t l = 0; l < k; ++l) row_start_[l][y] = static_cast<int32_t>(runs_[l].size());
+      const uint8_t* row = s + y * width;
+      int32_t prev = 0;
+      for (int32_t x = 0; x < w; ++x) {
+        const int32_t c = below[row[x]];
+        if (c == prev) continue;
+        for (int32_t l = prev; l < c; ++l) open_[l] = x;                     // runs start
+        for (int32_t l = c; l < prev; ++l) runs_[l].push_back({open_[l], x});  // runs end
+        prev = c;
+      }
+      for (int32_t l = 0; l < prev; ++l) runs_[l].push_back({open_[l], w});
+    }
+    for (size_t l = 0; l < k; ++l) row_start_[l][height] = static_cast<int32_t>(runs_[l].size());
+  }
+
+  const std::vector<Run>& runs(size_t level) const { return runs_[level]; }
+  const std::vector<int32_t>& row_start(size_t level) const { return row_start_[level]; }
+
+ private:
+  std::vector<std::vector<Run>> runs_;          // per level, row after row
+  std::vector<std::vector<int32_t>> row_start_;  // per level: runs of row y start here
+  std::vector<int32_t> open_;
+};
+
+// Every contour's box (V2) at one cut level, from that level's runs. Outer contours are
+// the 8-connected components of the runs; holes exist only when the Euler number
+// (#runs - #touching run pairs) is below the component count, and only then are the
+// background gaps between runs joined, 4-connected, to box the holes (gaps that touch
+// the image border are not holes).
+class ContourBoxes {
+ public:
+  // Appends nothing and returns false when the mask is empty.
+  bool find(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
+            std::vector<Box>& boxes) {
+    sets_.reset(runs.size());
+    int64_t touching = 0;
+    for (int64_t y = 1; y < height; ++y) {
+      touching += unite_rows<int32_t>(runs.data(), row_start[y], row_start[y + 1], row_start[y - 1], row_start[y], 1,
+                                      sets_);
+    }
+    const int32_t components = sets_.number_components();
+    boxes.clear();
+    if (components == 0) return false;
+    tight_.assign(static_cast<size_t>(components), Box{width, height, -1, -1});
+    for (int64_t y = 0; y < height; ++y) {
+      for (int32_t i = row_start[y]; i < row_start[y + 1]; ++i) extend(tight_[sets_.parent[i] - 1], runs[i], y);
+    }
+    for (const Box& b : tight_) boxes.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 0, width, height));
+    const int64_t euler = static_cast<int64_t>(runs.size()) - touching;
+    if (components != euler) add_holes(runs, row_start, height, width, boxes);
+    return true;
+  }
+
+ private:
+  std::vector<Run> gaps_;
+  std::vector<int32_t> gap_start_;
+  DisjointSets<int32_t> sets_, gap_sets_;
+  std::vector<Box> tight_;
+  std::vector<uint8_t> border_;
+
+  static void extend(Box& b, const Run& run, int64_t y) {
+    b.x0 = std::min<int64_t>(b.x0, run.begin);
+    b.x1 = std::max<int64_t>(b.x1, run.end - 1);
+    b.y0 = std::min(b.y0, y);
+    b.y1 = y;
+  }
+
+  // Holes lie inside the mask's bounding box; background gaps touching its edge
+  // connect to the outside, so only the box is examined.
+  void add_holes(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
+                 std::vector<Box>& boxes) {
+    Box mask{width, height, -1, -1};
+    for (const Box& b : tight_) mask = {std::min(mask.x0, b.x0), std::min(mask.y0, b.y0), std::max(mask.x1, b.x1), std::max(mask.y1, b.y1)};
+    const int32_t left = static_cast<int32_t>(mask.x0), right = static_cast<int32_t>(mask.x1 + 1);
+    const int64_t rows = mask.y1 - mask.y0 + 1;
+    gaps_.clear();
+    gap_start_.resize(static_cast<size_t>(rows + 1));
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t y = mask.y0 + r;
+      gap_start_[r] = static_cast<int32_t>(gaps_.size());
+      int32_t x = left;
+      for (int32_t i = row_start[y]; i < row_start[y + 1]; ++i) {
+        if (runs[i].begin > x) gaps_.push_back({x, runs[i].begin});
+        x = runs[i].end;
+      }
+      if (x < right) gaps_.push_back({x, right});
+    }
+    gap_start_[rows] = static_cast<int32_t>(gaps_.size());
+    gap_sets_.reset(gaps_.size());
+    for (int64_t r = 1; r < rows; ++r) {
+      unite_rows<int32_t>(gaps_.data(), gap_start_[r], gap_start_[r + 1], gap_start_[r - 1], gap_start_[r], 0,
+                          gap_sets_);
+    }
+    const int32_t count = gap_sets_.number_components();
+    tight_.assign(static_cast<size_t>(count), Box{width, height, -1, -1});
+    border_.assign(static_cast<size_t>(count), 0);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int32_t i = gap_start_[r]; i < gap_start_[r + 1]; ++i) {
+        const int32_t c = gap_sets_.parent[i] - 1;
+        extend(tight_[c], gaps_[i], mask.y0 + r);
+        border_[c] |= gaps_[i].begin == left || gaps_[i].end == right || r == 0 || r == rows - 1;
+      }
+    }
+    for (int32_t c = 0; c < count; ++c) {
+      // A hole's contour runs through the foreground pixels around it.
+      if (!border_[c]) boxes.push_back(protocol_box(tight_[c].x0, tight_[c].y0, tight_[c].x1, tight_[c].y1, 1, width, height));
+    }
+  }
+};
+
+// The V1 box at one cut level: the outer contour with the largest cv2.contourArea.
+// Each region row is tiled by segments alternating between background and foreground;
+// foreground segments are joined 8-connected, background 4-connected, giving the
+// component tree that the area of an outer contour (holes filled) needs.
+class LargestContour {
+ public:
+  // Returns false when the mask is empty. `mask_box` gets the mask's tight box.
+  bool find(const uint8_t* s, int64_t height, int64_t width, uint8_t cut, Region region, Box* largest,
+            Region* mask_box) {
+    region_ = region;
+    build_segments(s, height, width, cut);
+    join_segments();
+    summarize_components();
+    count_windows();
+    int64_t best = -1, best_area2 = -1;
+    Region tight{region.x1, region.y1, region.x0, region.y0};
+    for (int64_t k = 0; k < n_; ++k) {
+      if (root_[k] != k || !segs_[k].fg) continue;
+      tight = {std::min(tight.x0, x0_[k]), std::min(tight.y0, y0_[k]), std::max(tight.x1, x1_[k] + 1),
+               std::max(tight.y1, y1_[k] + 1)};
+      const int64_t area2 = partial2_[k] + 2 * (subtree_[k] - up_[k]);
+      if (area2 >= best_area2) {  // cv2 lists contours last-found first; max() keeps the first
+        best_area2 = area2;
+        best = k;
+      }
+    }
+    if (mask_box) *mask_box = tight;
+    if (best < 0) return false;
+    *largest = protocol_box(x0_[best], y0_[best], x1_[best], y1_[best], 0, width, height);
+    return true;
+  }
+
+ private:
+  Region region_{};
+  int64_t n_ = 0;
+  std::vector<uint64_t> words_;
+  std::vector<Segment> segs_;
+  std::vector<int64_t> row_start_;
+  DisjointSets<int64_t> sets_;
+  // Per segment; meaningful at component roots (a component's first segment).
+  std::vector<int64_t> root_, x0_, x1_, y0_, y1_, parent_, partial2_, up_, subtree_;
+  std::vector<uint8_t> border_;
+
+  void build_segments(const uint8_t* s, int64_t height, int64_t width, uint8_t cut) {
+    const Region& r = region_;
+    const int64_t rw = r.x1 - r.x0, rh = r.y1 - r.y0;
+    segs_.clear();
+    row_start_.resize(static_cast<size_t>(rh + 1));
+    words_.resize(static_cast<size_t>(words_for(rw)));
+    for (int64_t yy = 0; yy < rh; ++yy) {
+      row_start_[yy] = static_cast<int64_t>(segs_.size());
+      bits_at_least(s + (r.y0 + yy) * width + r.x0, rw, cut, words_.data(), (height - r.y0 - yy) * width - r.x0);
+      append_segments(words_.data(), rw, static_cast<int32_t>(r.x0), segs_);
+    }
+    row_start_[rh] = static_cast<int64_t>(segs_.size());
+    n_ = static_cast<int64_t>(segs_.size());
+  }
+
+  // Calls fn(top, bottom, p, q, top_ends, bottom_ends) for each stretch [p, q) of
+  // columns over which the segment of row yy - 1 and the segment of row yy are fixed.
+  template <class Fn>
+  void for_each_stretch(int64_t yy, Fn&& fn) const {
+    int64_t i = row_start_[yy - 1], j = row_start_[yy];
+    const int64_t i_end = row_start_[yy], j_end = row_start_[yy + 1];
+    while (i < i_end && j < j_end) {
+      const int32_t p = std::max(segs_[i].begin, segs_[j].begin);
+      const int32_t q = std::min(segs_[i].end, segs_[j].end);
+      const bool top_ends = segs_[i].end == q, bottom_ends = segs_[j].end == q;
+      fn(i, j, p, q, top_ends, bottom_ends);
+      i += top_ends;
+      j += bottom_ends;
+    }
+  }
+
+  void join_segments() {
+    sets_.reset(static_cast<size_t>(n_));
+    const int64_t rh = region_.y1 - region_.y0;
+    for (int64_t yy = 1; yy < rh; ++yy) {
+      for_each_stretch(yy, [&](int64_t i, int64_t j, int32_t, int32_t q, bool top_ends, bool bottom_ends) {
+        if (segs_[i].fg == segs_[j].fg) sets_.unite(i, j);
+        // Both segments end at q with different kinds: the foreground one touches the
+        // foreground segment diagonally across q (8-connected; background is 4-connected).
+        if (top_ends && bottom_ends && q < region_.x1 && segs_[i].fg != segs_[j].fg) {
+          if (segs_[i].fg) sets_.unite(i, j + 1);
+          else sets_.unite(j, i + 1);
+        }
+      });
+    }
+  }
+
+  void summarize_components() {
+    const size_t n = static_cast<size_t>(n_);
+    for (auto* v : {&root_, &x0_, &x1_, &y0_, &y1_, &parent_}) v->resize(n);
+    border_.assign(n, 0);
+    const Region& r = region_;
+    const int64_t rh = r.y1 - r.y0;
+    for (int64_t yy = 0; yy < rh; ++yy) {
+      const int64_t y = r.y0 + yy;
+      for (int64_t k = row_start_[yy]; k < row_start_[yy + 1]; ++k) {
+        const int64_t p = sets_.parent[k];
+        const int64_t c = (p == k) ? k : root_[p];  // parent[k] <= k: already resolved
+        root_[k] = c;
+        if (c == k) {
+          x0_[c] = segs_[k].begin;
+          x1_[c] = segs_[k].end - 1;
+          y0_[c] = y;
+        } else {
+          x0_[c] = std::min<int64_t>(x0_[c], segs_[k].begin);
+          x1_[c] = std::max<int64_t>(x1_[c], segs_[k].end - 1);
+        }
+        y1_[c] = y;
+        if (!segs_[k].fg && (segs_[k].begin == r.x0 || segs_[k].end == r.x1 || yy == 0 || yy == rh - 1)) border_[c] = 1;
+      }
+    }
+  }
+
+  // The component tree: a foreground component's parent is the background component
+  // around it (left of its first pixel); a hole's parent is the foreground component
+  // enclosing it (above its first pixel). Parents always come earlier in raster order.
+  void link_parents() {
+    for (int64_t k = 0; k < n_; ++k) {
+      if (root_[k] != k) continue;
+      parent_[k] = -1;
+      if (segs_[k].fg) {
+        if (segs_[k].begin > region_.x0) parent_[k] = root_[k - 1];
+      } else if (!border_[k]) {
+        const int64_t yy = y0_[k] - region_.y0;
+        const Segment* first = segs_.data() + row_start_[yy - 1];
+        const Segment* last = segs_.data() + row_start_[yy];
+        const Segment* above = std::upper_bound(first, last, segs_[k].begin,
+                                                [](int32_t x, const Segment& seg) { return x < seg.begin; }) -
+                           1;
+        parent_[k] = root_[above - segs_.data()];
+      }
+    }
+  }
+
+  bool is_hole_of(int64_t bg_root, int64_t fg_root) const {
+    return !border_[bg_root] && parent_[bg_root] == fg_root;
+  }
+
+  // Window counts behind each outer contour's area (see the header): partial2_[F] is
+  // twice the area from windows touching F; up_[c] counts windows that lie wholly
+  // inside every foreground component enclosing c.
+  void count_windows() {
+    link_parents();
+    const size_t n = static_cast<size_t>(n_);
+    partial2_.assign(n, 0);
+    up_.assign(n, 0);
+    const int64_t rh = region_.y1 - region_.y0;
+    for (int64_t yy = 1; yy < rh; ++yy) {
+      for_each_stretch(yy, [&](int64_t i, int64_t j, int32_t p, int32_t q, bool top_ends, bool bottom_ends) {
+        const int64_t inner = q - p - 1;  // windows with both columns inside the stretch
+        if (inner > 0) add_windows(i, i, j, j, inner);
+        if (q < region_.x1) add_windows(i, top_ends ? i + 1 : i, j, bottom_ends ? j + 1 : j, 1);
+      });
+    }
+    subtree_ = up_;
+    for (int64_t k = n_ - 1; k >= 0; --k) {
+      if (root_[k] == k && parent_[k] >= 0) subtree_[parent_[k]] += subtree_[k];
+    }
+  }
+
+  // `times` windows whose pixels lie in segments a, b (top) and c, d (bottom).
+  void add_windows(int64_t a, int64_t b, int64_t c, int64_t d, int64_t times) {
+    const int64_t seg[4] = {a, b, c, d};
+    int64_t f = -1;
+    for (int64_t s : seg) {
+      if (segs_[s].fg) f = root_[s];
+    }
+    if (f < 0) {  // all background, hence one 4-connected component
+      up_[root_[a]] += times;
+      return;
+    }
+    int inside = 0;
+    for (int64_t s : seg) inside += segs_[s].fg || is_hole_of(root_[s], f);
+    partial2_[f] += times * (inside == 4 ? 2 : inside == 3 ? 1 : 0);
+    up_[f] += times;
+  }
+};
+
+
+// One pass over a map: its range, and whether every value is finite.
+template <class T>
+bool finite_range(const T* map, int64_t pixels, double* lo, double* hi) {
+  T a = pixels ? map[0] : T(0), b = a;
+  int not_finite = 0;
+  for (int64_t i = 0; i < pixels; ++i) {
+    const T v = map[i], zero = v - v;  // NaN exactly when v is NaN or infinite
+    a = v < a ? v : a;
+    b = v > b ? v : b;
+    not_finite |= zero != zero;
+  }
+  *lo = static_cast<double>(a);
+  *hi = static_cast<double>(b);
+  return !not_finite;
+}
+
+std::invalid_argument not_finite_error(int64_t b) {
+  return std::invalid_argument("scoremaps: map " + std::to_string(b) +
+                               " contains NaN or infinity; replace those values before evaluating");
+}
+
+}  // namespace
+
+template <class T>
+void normalize_scoremaps(const T* maps, int64_t batch, int64_t pixels, double* out, int threads) {
+  parallel_for(batch, threads, [&](int, int64_t b) {
+    const T* m = maps + b * pixels;
+    double* o = out + b * pixels;
+    double lo, hi;
+    if (!finite_range(m, pixels, &lo, &hi)) throw not_finite_error(b);
+    if (!(hi > lo)) {  // the protocol turns a constant map into zeros
+      std::fill(o, o + pixels, 0.0);
+      return;
+    }
+    const double range = hi - lo;  // == max(m - min): subtraction is monotone
+    for (int64_t i = 0; i < pixels; ++i) o[i] = (static_cast<double>(m[i]) - lo) / range;
+  });
+}
+
+template <class T>
+void quantize_scoremaps(const T* maps, int64_t batch, int64_t pixels, bool normalize, uint8_t* out, int threads) {
+  parallel_for(batch, threads, [&](int, int64_t b) {
+    const T* m = maps + b * pixels;
+    uint8_t* o = out + b * pixels;
+    double lo, hi;
+    if (!finite_range(m, pixels, &lo, &hi)) throw not_finite_error(b);
+    if (!normalize) {
+      if (lo < 0 || hi > 1) {
+        throw std::invalid_argument("scoremaps: map " + std::to_string(b) +
+                                    " has values outside [0, 1]; pass normalize=True to min-max normalize it");
+      }
+      for (int64_t i = 0; i < pixels; ++i) o[i] = static_cast<uint8_t>(static_cast<double>(m[i]) * 255.0);
+      return;
+    }
+    if (!(hi > lo)) {
+      std::fill(o, o + pixels, uint8_t{0});
+      return;
+    }
+    const double range = hi - lo;
+    // The protocol's uint8(trunc(255 * ((m - min) / max(m - min)))), operation for operation.
+    for (int64_t i = 0; i < pixels; ++i) {
+      o[i] = static_cast<uint8_t>(static_cast<int32_t>((static_cast<double>(m[i]) - lo) / range * 255.0));
+    }
+  });
+}
+
+void contour_boxes(const uint8_t* quantized, int64_t height, int64_t width, int64_t level, Box* largest,
+                   std::vector<Box>* all) {
+  const Box none{0, 0, 0, 0};
+  const bool possible = level >= -1 && level < 255 && height > 0 && width > 0;
+  const uint8_t cut = static_cast<uint8_t>(level + 1);
+  if (largest && !(possible && LargestContour().find(quantized, height, width, cut, {0, 0, width, height}, largest,
+                                                     nullptr))) {
+    *largest = none;
+  }
+  if (all) {
+    LevelRuns runs;
+    if (possible) runs.build(quantized, height, width, {level});
+    if (!(possible && ContourBoxes().find(runs.runs(0), runs.row_start(0), height, width, *all))) all->assign(1, none);
+  }
+}
+
+namespace {
+
+// The protocol's cut levels int(t * max(s)) of one map, and their distinct values.
+struct Levels {
+  std::vector<int64_t> of_threshold;
+  std::vector<int64_t> distinct;  // ascending: masks shrink as the level rises
+
+  Levels(const double* thresholds, int64_t n, int64_t max_s) : of_threshold(static_cast<size_t>(n)) {
+    for (int64_t t = 0; t < n; ++t) {
+      // Below -1 every pixel is foreground already (the mask is s > level).
+      of_threshold[t] = std::max<int64_t>(-1, static_cast<int64_t>(thresholds[t] * static_cast<double>(max_s)));
+    }
+    distinct = of_threshold;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  }
+  size_t index(int64_t t) const {
+    return std::lower_bound(distinct.begin(), distinct.end(), of_threshold[t]) - distinct.begin();
+  }
+};
+
+struct Workspace {
+  LevelRuns runs;
+  ContourBoxes contours;
+  std::vector<Box> candidates;
+  LargestContour largest;
+  std::vector<int64_t> nonempty;  // distinct levels below the map's maximum
+  std::vector<uint8_t> hits;      // per distinct level and IoU threshold
+  std::vector<Box> v1;            // per distinct level
+};
+
+}  // namespace
+
+void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_t width, const double* thresholds,
+                 int64_t n_thresholds, const int64_t* gt_boxes, const int64_t* gt_offsets,
+                 const double* iou_thresholds, int64_t n_iou, bool multi_contour, uint8_t* correct,
+                 int64_t* boxes_v1, int threads) {
+  const int64_t pixels = height * width;
+  std::vector<Workspace> workspaces(static_cast<size_t>(resolve_threads(threads, batch)));
+  parallel_for(batch, threads, [&](int worker, int64_t b) {
+    Workspace& ws = workspaces[worker];
+    const uint8_t* s = quantized + b * pixels;
+    const int64_t* gt = gt_boxes + 4 * gt_offsets[b];
+    const int64_t n_gt = gt_offsets[b + 1] - gt_offsets[b];
+    // hit[d]: some box reaches IoU threshold d with some ground-truth box.
+    auto reaches = [&](const Box* boxes, size_t n_boxes, uint8_t* hit) {
+      double best = 0.0;
+      for (size_t i = 0; i < n_boxes; ++i) {
+        for (int64_t g = 0; g < n_gt; ++g) best = std::max(best, box_iou(boxes[i], gt + 4 * g));
+      }
+      for (int64_t d = 0; d < n_iou; ++d) hit[d] = best >= iou_thresholds[d] / 100.0;
+    };
+    const int64_t max_s = pixels ? *std::max_element(s, s + pixels) : 0;
+    const Levels levels(thresholds, n_thresholds, max_s);
+    const size_t n_levels = levels.distinct.size();
+    // A level at or above the maximum has an empty mask, hence no contour: the protocol
+    // then scores the box [0, 0, 0, 0].
+    ws.nonempty.clear();
+    for (int64_t lev : levels.distinct) {
+      if (pixels > 0 && lev < max_s) ws.nonempty.push_back(lev);
+    }
+    const size_t found = ws.nonempty.size();  // levels ascend: the non-empty ones come first
+    ws.hits.assign(n_levels * n_iou, 0);
+    ws.v1.assign(n_levels, Box{0, 0, 0, 0});
+    const bool want_v1 = !multi_contour || boxes_v1;
+    if (want_v1) {
+      Region region{0, 0, width, height};  // each level's mask lies in the previous one's box
+      for (size_t l = 0; l < found; ++l) {
+        ws.largest.find(s, height, width, static_cast<uint8_t>(ws.nonempty[l] + 1), region, &ws.v1[l], &region);
+      }
+    }
+    if (multi_contour) {
+      ws.runs.build(s, height, width, ws.nonempty);
+      for (size_t l = 0; l < found; ++l) {
+        ws.contours.find(ws.runs.runs(l), ws.runs.row_start(l), height, width, ws.candidates);
+        reaches(ws.candidates.data(), ws.candidates.size(), &ws.hits[l * n_iou]);
+      }
+    } else {
+      for (size_t l = 0; l < found; ++l) reaches(&ws.v1[l], 1, &ws.hits[l * n_iou]);
+    }
+    const Box none{0, 0, 0, 0};
+    for (size_t l = found; l < n_levels; ++l) reaches(&none, 1, &ws.hits[l * n_iou]);
+    for (int64_t t = 0; t < n_thresholds; ++t) {
+      const size_t l = levels.index(t);
+      for (int64_t d = 0; d < n_iou; ++d) correct[(b * n_iou + d) * n_thresholds + t] = ws.hits[l * n_iou + d];
+      if (boxes_v1) {
+        int64_t* o = boxes_v1 + (b * n_thresholds + t) * 4;
+        o[0] = ws.v1[l].x0;
+        o[1] = ws.v1[l].y0;
+        o[2] = ws.v1[l].x1;
+        o[3] = ws.v1[l].y1;
+      }
+    }
+  });
+}
+
+void pxap_histograms(const double* scores, const uint8_t* masks, int64_t batch, int64_t pixels,
+                     const double* edges, int64_t n_edges, int64_t* true_hist, int64_t* false_hist, int threads) {
+  const int64_t bins = n_edges - 1;
+  const int workers = resolve_threads(threads, batch);
+  std::vector<std::vector<int64_t>> local(static_cast<size_t>(workers), std::vector<int64_t>(2 * bins, 0));
+  parallel_for(batch, workers, [&](int worker, int64_t b) {
+    int64_t* hist = local[worker].data();
+    const double* sc = scores + b * pixels;
+    const uint8_t* mk = masks + b * pixels;
+    for (int64_t i = 0; i < pixels; ++i) {
+      if (mk[i] > 1) continue;
+      const double v = sc[i];
+      if (!(v >= edges[0] && v <= edges[bins])) continue;
+      int64_t bin = std::upper_bound(edges, edges + n_edges, v) - edges - 1;
+      if (bin == bins) bin = bins - 1;  // the last edge belongs to the last bin
+      hist[(mk[i] ? 0 : bins) + bin] += 1;
+    }
+  });
+  std::fill(true_hist, true_hist + bins, 0);
+  std::fill(false_hist, false_hist + bins, 0);
+  for (const auto& h : local) {
+    for (int64_t i = 0; i < bins; ++i) {
+      true_hist[i] += h[i];
+      false_hist[i] += h[bins + i];
+    }
+  }
+}
+
+template void quantize_scoremaps<float>(const float*, int64_t, int64_t, bool, uint8_t*, int);
+template void quantize_scoremaps<double>(const double*, int64_t, int64_t, bool, uint8_t*, int);
+template void normalize_scoremaps<float>(const float*, int64_t, int64_t, double*, int);
+template void normalize_scoremaps<double>(const double*, int64_t, int64_t, double*, int);
+
+}  // namespace weaksup

@@ -1,0 +1,86 @@
+// Bindings for the CUDA kernels. Arrays arrive as raw device pointers (Python ints,
+// e.g. cupy's `.data.ptr`) with their sizes; `stream` is a cudaStream_t as an int
+// (0: the legacy default stream). Validation, allocation and dispatch live in Python.
+// The GIL is released while kernels are queued (and while a call waits on its stream).
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+
+#include "kernels.hpp"
+
+namespace py = pybind11;
+namespace gpu = weaksup::gpu;
+
+namespace {
+
+template <class T>
+T* ptr(uintptr_t address) {
+  return reinterpret_cast<T*>(address);
+}
+
+void* stream_of(uintptr_t handle) { return reinterpret_cast<void*>(handle); }
+
+}  // namespace
+
+PYBIND11_MODULE(_cuda, m) {
+  m.doc() = "weaksup CUDA kernels (private; use the weaksup package)";
+  using release = py::call_guard<py::gil_scoped_release>;
+
+  m.def("device_count", &gpu::device_count, release(), "Number of CUDA devices, 0 without a driver or device.");
+
+  m.def(
+      "label",
+      [](uintptr_t mask, uintptr_t labels, uintptr_t counts, int64_t batch, int64_t height, int64_t width,
+         int connectivity, uintptr_t stream) {
+        gpu::label(ptr<const uint8_t>(mask), ptr<int32_t>(labels), ptr<int64_t>(counts), batch, height, width,
+                   connectivity, stream_of(stream));
+      },
+      release(), py::arg("mask_ptr"), py::arg("labels_ptr"), py::arg("counts_ptr"), py::arg("batch"),
+      py::arg("height"), py::arg("width"), py::arg("connectivity"), py::arg("stream"));
+
+  m.def(
+      "component_stats",
+      [](uintptr_t labels, int64_t batch, int64_t height, int64_t width, uintptr_t offsets, uintptr_t area,
+         uintptr_t box, uintptr_t centroid, uintptr_t stream) {
+        gpu::component_stats(ptr<const int32_t>(labels), batch, height, width, ptr<const int64_t>(offsets),
+                             ptr<int64_t>(area), ptr<int64_t>(box), ptr<double>(centroid), stream_of(stream));
+      },
+      release(), py::arg("labels_ptr"), py::arg("batch"), py::arg("height"), py::arg("width"),
+      py::arg("offsets_ptr"), py::arg("area_ptr"), py::arg("box_ptr"), py::arg("centroid_ptr"), py::arg("stream"));
+
+  m.def(
+      "cam_to_boxes",
+      [](uintptr_t cams, int dtype, int64_t batch, int64_t height, int64_t width, double threshold,
+         int normalization, int connectivity, uintptr_t boxes, uintptr_t stream) {
+        gpu::cam_to_boxes(ptr<const void>(cams), dtype, batch, height, width, threshold, normalization,
+                          connectivity, ptr<int64_t>(boxes), stream_of(stream));
+      },
+      release(), py::arg("cams_ptr"), py::arg("dtype"), py::arg("batch"), py::arg("height"), py::arg("width"),
+      py::arg("threshold"), py::arg("normalization"), py::arg("connectivity"), py::arg("boxes_ptr"),
+      py::arg("stream"));
+
+  m.def(
+      "quantize_scoremaps",
+      [](uintptr_t maps, int dtype, int64_t batch, int64_t pixels, bool normalize, uintptr_t out,
+         uintptr_t stream) {
+        gpu::quantize_scoremaps(ptr<const void>(maps), dtype, batch, pixels, normalize, ptr<uint8_t>(out),
+                                stream_of(stream));
+      },
+      release(), py::arg("maps_ptr"), py::arg("dtype"), py::arg("batch"), py::arg("pixels"), py::arg("normalize"),
+      py::arg("out_ptr"), py::arg("stream"));
+
+  m.def(
+      "box_correct",
+      [](uintptr_t quantized, int64_t batch, int64_t height, int64_t width, uintptr_t thresholds,
+         int64_t n_thresholds, uintptr_t gt_boxes, uintptr_t gt_offsets, uintptr_t iou, int64_t n_iou,
+         bool multi_contour, uintptr_t correct, uintptr_t boxes, uintptr_t stream) {
+        gpu::box_correct(ptr<const uint8_t>(quantized), batch, height, width, ptr<const double>(thresholds),
+                         n_thresholds, ptr<const int64_t>(gt_boxes), ptr<const int64_t>(gt_offsets),
+                         ptr<const double>(iou), n_iou, multi_contour, ptr<uint8_t>(correct), ptr<int64_t>(boxes),
+                         stream_of(stream));
+      },
+      release(), py::arg("quantized_ptr"), py::arg("batch"), py::arg("height"), py::arg("width"),
+      py::arg("thresholds_ptr"), py::arg("n_thresholds"), py::arg("gt_boxes_ptr"), py::arg("gt_offsets_ptr"),
+      py::arg("iou_ptr"), py::arg("n_iou"), py::arg("multi_contour"), py::arg("correct_ptr"), py::arg("boxes_ptr"),
+      py::arg("stream"));
+}

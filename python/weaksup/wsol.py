@@ -1,0 +1,402 @@
+"""WSOL evaluation: MaxBoxAcc, MaxBoxAccV2, PxAP, top-1 localization.
+
+Reproduces clovaai/wsolevaluation (Choe et al., CVPR 2020) to the last digit:
+
+* score maps are min-max normalized in float64 (``normalize=True``; a constant map becomes
+  all zeros) and quantized as ``uint8(trunc(255 * map))``;
+* at cam threshold ``t`` the mask is ``s > int(t * max(s))``;
+* V1 (MaxBoxAcc) boxes the contour with the largest ``cv2.contourArea``; V2
+  (``multi_contour=True``, MaxBoxAccV2) takes every contour, holes included, and keeps the
+  best IoU; boxes are ``x, y, min(x + w, W - 1), min(y + h, H - 1)`` from
+  ``cv2.boundingRect``, and an empty mask gives ``[0, 0, 0, 0]``;
+* IoU uses inclusive areas; a map is correct when the IoU is ``>= delta / 100``.
+
+Ground-truth boxes must already be at the score maps' resolution (the protocol rescales
+them to 224 with ``int()``). The score maps are the protocol's input to the evaluator,
+i.e. CAMs already resized to the evaluation resolution.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+from . import _arrays, _core
+from ._arrays import Device
+
+__all__ = [
+    "BoxAccuracy",
+    "BoxEvaluator",
+    "PxAPEvaluator",
+    "box_accuracy",
+    "max_box_acc",
+    "max_box_acc_v2",
+    "pxap",
+    "scoremap_boxes",
+    "contour_boxes",
+    "default_thresholds",
+]
+
+
+def default_thresholds(interval: float = 0.01) -> np.ndarray:
+    """The protocol's cam thresholds ``np.arange(0, 1, interval)`` (0.01 on its CLI)."""
+    return np.arange(0, 1, interval)
+
+
+# ------------------------------------------------------------------ validation
+
+
+def _thresholds(thresholds: Any, name: str = "thresholds", increasing: bool = False) -> np.ndarray:
+    t = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers in [0, 1], got shape {t.shape}")
+    if not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
+        raise ValueError(f"{name} must lie in [0, 1]; got values from {t.min()} to {t.max()}")
+    if increasing and (np.diff(t) <= 0).any():
+        raise ValueError(f"{name} must be strictly increasing for PxAP histograms")
+    return np.ascontiguousarray(t)
+
+
+def _iou_thresholds(values: Any) -> np.ndarray:
+    d = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if d.ndim != 1 or d.size == 0 or not np.isfinite(d).all() or (d < 0).any() or (d > 100).any():
+        raise ValueError(f"iou_thresholds must be percentages in [0, 100] such as (30, 50, 70), got {values!r}")
+    return np.ascontiguousarray(d)
+
+
+def _gt_boxes(gt_boxes: Any, batch: int) -> tuple:
+    """(boxes (G, 4) int64, offsets (B + 1,) int64) from a list or an array of boxes."""
+    if isinstance(gt_boxes, np.ndarray) and gt_boxes.ndim in (2, 3):
+        per_image: Sequence[Any] = list(gt_boxes.reshape(gt_boxes.shape[0], -1, 4)) if gt_boxes.shape[-1] == 4 else []
+        if not per_image:
+            raise ValueError(f"gt_boxes must end in 4 coordinates (x0, y0, x1, y1), got shape {gt_boxes.shape}")
+    elif isinstance(gt_boxes, (list, tuple)):
+        per_image = gt_boxes
+    else:
+        raise TypeError("gt_boxes must be a list with one (G_i, 4) array per map, or a (B, 4) / (B, G, 4) array")
+    if len(per_image) != batch:
+        raise ValueError(f"gt_boxes has {len(per_image)} entries but there are {batch} score maps; give one per map")
+    boxes: List[np.ndarray] = []
+    for i, b in enumerate(per_image):
+        a = np.asarray(b)
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+            raise TypeError(f"gt_boxes[{i}] must hold integer coordinates, got dtype {a.dtype}")
+        a = a.reshape(-1, 4) if a.size % 4 == 0 and a.size else a
+        if a.ndim != 2 or a.shape[1] != 4 or a.shape[0] == 0:
+            raise ValueError(f"gt_boxes[{i}] must be (G, 4) boxes x0, y0, x1, y1 with G >= 1, got shape {a.shape}")
+        if not np.isfinite(a).all() or (a != np.floor(a)).any():
+            raise ValueError(f"gt_boxes[{i}] must hold whole-number pixel coordinates")
+        a = a.astype(np.int64)
+        if (a < 0).any() or (a[:, 2] < a[:, 0]).any() or (a[:, 3] < a[:, 1]).any():
+            raise ValueError(f"gt_boxes[{i}] must be non-negative x0 <= x1, y0 <= y1 boxes (inclusive)")
+        boxes.append(a)
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in boxes])]).astype(np.int64)
+    return np.ascontiguousarray(np.concatenate(boxes)), offsets
+
+
+def _maps_shape(shape: tuple) -> tuple:
+    _arrays.check_shape(shape, "scoremaps", (2, 3), "(H, W) or a batch (B, H, W)")
+    return shape if len(shape) == 3 else (1,) + tuple(shape)
+
+
+def _quantize_host(scoremaps: Any, normalize: bool, threads: int) -> np.ndarray:
+    arr = _arrays.to_host(scoremaps, "scoremaps")
+    shape = _maps_shape(arr.shape)
+    maps = _arrays.float_array(arr, "scoremaps").reshape(shape)
+    return _core.quantize_scoremaps(maps, bool(normalize), threads)
+
+
+# ------------------------------------------------------------------ boxes
+
+
+def scoremap_boxes(scoremaps: Any, thresholds: Any = None, *, normalize: bool = True, threads: int = 0) -> np.ndarray:
+    """The protocol's V1 box at every threshold (``compute_bboxes_from_scoremaps``).
+
+    Returns an int64 array (B, T, 4) (or (T, 4) for one map) of ``x0, y0, x1, y1``.
+    """
+    threads = _arrays.check_threads(threads)
+    t = _thresholds(thresholds)
+    q = _quantize_host(scoremaps, normalize, threads)
+    dummy = np.zeros((q.shape[0], 4), dtype=np.int64)
+    offsets = np.arange(q.shape[0] + 1, dtype=np.int64)
+    _, boxes = _core.box_correct(q, t, dummy, offsets, np.array([50.0]), False, True, threads)
+    return boxes if np.ndim(scoremaps) == 3 else boxes[0]
+
+
+def contour_boxes(scoremap: Any, threshold: float, *, normalize: bool = True) -> tuple:
+    """V1 box and the V2 box set (every contour, holes included) of one map at one threshold.
+
+    Returns ``(largest (4,), all (n, 4))`` int64; an empty mask gives ``[0, 0, 0, 0]``.
+    """
+    threshold = _arrays.check_fraction(threshold, "threshold")
+    arr = _arrays.to_host(scoremap, "scoremap")
+    _arrays.check_shape(arr.shape, "scoremap", (2,), "a single (H, W) map")
+    q = _core.quantize_scoremaps(_arrays.float_array(arr, "scoremap")[None], bool(normalize), 1)[0]
+    largest, every = _core.contour_boxes(q, int(threshold * int(q.max())))
+    return largest[0], every
+
+
+# ------------------------------------------------------------------ box accuracy
+
+
+@dataclasses.dataclass(frozen=True)
+class BoxAccuracy:
+    """Localization accuracy of a set of score maps at every cam threshold.
+
+    Attributes:
+        thresholds: (T,) cam thresholds.
+        iou_thresholds: (D,) IoU thresholds in percent.
+        accuracy: (D, T) percentage of maps whose box reaches each IoU threshold.
+        top1_accuracy: (D, T) the same, counting only maps whose class is predicted
+            correctly (``None`` when no class correctness was given).
+        multi_contour: whether all contours were candidates (V2) or only the largest (V1).
+        count: number of maps.
+    """
+
+    thresholds: np.ndarray
+    iou_thresholds: np.ndarray
+    accuracy: np.ndarray
+    top1_accuracy: Optional[np.ndarray]
+    multi_contour: bool
+    count: int
+
+    @property
+    def max_box_acc(self) -> np.ndarray:
+        """(D,) best accuracy over thresholds, per IoU threshold."""
+        return self.accuracy.max(axis=1)
+
+    @property
+    def best_threshold(self) -> np.ndarray:
+        """(D,) the (first) cam threshold reaching the best accuracy, per IoU threshold."""
+        return self.thresholds[self.accuracy.argmax(axis=1)]
+
+    @property
+    def mean_max_box_acc(self) -> float:
+        """Mean over IoU thresholds of the best accuracy: MaxBoxAccV2 with V2 and 30/50/70."""
+        return float(np.mean(self.max_box_acc))
+
+    def _at(self, iou: float) -> int:
+        hits = np.flatnonzero(self.iou_thresholds == iou)
+        if hits.size == 0:
+            raise ValueError(f"IoU threshold {iou} was not evaluated; evaluated: {list(self.iou_thresholds)}")
+        return int(hits[0])
+
+    def corloc(self, iou: float = 50, threshold: Optional[float] = None) -> float:
+        """Percentage of maps localized with IoU >= iou (GT-known localization) at one cam
+        threshold (default: the best one for that IoU)."""
+        d = self._at(iou)
+        t = int(self.accuracy[d].argmax()) if threshold is None else int(np.argmin(np.abs(self.thresholds - threshold)))
+        return float(self.accuracy[d, t])
+
+    def top1_loc(self, iou: float = 50) -> float:
+        """Top-1 localization: percentage of maps with a correct class and IoU >= iou, at the
+        cam threshold that maximizes GT-known localization for that IoU."""
+        if self.top1_accuracy is None:
+            raise ValueError("top-1 localization needs class_correct (one bool per map) when accumulating")
+        d = self._at(iou)
+        return float(self.top1_accuracy[d, int(self.accuracy[d].argmax())])
+
+
+class BoxEvaluator:
+    """Streaming box evaluator, like wsolevaluation's ``BoxEvaluator``.
+
+    Call :meth:`accumulate` per batch, then :meth:`compute`. CUDA score maps are
+    evaluated on the GPU.
+
+    Args:
+        thresholds: cam thresholds (default ``np.arange(0, 1, 0.01)``).
+        iou_thresholds: IoU thresholds in percent (default 30, 50, 70).
+        multi_contour: V2 (all contours, the default) or V1 (largest contour).
+        normalize: min-max normalize each map in float64 first (the protocol's
+            ``normalize_scoremap``); otherwise maps must already lie in [0, 1].
+        threads: CPU threads (0 = all cores).
+    """
+
+    def __init__(
+        self,
+        thresholds: Any = None,
+        iou_thresholds: Sequence[float] = (30, 50, 70),
+        *,
+        multi_contour: bool = True,
+        normalize: bool = True,
+        threads: int = 0,
+    ):
+        self.thresholds = _thresholds(thresholds)
+        self.iou_thresholds = _iou_thresholds(iou_thresholds)
+        self.multi_contour = bool(multi_contour)
+        self.normalize = bool(normalize)
+        self.threads = _arrays.check_threads(threads)
+        shape = (len(self.iou_thresholds), len(self.thresholds))
+        self._correct = np.zeros(shape, dtype=np.int64)
+        self._top1 = np.zeros(shape, dtype=np.int64)
+        self._with_class = None
+        self._count = 0
+
+    def accumulate(self, scoremaps: Any, gt_boxes: Any, class_correct: Any = None) -> None:
+        """Add a batch: scoremaps (B, H, W) or (H, W); gt_boxes one (G_i, 4) per map;
+        class_correct optional (B,) bools (top-1 class prediction is right)."""
+        correct = self._correctness(scoremaps, gt_boxes)
+        if class_correct is not None:
+            cc = np.asarray(_arrays.to_host(class_correct, "class_correct")).reshape(-1)
+            if cc.shape[0] != correct.shape[0]:
+                raise ValueError(f"class_correct has {cc.shape[0]} entries for {correct.shape[0]} maps")
+            if cc.dtype != np.bool_ and not np.isin(cc, (0, 1)).all():
+                raise ValueError("class_correct must hold booleans (or 0/1)")
+            cc = cc.astype(bool)
+        if self._with_class is None:
+            self._with_class = class_correct is not None
+        elif self._with_class != (class_correct is not None):
+            raise ValueError("give class_correct for every batch or for none")
+        self._correct += correct.sum(axis=0)
+        if class_correct is not None:
+            self._top1 += (correct & cc[:, None, None]).sum(axis=0)
+        self._count += correct.shape[0]
+
+    def _correctness(self, scoremaps: Any, gt_boxes: Any) -> np.ndarray:
+        args = (self.thresholds, self.iou_thresholds, self.multi_contour)
+        if _arrays.is_cuda_array(scoremaps):
+            return _cuda_correct(scoremaps, gt_boxes, self.normalize, *args)
+        q = _quantize_host(scoremaps, self.normalize, self.threads)
+        boxes, offsets = _gt_boxes(gt_boxes if np.ndim(scoremaps) == 3 else [gt_boxes], q.shape[0])
+        if q.shape[1] * q.shape[2] >= 2**31:
+            raise ValueError("scoremaps larger than 2^31 pixels per map are not supported")
+        correct, _ = _core.box_correct(q, args[0], boxes, offsets, args[1], args[2], False, self.threads)
+        return correct.astype(bool)
+
+    def compute(self) -> BoxAccuracy:
+        if self._count == 0:
+            raise ValueError("no score maps were accumulated; call accumulate() first")
+        def percent(counts: np.ndarray) -> np.ndarray:
+            return counts * 100.0 / float(self._count)  # the protocol's order of operations
+
+        return BoxAccuracy(
+            thresholds=self.thresholds,
+            iou_thresholds=self.iou_thresholds,
+            accuracy=percent(self._correct),
+            top1_accuracy=percent(self._top1) if self._with_class else None,
+            multi_contour=self.multi_contour,
+            count=self._count,
+        )
+
+
+def _cuda_correct(scoremaps: Any, gt_boxes: Any, normalize: bool, thresholds, iou_thresholds, multi_contour):
+    with Device(scoremaps, "scoremaps") as dev:
+        maps = dev.contiguous(dev.wrap(scoremaps))
+        shape = _maps_shape(tuple(maps.shape))
+        dtype = dev.dtype(maps)
+        _arrays.real_dtype(dtype, "scoremaps")
+        if dtype not in (np.float32, np.float64):
+            maps = maps.double() if dev.torch is not None else maps.astype(np.float64)
+            dtype = np.dtype(np.float64)
+        batch, h, w = shape
+        boxes, offsets = _gt_boxes(gt_boxes if len(maps.shape) == 3 else [gt_boxes], batch)
+        q = dev.empty(shape, np.uint8)
+        dev.module.quantize_scoremaps(
+            dev.ptr(maps), int(dtype == np.float64), batch, h * w, normalize, dev.ptr(q), dev.stream
+        )
+        d_t, d_boxes, d_offsets, d_iou = (dev.asarray(a) for a in (thresholds, boxes, offsets, iou_thresholds))
+        correct = dev.empty((batch, len(iou_thresholds), len(thresholds)), np.uint8)
+        dev.module.box_correct(
+            dev.ptr(q), batch, h, w, dev.ptr(d_t), len(thresholds), dev.ptr(d_boxes), dev.ptr(d_offsets),
+            dev.ptr(d_iou), len(iou_thresholds), multi_contour, dev.ptr(correct), 0, dev.stream,
+        )
+        return dev.to_host(correct).astype(bool)
+
+
+def box_accuracy(
+    scoremaps: Any,
+    gt_boxes: Any,
+    *,
+    thresholds: Any = None,
+    iou_thresholds: Sequence[float] = (30, 50, 70),
+    multi_contour: bool = True,
+    normalize: bool = True,
+    class_correct: Any = None,
+    threads: int = 0,
+) -> BoxAccuracy:
+    """Evaluate score maps in one call; see :class:`BoxEvaluator` for the arguments."""
+    ev = BoxEvaluator(thresholds, iou_thresholds, multi_contour=multi_contour, normalize=normalize, threads=threads)
+    ev.accumulate(scoremaps, gt_boxes, class_correct)
+    return ev.compute()
+
+
+def max_box_acc(scoremaps: Any, gt_boxes: Any, **kwargs: Any) -> float:
+    """MaxBoxAcc (V1): largest contour, IoU >= 0.5, best cam threshold; in percent."""
+    return float(box_accuracy(scoremaps, gt_boxes, iou_thresholds=(50,), multi_contour=False, **kwargs).max_box_acc[0])
+
+
+def max_box_acc_v2(scoremaps: Any, gt_boxes: Any, **kwargs: Any) -> float:
+    """MaxBoxAccV2: all contours, mean over IoU 30/50/70 of the best accuracy; in percent."""
+    return box_accuracy(scoremaps, gt_boxes, iou_thresholds=(30, 50, 70), multi_contour=True, **kwargs).mean_max_box_acc
+
+
+# ------------------------------------------------------------------ PxAP
+
+
+class PxAPEvaluator:
+    """Pixel average precision (wsolevaluation's ``MaskEvaluator``), streaming.
+
+    Args:
+        thresholds: strictly increasing thresholds (default ``np.arange(0, 1, 0.01)``); the
+            histogram bins are the thresholds followed by 1, 2 and 3.
+        normalize: min-max normalize each map in float64 first (the protocol does).
+        threads: CPU threads (0 = all cores).
+    """
+
+    def __init__(self, thresholds: Any = None, *, normalize: bool = True, threads: int = 0):
+        self.thresholds = _thresholds(thresholds, increasing=True)
+        self.edges = np.ascontiguousarray(np.append(self.thresholds, [1.0, 2.0, 3.0]))
+        self.normalize = bool(normalize)
+        self.threads = _arrays.check_threads(threads)
+        self._true = np.zeros(len(self.edges) - 1, dtype=np.int64)
+        self._false = np.zeros(len(self.edges) - 1, dtype=np.int64)
+
+    def accumulate(self, scoremaps: Any, gt_masks: Any) -> None:
+        """scoremaps (B, H, W) or (H, W); gt_masks the same shape: 1 (or True) foreground,
+        0 background, 255 ignored."""
+        arr = _arrays.to_host(scoremaps, "scoremaps")
+        shape = _maps_shape(arr.shape)
+        maps = _arrays.float_array(arr, "scoremaps").reshape(shape)
+        masks = _arrays.to_host(gt_masks, "gt_masks")
+        if masks.size != maps.size or masks.shape[-2:] != maps.shape[-2:]:
+            raise ValueError(f"gt_masks must have the scoremaps' shape {arr.shape}, got {masks.shape}")
+        if masks.dtype == np.bool_:
+            masks = masks.view(np.uint8)
+        elif not np.issubdtype(masks.dtype, np.integer) or not np.isin(masks, (0, 1, 255)).all():
+            raise ValueError("gt_masks must hold 0 (background), 1 (foreground) or 255 (ignore)")
+        masks = np.ascontiguousarray(masks.astype(np.uint8, copy=False)).reshape(shape)
+        if self.normalize:
+            scores = _core.normalize_scoremaps(maps, self.threads)
+        else:
+            if not np.isfinite(maps).all() or (maps < 0).any() or (maps > 1).any():
+                raise ValueError("scoremaps must be finite and lie in [0, 1]; pass normalize=True to normalize them")
+            scores = np.ascontiguousarray(maps, dtype=np.float64)
+        t, f = _core.pxap_histograms(scores, masks, self.edges, self.threads)
+        self._true += t
+        self._false += f
+
+    def compute(self) -> float:
+        """Area under the pixel precision-recall curve, in percent."""
+        true_hist = self._true.astype(np.float64)
+        false_hist = self._false.astype(np.float64)
+        tp = true_hist[::-1].cumsum()
+        fn = true_hist.sum() - tp
+        fp = false_hist[::-1].cumsum()
+        if ((tp + fn) <= 0).all():
+            raise ValueError("no foreground ground-truth pixel was accumulated")
+        if ((tp + fp) <= 0).all():
+            raise ValueError("no positive prediction was accumulated")
+        nonzero = (tp + fp) != 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = tp / (tp + fp)
+            recall = tp / (tp + fn)
+        return float((precision[1:] * np.diff(recall))[nonzero[1:]].sum() * 100)
+
+
+def pxap(scoremaps: Any, gt_masks: Any, *, thresholds: Any = None, normalize: bool = True, threads: int = 0) -> float:
+    """PxAP of score maps against ground-truth masks in one call (see :class:`PxAPEvaluator`)."""
+    ev = PxAPEvaluator(thresholds, normalize=normalize, threads=threads)
+    ev.accumulate(scoremaps, gt_masks)
+    return ev.compute()

@@ -1,0 +1,52 @@
+import os
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+import weaksup
+
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+settings.load_profile("ci")
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def gpu_ready() -> bool:
+    if not weaksup.cuda_available():
+        return False
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+requires_gpu = pytest.mark.skipif(not gpu_ready(), reason="needs a CUDA device, the CUDA build and CuPy")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261124)
+
+
+def canonical(labels: np.ndarray) -> np.ndarray:
+    """Relabel 1..K in raster order of each component's first pixel (0 stays 0)."""
+    flat = labels.ravel()
+    values, first = np.unique(flat, return_index=True)
+    keep = values > 0
+    order = np.argsort(first[keep])
+    mapping = np.zeros(int(values.max()) + 1 if values.size else 1, dtype=np.int64)
+    mapping[values[keep][order]] = np.arange(1, order.size + 1)
+    return mapping[labels]
+
+
+def speckled(rng, shape, density):
+    """Random mask with some larger blobs: mixes isolated pixels and big components."""
+    noise = rng.random(shape) < density
+    blobs = rng.random(tuple(max(1, s // 4) for s in shape)) < 0.5
+    big = np.kron(blobs, np.ones((4,) * len(shape), dtype=bool))[tuple(slice(0, s) for s in shape)]
+    out = noise.copy()
+    out[tuple(slice(0, s) for s in big.shape)] |= big
+    return out
