@@ -114,13 +114,14 @@ class LevelRuns {
 // Every contour's box (V2) at one cut level, from that level's runs. Outer contours are
 // the 8-connected components of the runs; holes exist only when the Euler number
 // (#runs - #touching run pairs) is below the component count, and only then are the
-// background gaps between runs joined, 4-connected, to box the holes (gaps that touch
-// the image border are not holes).
+// background gaps between runs joined, 4-connected, to box the holes.
 class ContourBoxes {
  public:
-  // Appends nothing and returns false when the mask is empty.
+  // Appends nothing and returns false when the mask is empty. Holes are looked for only
+  // when holes_matter(outer contour boxes) says they could change the result.
+  template <class HolesMatter>
   bool find(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
-            std::vector<Box>& boxes) {
+            std::vector<Box>& boxes, HolesMatter&& holes_matter) {
     sets_.reset(runs.size());
     int64_t touching = 0;
     for (int64_t y = 1; y < height; ++y) {
@@ -134,11 +135,26 @@ class ContourBoxes {
     for (int64_t y = 0; y < height; ++y) {
       for (int32_t i = row_start[y]; i < row_start[y + 1]; ++i) extend(tight_[sets_.parent[i] - 1], runs[i], y);
     }
-    for (const Box& b : tight_) boxes.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 0, width, height));
+    mask_box_ = Box{width, height, -1, -1};
+    for (const Box& b : tight_) {
+      boxes.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 0, width, height));
+      mask_box_ = {std::min(mask_box_.x0, b.x0), std::min(mask_box_.y0, b.y0), std::max(mask_box_.x1, b.x1),
+                   std::max(mask_box_.y1, b.y1)};
+    }
     const int64_t euler = static_cast<int64_t>(runs.size()) - touching;
-    if (components != euler) add_holes(runs, row_start, height, width, boxes);
+    if (components != euler && holes_matter(boxes)) {
+      add_holes(runs, row_start, height, width, boxes);
+    }
     return true;
   }
+  bool find(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
+            std::vector<Box>& boxes) {
+    return find(runs, row_start, height, width, boxes, [](const std::vector<Box>&) { return true; });
+  }
+
+  // The tight box of the last mask found: every contour box of this level and of all
+  // higher levels lies inside its protocol box.
+  const Box& mask_box() const { return mask_box_; }
 
  private:
   std::vector<Run> gaps_;
@@ -146,6 +162,7 @@ class ContourBoxes {
   DisjointSets<int32_t> sets_, gap_sets_;
   std::vector<Box> tight_;
   std::vector<uint8_t> border_;
+  Box mask_box_{};
 
   static void extend(Box& b, const Run& run, int64_t y) {
     b.x0 = std::min<int64_t>(b.x0, run.begin);
@@ -154,40 +171,39 @@ class ContourBoxes {
     b.y1 = y;
   }
 
-  // Holes lie inside the mask's bounding box; background gaps touching its edge
-  // connect to the outside, so only the box is examined.
+  // Only gaps between two runs of a row can belong to a hole; the first and last gaps
+  // of a row reach the image border. A set of joined gaps is a hole unless one of them
+  // lies in the first or last row or overlaps the border-reaching part of a row above
+  // or below it (everything before that row's first run or after its last one).
   void add_holes(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
                  std::vector<Box>& boxes) {
-    Box mask{width, height, -1, -1};
-    for (const Box& b : tight_) mask = {std::min(mask.x0, b.x0), std::min(mask.y0, b.y0), std::max(mask.x1, b.x1), std::max(mask.y1, b.y1)};
-    const int32_t left = static_cast<int32_t>(mask.x0), right = static_cast<int32_t>(mask.x1 + 1);
-    const int64_t rows = mask.y1 - mask.y0 + 1;
     gaps_.clear();
-    gap_start_.resize(static_cast<size_t>(rows + 1));
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t y = mask.y0 + r;
-      gap_start_[r] = static_cast<int32_t>(gaps_.size());
-      int32_t x = left;
-      for (int32_t i = row_start[y]; i < row_start[y + 1]; ++i) {
-        if (runs[i].begin > x) gaps_.push_back({x, runs[i].begin});
-        x = runs[i].end;
-      }
-      if (x < right) gaps_.push_back({x, right});
+    gap_start_.resize(static_cast<size_t>(height + 1));
+    for (int64_t y = 0; y < height; ++y) {
+      gap_start_[y] = static_cast<int32_t>(gaps_.size());
+      for (int32_t i = row_start[y] + 1; i < row_start[y + 1]; ++i) gaps_.push_back({runs[i - 1].end, runs[i].begin});
     }
-    gap_start_[rows] = static_cast<int32_t>(gaps_.size());
+    gap_start_[height] = static_cast<int32_t>(gaps_.size());
     gap_sets_.reset(gaps_.size());
-    for (int64_t r = 1; r < rows; ++r) {
-      unite_rows<int32_t>(gaps_.data(), gap_start_[r], gap_start_[r + 1], gap_start_[r - 1], gap_start_[r], 0,
+    for (int64_t y = 1; y < height; ++y) {
+      unite_rows<int32_t>(gaps_.data(), gap_start_[y], gap_start_[y + 1], gap_start_[y - 1], gap_start_[y], 0,
                           gap_sets_);
     }
     const int32_t count = gap_sets_.number_components();
     tight_.assign(static_cast<size_t>(count), Box{width, height, -1, -1});
     border_.assign(static_cast<size_t>(count), 0);
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int32_t i = gap_start_[r]; i < gap_start_[r + 1]; ++i) {
+    // Does [a, b) in row y overlap the part of row y that reaches the border?
+    auto reaches_border = [&](int64_t y, int32_t a, int32_t b) {
+      if (y < 0 || y >= height) return true;
+      const int32_t first = row_start[y], last = row_start[y + 1] - 1;
+      return first > last || a < runs[first].begin || b > runs[last].end;
+    };
+    for (int64_t y = 0; y < height; ++y) {
+      for (int32_t i = gap_start_[y]; i < gap_start_[y + 1]; ++i) {
         const int32_t c = gap_sets_.parent[i] - 1;
-        extend(tight_[c], gaps_[i], mask.y0 + r);
-        border_[c] |= gaps_[i].begin == left || gaps_[i].end == right || r == 0 || r == rows - 1;
+        const Run& g = gaps_[i];
+        extend(tight_[c], g, y);
+        border_[c] |= reaches_border(y - 1, g.begin, g.end) || reaches_border(y + 1, g.begin, g.end);
       }
     }
     for (int32_t c = 0; c < count; ++c) {
@@ -437,10 +453,16 @@ void quantize_scoremaps(const T* maps, int64_t batch, int64_t pixels, bool norma
       std::fill(o, o + pixels, uint8_t{0});
       return;
     }
-    const double range = hi - lo;
-    // The protocol's uint8(trunc(255 * ((m - min) / max(m - min)))), operation for operation.
+    const double range = hi - lo, scale = 255.0 / range;
+    // The protocol's uint8(trunc(255 * ((m - min) / max(m - min)))). Multiplying by
+    // 255 / range differs from it by far less than 1e-6, so the truncations can only
+    // disagree next to an integer: there the protocol's own operations decide.
     for (int64_t i = 0; i < pixels; ++i) {
-      o[i] = static_cast<uint8_t>(static_cast<int32_t>((static_cast<double>(m[i]) - lo) / range * 255.0));
+      const double d = static_cast<double>(m[i]) - lo, approx = d * scale;
+      int32_t q = static_cast<int32_t>(approx);
+      const double frac = approx - q;
+      if (frac < 1e-6 || frac > 1 - 1e-6) q = static_cast<int32_t>(d / range * 255.0);
+      o[i] = static_cast<uint8_t>(q);
     }
   });
 }
@@ -505,13 +527,33 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
     const uint8_t* s = quantized + b * pixels;
     const int64_t* gt = gt_boxes + 4 * gt_offsets[b];
     const int64_t n_gt = gt_offsets[b + 1] - gt_offsets[b];
-    // hit[d]: some box reaches IoU threshold d with some ground-truth box.
-    auto reaches = [&](const Box* boxes, size_t n_boxes, uint8_t* hit) {
+    auto best_iou = [&](const Box* boxes, size_t n_boxes) {
       double best = 0.0;
       for (size_t i = 0; i < n_boxes; ++i) {
         for (int64_t g = 0; g < n_gt; ++g) best = std::max(best, box_iou(boxes[i], gt + 4 * g));
       }
+      return best;
+    };
+    // hit[d]: some box reaches IoU threshold d with some ground-truth box.
+    auto reaches = [&](const Box* boxes, size_t n_boxes, uint8_t* hit) {
+      const double best = best_iou(boxes, n_boxes);
       for (int64_t d = 0; d < n_iou; ++d) hit[d] = best >= iou_thresholds[d] / 100.0;
+    };
+    // Whether a box inside `bound` could reach IoU `iou` with some ground-truth box G:
+    // IoU <= |bound n G| / |G|, computed like box_iou so rounding keeps the bound exact.
+    const double lowest = *std::min_element(iou_thresholds, iou_thresholds + n_iou) / 100.0;
+    const double highest = *std::max_element(iou_thresholds, iou_thresholds + n_iou) / 100.0;
+    auto could_reach = [&](const Box& bound, double iou) {
+      for (int64_t g = 0; g < n_gt; ++g) {
+        const int64_t* q = gt + 4 * g;
+        const Box inside{std::max(bound.x0, q[0]), std::max(bound.y0, q[1]), std::min(bound.x1, q[2]),
+                         std::min(bound.y1, q[3])};
+        if (inside.x1 < inside.x0 || inside.y1 < inside.y0) continue;
+        const double covered = static_cast<double>((inside.x1 - inside.x0 + 1) * (inside.y1 - inside.y0 + 1)) /
+                               static_cast<double>((q[2] - q[0] + 1) * (q[3] - q[1] + 1));
+        if (covered >= iou) return true;
+      }
+      return false;
     };
     const int64_t max_s = pixels ? *std::max_element(s, s + pixels) : 0;
     const Levels levels(thresholds, n_thresholds, max_s);
@@ -535,8 +577,15 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
     if (multi_contour) {
       ws.runs.build(s, height, width, ws.nonempty);
       for (size_t l = 0; l < found; ++l) {
-        ws.contours.find(ws.runs.runs(l), ws.runs.row_start(l), height, width, ws.candidates);
+        // Holes matter only while some IoU threshold is missed by every outer contour.
+        ws.contours.find(ws.runs.runs(l), ws.runs.row_start(l), height, width, ws.candidates,
+                         [&](const std::vector<Box>& outer) { return !(best_iou(outer.data(), outer.size()) >= highest); });
         reaches(ws.candidates.data(), ws.candidates.size(), &ws.hits[l * n_iou]);
+        // Masks nest: no box of a higher level leaves this mask's box B, and
+        // IoU(box, G) <= |B n G| / |G|. Once that bound misses every IoU threshold, so
+        // do all higher levels (their hits stay 0).
+        const Box& m = ws.contours.mask_box();
+        if (!could_reach(protocol_box(m.x0, m.y0, m.x1, m.y1, 0, width, height), lowest)) break;
       }
     } else {
       for (size_t l = 0; l < found; ++l) reaches(&ws.v1[l], 1, &ws.hits[l * n_iou]);

@@ -37,17 +37,28 @@ namespace gpu {
 // ---- launches ----
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = int64_t{1} << 16;  // beyond that, threads loop (grid-stride)
+// Blocks per launch; beyond that, threads loop (grid-stride). Tests lower it so that
+// the loops run on small inputs.
+#ifndef WEAKSUP_MAX_BLOCKS
+#define WEAKSUP_MAX_BLOCKS (int64_t{1} << 16)
+#endif
+constexpr int64_t kMaxBlocks = WEAKSUP_MAX_BLOCKS;
 
 inline unsigned blocks_for(int64_t n) {
   return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
 }
 
 // Launches `kernel` with enough threads for n items (none when n <= 0) and checks it.
+// WEAKSUP_CUDA_EMULATION (tests/cuda_emulator) compiles the kernels as plain C++ and
+// runs their threads on the host, so the CUDA logic is tested without a GPU.
 template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), int64_t n, cudaStream_t stream, Args... args) {
   if (n <= 0) return;
+#ifdef WEAKSUP_CUDA_EMULATION
+  emu_launch(blocks_for(n), kThreads, 0, stream, kernel, args...);
+#else
   kernel<<<blocks_for(n), kThreads, 0, stream>>>(args...);
+#endif
   WEAKSUP_CUDA_CHECK(cudaGetLastError());
 }
 

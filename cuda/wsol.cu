@@ -114,7 +114,9 @@ struct Plan {
   std::vector<int64_t> to_label;  // the pairs that are not empty
 };
 
-// The levels, their deduplication and the emptiness rule of cpp/wsol.cpp box_correct.
+// The levels, their deduplication and the emptiness rule of cpp/wsol.cpp box_correct
+// (its Levels): a level is int(t * max(s)) but at least -1, below which every pixel is
+// foreground already; a level at or above the maximum has an empty mask.
 Plan plan_levels(const std::vector<uint32_t>& max_s, const std::vector<double>& thresholds, int64_t pixels) {
   Plan plan;
   const int64_t batch = static_cast<int64_t>(max_s.size());
@@ -124,15 +126,14 @@ Plan plan_levels(const std::vector<uint32_t>& max_s, const std::vector<double>& 
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t top = max_s[b];
     for (int64_t t = 0; t < n_thresholds; ++t) {
-      level[t] = static_cast<int64_t>(thresholds[t] * static_cast<double>(top));
+      level[t] = std::max<int64_t>(-1, static_cast<int64_t>(thresholds[t] * static_cast<double>(top)));
     }
     std::vector<int64_t> distinct = level;
     std::sort(distinct.begin(), distinct.end());
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
     const int64_t first = static_cast<int64_t>(plan.pairs.size());
-    bool empty = pixels == 0;
     for (const int64_t lev : distinct) {
-      empty = empty || lev >= top || lev < -1;  // once empty, every higher level is too
+      const bool empty = pixels == 0 || lev >= top;
       if (!empty) plan.to_label.push_back(static_cast<int64_t>(plan.pairs.size()));
       plan.pairs.push_back({b, empty ? 0 : static_cast<int32_t>(lev + 1), empty});
     }
@@ -234,7 +235,11 @@ struct LevelChunk {
 };
 
 constexpr int64_t kScratchBytesPerPixel = 4 * sizeof(int32_t) + 3 * sizeof(uint32_t);
-constexpr int64_t kScratchBytes = int64_t{512} << 20;  // bounds the pairs labelled at once
+// Bounds the pairs labelled at once; tests lower it to run many chunks.
+#ifndef WEAKSUP_SCRATCH_BYTES
+#define WEAKSUP_SCRATCH_BYTES (int64_t{512} << 20)
+#endif
+constexpr int64_t kScratchBytes = WEAKSUP_SCRATCH_BYTES;
 
 struct LevelIsFg {
   LevelChunk chunk;

@@ -1,0 +1,36 @@
+"""Private C++ kernels; use the weaksup package. Arrays must already be C-contiguous with these dtypes."""
+
+from typing import Optional, Tuple, overload
+
+import numpy as np
+import numpy.typing as npt
+
+def label(
+    mask: npt.NDArray[np.uint8], connectivity: int, want_labels: bool, want_stats: bool, threads: int
+) -> Tuple: ...
+@overload
+def cam_to_boxes(
+    cams: npt.NDArray[np.float32], threshold: float, normalization: int, connectivity: int, threads: int
+) -> npt.NDArray[np.int64]: ...
+@overload
+def cam_to_boxes(
+    cams: npt.NDArray[np.float64], threshold: float, normalization: int, connectivity: int, threads: int
+) -> npt.NDArray[np.int64]: ...
+def quantize_scoremaps(maps: npt.NDArray[np.floating], normalize: bool, threads: int) -> npt.NDArray[np.uint8]: ...
+def normalize_scoremaps(maps: npt.NDArray[np.floating], threads: int) -> npt.NDArray[np.float64]: ...
+def contour_boxes(
+    quantized: npt.NDArray[np.uint8], level: int
+) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def box_correct(
+    quantized: npt.NDArray[np.uint8],
+    thresholds: npt.NDArray[np.float64],
+    gt_boxes: npt.NDArray[np.int64],
+    gt_offsets: npt.NDArray[np.int64],
+    iou_thresholds: npt.NDArray[np.float64],
+    multi_contour: bool,
+    want_boxes: bool,
+    threads: int,
+) -> Tuple[npt.NDArray[np.uint8], Optional[npt.NDArray[np.int64]]]: ...
+def pxap_histograms(
+    scores: npt.NDArray[np.float64], masks: npt.NDArray[np.uint8], edges: npt.NDArray[np.float64], threads: int
+) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...

@@ -1,0 +1,22 @@
+"""Private CUDA kernels; use the weaksup package. Pointers are device addresses, stream a cudaStream_t."""
+
+def device_count() -> int: ...
+def label(
+    mask_ptr: int, labels_ptr: int, counts_ptr: int, batch: int, height: int, width: int, connectivity: int, stream: int
+) -> None: ...
+def component_stats(
+    labels_ptr: int, batch: int, height: int, width: int, offsets_ptr: int, area_ptr: int, box_ptr: int,
+    centroid_ptr: int, stream: int,
+) -> None: ...
+def cam_to_boxes(
+    cams_ptr: int, dtype: int, batch: int, height: int, width: int, threshold: float, normalization: int,
+    connectivity: int, boxes_ptr: int, stream: int,
+) -> None: ...
+def quantize_scoremaps(
+    maps_ptr: int, dtype: int, batch: int, pixels: int, normalize: bool, out_ptr: int, stream: int
+) -> None: ...
+def box_correct(
+    quantized_ptr: int, batch: int, height: int, width: int, thresholds_ptr: int, n_thresholds: int,
+    gt_boxes_ptr: int, gt_offsets_ptr: int, iou_ptr: int, n_iou: int, multi_contour: bool, correct_ptr: int,
+    boxes_ptr: int, stream: int,
+) -> None: ...

@@ -1,0 +1,353 @@
+// Checks the CUDA kernels of cuda/ against the CPU kernels of cpp/, bit for bit, on
+// random inputs, without a GPU: cuda/*.cu are compiled as C++ with
+// -DWEAKSUP_CUDA_EMULATION against shim/ (a host stand-in for the CUDA runtime that
+// runs each grid's threads in a shuffled order on several host threads). Built and run
+// by tests/test_cuda_emulated.py.
+//
+// Usage: emulate [iterations [host_threads]]. Inputs come from a fixed seed. Prints
+// "emulated CUDA == CPU: N checks, F failures" last; exits non-zero on any failure or
+// leaked device buffer.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cam_boxes.hpp"
+#include "components.hpp"
+#include "kernels.hpp"
+#include "wsol.hpp"
+
+using namespace weaksup;
+
+namespace {
+
+std::mt19937_64 rng(7);
+int64_t checks = 0, failures = 0;
+
+// Counts a check; on failure prints it, and gives up after 20 failures.
+#define EXPECT(cond, ...)                              \
+  do {                                                 \
+    ++checks;                                          \
+    if (!(cond)) {                                     \
+      ++failures;                                      \
+      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::printf(__VA_ARGS__);                        \
+      std::printf("\n");                               \
+      if (failures > 20) std::exit(1);                 \
+    }                                                  \
+  } while (0)
+
+double uni() { return std::uniform_real_distribution<double>(0, 1)(rng); }
+int64_t randint(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
+
+// A map in [0, 1]: pure noise (kind 0) or random blobs and rings plus some noise, so
+// that masks have components of every size, holes and nested components.
+std::vector<double> field(int64_t h, int64_t w, int kind) {
+  std::vector<double> f(h * w, 0.0);
+  if (kind == 0) {
+    for (auto& v : f) v = uni();
+    return f;
+  }
+  const int blobs = static_cast<int>(randint(1, 6));
+  for (int k = 0; k < blobs; ++k) {
+    const double cy = uni() * h, cx = uni() * w, s = 1 + uni() * std::max(h, w) / 3.0, a = uni();
+    const bool ring = uni() < 0.4;
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x) {
+        double d = std::sqrt((y - cy) * (y - cy) + (x - cx) * (x - cx));
+        if (ring) d = std::fabs(d - s);
+        f[y * w + x] += a * std::exp(-d * d / (s * s));
+      }
+    }
+  }
+  const double noise = kind == 2 ? 0.3 : 0.05;
+  for (auto& v : f) v += noise * uni();
+  const double top = *std::max_element(f.begin(), f.end());
+  if (top > 0) {
+    for (auto& v : f) v /= top;
+  }
+  return f;
+}
+
+// Image sizes, including single rows, single columns and tiny images.
+void random_shape(int64_t& h, int64_t& w) {
+  const int r = static_cast<int>(randint(0, 9));
+  if (r == 0) {
+    h = 1;
+    w = randint(1, 70);
+  } else if (r == 1) {
+    h = randint(1, 70);
+    w = 1;
+  } else if (r == 2) {
+    h = randint(1, 4);
+    w = randint(1, 4);
+  } else {
+    h = randint(2, 48);
+    w = randint(2, 80);
+  }
+}
+
+std::vector<uint8_t> random_quantized(int64_t batch, int64_t h, int64_t w) {
+  std::vector<uint8_t> q(batch * h * w);
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto f = field(h, w, static_cast<int>(randint(0, 2)));
+    const double scale = uni() < 0.1 ? 0.0 : uni() < 0.2 ? 0.02 : 1.0;  // all-zero and low maxima too
+    for (int64_t i = 0; i < h * w; ++i) q[b * h * w + i] = static_cast<uint8_t>(f[i] * scale * 255.0);
+  }
+  return q;
+}
+
+void test_label(int iter) {
+  int64_t h, w;
+  random_shape(h, w);
+  const int64_t batch = randint(1, 4);
+  const int conn = uni() < 0.5 ? 4 : 8;
+  std::vector<uint8_t> mask(batch * h * w);
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto f = field(h, w, static_cast<int>(randint(0, 2)));
+    const double t = uni();
+    for (int64_t i = 0; i < h * w; ++i) mask[b * h * w + i] = f[i] > t ? static_cast<uint8_t>(randint(1, 255)) : 0;
+  }
+  std::vector<int32_t> cpu(mask.size()), gpu(mask.size(), -7);
+  std::vector<int64_t> cpu_counts(batch), gpu_counts(batch, -7);
+  std::vector<ComponentStats> stats;
+  label_volumes(mask.data(), batch, {1, h, w}, conn, cpu.data(), nullptr, cpu_counts.data(), &stats, 1);
+  gpu::label(mask.data(), gpu.data(), gpu_counts.data(), batch, h, w, conn, nullptr);
+  EXPECT(cpu == gpu, "label: labels, iter %d (%lldx%lld, connectivity %d)", iter, (long long)h, (long long)w, conn);
+  EXPECT(cpu_counts == gpu_counts, "label: counts, iter %d", iter);
+
+  std::vector<int64_t> offsets(batch + 1, 0);
+  for (int64_t b = 0; b < batch; ++b) offsets[b + 1] = offsets[b] + cpu_counts[b];
+  const int64_t n = offsets[batch];
+  std::vector<int64_t> area(n, -3), box(4 * n, -3);
+  std::vector<double> centroid(2 * n, -3);
+  gpu::component_stats(gpu.data(), batch, h, w, offsets.data(), area.data(), box.data(), centroid.data(), nullptr);
+  for (int64_t b = 0; b < batch; ++b) {
+    const ComponentStats& s = stats[b];
+    for (int64_t k = 0; k < cpu_counts[b]; ++k) {
+      const int64_t j = offsets[b] + k;
+      EXPECT(area[j] == s.area[k], "component_stats: area, iter %d", iter);
+      const int64_t want[4] = {s.box[6 * k], s.box[6 * k + 1], s.box[6 * k + 3], s.box[6 * k + 4]};
+      EXPECT(std::equal(want, want + 4, &box[4 * j]), "component_stats: box, iter %d", iter);
+      EXPECT(std::memcmp(&centroid[2 * j], &s.centroid[3 * k], 2 * sizeof(double)) == 0,
+             "component_stats: centroid, iter %d", iter);
+    }
+  }
+}
+
+template <class T>
+void test_cam(int iter) {
+  int64_t h, w;
+  random_shape(h, w);
+  const int64_t batch = randint(1, 4);
+  const int conn = uni() < 0.5 ? 4 : 8;
+  const int norm = static_cast<int>(randint(0, 2));
+  const int dtype = sizeof(T) == 4 ? gpu::kFloat32 : gpu::kFloat64;
+  double threshold = uni();
+  if (uni() < 0.1) threshold = -uni();
+  std::vector<T> cams(batch * h * w);
+  for (int64_t b = 0; b < batch; ++b) {
+    T* cam = cams.data() + b * h * w;
+    const auto f = field(h, w, static_cast<int>(randint(0, 2)));
+    const int mode = static_cast<int>(randint(0, 5));  // tiny, scaled, shifted or constant maps
+    const double scale = mode == 1 ? 1e-30 : mode == 2 ? 7.3 : 1;
+    const double shift = mode == 3 ? -0.5 : mode == 4 ? -2 : 0;
+    for (int64_t i = 0; i < h * w; ++i) cam[i] = static_cast<T>(mode == 5 ? 0.25 : f[i] * scale + shift);
+    if (uni() < 0.2) {
+      for (int64_t i = 0; i < h * w; ++i) cam[i] = std::round(cam[i] * 8) / 8;  // ties
+    }
+  }
+  std::vector<int64_t> cpu(4 * batch), gpu(4 * batch, -7);
+  cam_boxes<T>(cams.data(), batch, h, w, threshold, static_cast<CamNormalization>(norm), conn, cpu.data(), 1);
+  gpu::cam_to_boxes(cams.data(), dtype, batch, h, w, threshold, norm, conn, gpu.data(), nullptr);
+  EXPECT(cpu == gpu, "cam_boxes: iter %d (normalization %d, connectivity %d, %lldx%lld)", iter, norm, conn,
+         (long long)h, (long long)w);
+
+  if (iter % 10 == 0) {  // a NaN or infinity must be reported
+    cams[randint(0, static_cast<int64_t>(cams.size()) - 1)] = iter % 20 ? NAN : -INFINITY;
+    bool reported = false;
+    try {
+      gpu::cam_to_boxes(cams.data(), dtype, batch, h, w, threshold, norm, conn, gpu.data(), nullptr);
+    } catch (const std::invalid_argument& e) {
+      reported = std::string(e.what()).find("NaN or infinity") != std::string::npos;
+    }
+    EXPECT(reported, "cam_boxes: NaN not reported, iter %d", iter);
+  }
+}
+
+template <class T>
+void test_quantize(int iter) {
+  const int64_t batch = randint(1, 5), pixels = randint(1, 500);
+  const bool normalize = uni() < 0.5;
+  std::vector<T> maps(batch * pixels);
+  for (auto& v : maps) v = static_cast<T>(normalize ? (uni() - 0.3) * 5 : uni());
+  if (uni() < 0.2) std::fill(maps.begin(), maps.begin() + pixels, T(0.5));  // a constant map
+  if (uni() < 0.2) {
+    maps[0] = 0;
+    maps[pixels - 1] = 1;
+  }
+  const int bad = static_cast<int>(randint(0, 3));  // bit 0: not finite, bit 1: outside [0, 1]
+  if (bad & 1) maps[randint(0, static_cast<int64_t>(maps.size()) - 1)] = uni() < 0.5 ? NAN : INFINITY;
+  if (bad & 2) maps[randint(0, static_cast<int64_t>(maps.size()) - 1)] = T(1.5);
+  std::vector<uint8_t> cpu(maps.size()), gpu(maps.size());
+  std::string cpu_error, gpu_error;
+  try {
+    quantize_scoremaps<T>(maps.data(), batch, pixels, normalize, cpu.data(), 1);
+  } catch (const std::invalid_argument& e) {
+    cpu_error = e.what();
+  }
+  try {
+    gpu::quantize_scoremaps(maps.data(), sizeof(T) == 4 ? gpu::kFloat32 : gpu::kFloat64, batch, pixels, normalize,
+                            gpu.data(), nullptr);
+  } catch (const std::invalid_argument& e) {
+    gpu_error = e.what();
+  }
+  EXPECT(cpu_error == gpu_error, "quantize: errors, iter %d: '%s' vs '%s'", iter, cpu_error.c_str(),
+         gpu_error.c_str());
+  if (cpu_error.empty()) EXPECT(cpu == gpu, "quantize: values, iter %d", iter);
+}
+
+// Runs box_correct on both sides with every combination of multi_contour and boxes_v1.
+void compare_box_correct(const char* what, int iter, const std::vector<uint8_t>& q, int64_t batch, int64_t h,
+                         int64_t w, const std::vector<double>& thresholds, const std::vector<int64_t>& gt,
+                         const std::vector<int64_t>& offsets, const std::vector<double>& iou,
+                         std::vector<uint8_t>* gpu_correct = nullptr, std::vector<int64_t>* gpu_boxes = nullptr) {
+  const int64_t n_t = static_cast<int64_t>(thresholds.size()), n_iou = static_cast<int64_t>(iou.size());
+  for (bool multi : {false, true}) {
+    for (bool want_boxes : {false, true}) {
+      std::vector<uint8_t> cc(batch * n_iou * n_t, 66), gc(batch * n_iou * n_t, 77);
+      std::vector<int64_t> cb(batch * n_t * 4, -9), gb(batch * n_t * 4, -9);
+      box_correct(q.data(), batch, h, w, thresholds.data(), n_t, gt.data(), offsets.data(), iou.data(), n_iou, multi,
+                  cc.data(), want_boxes ? cb.data() : nullptr, 1);
+      gpu::box_correct(q.data(), batch, h, w, thresholds.data(), n_t, gt.data(), offsets.data(), iou.data(), n_iou,
+                       multi, gc.data(), want_boxes ? gb.data() : nullptr, nullptr);
+      EXPECT(cc == gc, "%s: correct, iter %d, multi_contour %d, boxes %d (%lldx%lld)", what, iter, multi, want_boxes,
+             (long long)h, (long long)w);
+      EXPECT(cb == gb, "%s: V1 boxes, iter %d, multi_contour %d (%lldx%lld)", what, iter, multi, (long long)h,
+             (long long)w);
+      if (gpu_correct && multi) *gpu_correct = gc;
+      if (gpu_boxes && want_boxes) *gpu_boxes = gb;
+    }
+  }
+}
+
+void test_box_correct(int iter) {
+  int64_t h, w;
+  random_shape(h, w);
+  if (iter % 7 == 0) {  // large enough for one labelling chunk per level
+    h = randint(30, 64);
+    w = randint(30, 64);
+  }
+  const int64_t batch = randint(1, 3);
+  const std::vector<uint8_t> q = random_quantized(batch, h, w);
+  std::vector<double> thresholds;
+  const int kind = static_cast<int>(randint(0, 3));
+  if (kind == 0) {
+    for (int i = 0; i < 100; ++i) thresholds.push_back(i * 0.01);  // the protocol's
+  } else {
+    const int n = static_cast<int>(randint(1, 12));
+    for (int i = 0; i < n; ++i) thresholds.push_back(uni());
+  }
+  if (kind == 2) thresholds.push_back(thresholds[0]);  // duplicates
+  if (kind == 3 && uni() < 0.5) thresholds.push_back(-uni());  // levels below -1
+  if (kind == 3 && uni() < 0.5) thresholds.push_back(1.0);     // the maximum: empty
+  if (uni() < 0.3) {  // level -1 (all foreground) for image 0
+    const int64_t top = *std::max_element(q.begin(), q.begin() + h * w);
+    if (top > 0) thresholds.push_back(-1.5 / top);
+  }
+  std::vector<int64_t> gt, offsets(batch + 1, 0);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int n = static_cast<int>(randint(0, 3));
+    for (int k = 0; k < n; ++k) {
+      int64_t x0 = randint(0, w - 1), x1 = randint(0, w - 1), y0 = randint(0, h - 1), y1 = randint(0, h - 1);
+      if (uni() < 0.1) x0 = y0 = x1 = y1 = 0;  // the protocol's empty-mask box
+      gt.insert(gt.end(), {std::min(x0, x1), std::min(y0, y1), std::max(x0, x1), std::max(y0, y1)});
+    }
+    offsets[b + 1] = offsets[b] + n;
+  }
+  const std::vector<double> iou = {30, 50, 70, 0, 100, 12.5};
+  compare_box_correct("box_correct", iter, q, batch, h, w, thresholds, gt, offsets, iou);
+}
+
+// Levels below -1 act as -1: every pixel foreground, so the V1 box is the whole image
+// and all such thresholds score alike.
+void test_levels_below_minus_one(int iter) {
+  int64_t h, w;
+  random_shape(h, w);
+  std::vector<uint8_t> q = random_quantized(1, h, w);
+  q[randint(0, h * w - 1)] = static_cast<uint8_t>(randint(1, 255));  // max(s) > 0
+  const int64_t top = *std::max_element(q.begin(), q.end());
+  const std::vector<double> thresholds = {-1.5 / top, -2.0, -2.0 - 1000.0 * uni()};
+  const std::vector<int64_t> gt = {randint(0, w - 1), randint(0, h - 1), w - 1, h - 1}, offsets = {0, 1};
+  const std::vector<double> iou = {30, 50, 70, 90};
+  std::vector<uint8_t> correct;
+  std::vector<int64_t> boxes;
+  compare_box_correct("level -1", iter, q, 1, h, w, thresholds, gt, offsets, iou, &correct, &boxes);
+  for (int64_t t = 0; t < 3; ++t) {
+    EXPECT(boxes[4 * t] == 0 && boxes[4 * t + 1] == 0 && boxes[4 * t + 2] == w - 1 && boxes[4 * t + 3] == h - 1,
+           "level -1: V1 box is not the image, iter %d, threshold %lld", iter, (long long)t);
+    for (size_t d = 0; d < iou.size(); ++d) {
+      EXPECT(correct[d * 3 + t] == correct[d * 3], "level -1: thresholds disagree, iter %d", iter);
+    }
+  }
+}
+
+// Every level of a map, through box_correct with no ground truth: V1 boxes that IoU
+// thresholds would hide.
+void test_v1_boxes(int iter) {
+  const int64_t h = randint(2, 40), w = randint(2, 40);
+  std::vector<uint8_t> q(h * w);
+  const auto f = field(h, w, static_cast<int>(randint(0, 2)));
+  for (int64_t i = 0; i < h * w; ++i) q[i] = static_cast<uint8_t>(f[i] * 255.0);
+  std::vector<double> thresholds;
+  for (int i = 0; i < 256; ++i) thresholds.push_back(i / 255.0);
+  const std::vector<int64_t> gt, offsets = {0, 0};
+  compare_box_correct("all levels", iter, q, 1, h, w, thresholds, gt, offsets, {50});
+}
+
+// Empty images: nothing to label, every mask empty.
+void test_empty() {
+  for (int64_t h : {0, 3}) {
+    const int64_t w = h ? 0 : 5, batch = 2;
+    std::vector<int64_t> counts(batch, -1);
+    gpu::label(nullptr, nullptr, counts.data(), batch, h, w, 8, nullptr);
+    EXPECT(counts == std::vector<int64_t>(batch, 0), "empty: label");
+    const std::vector<int64_t> offsets = {0, 0, 0};
+    gpu::component_stats(nullptr, batch, h, w, offsets.data(), nullptr, nullptr, nullptr, nullptr);
+    std::vector<int64_t> boxes(4 * batch, 5);
+    gpu::cam_to_boxes(nullptr, gpu::kFloat32, batch, h, w, 0.5, 2, 4, boxes.data(), nullptr);
+    EXPECT(boxes == std::vector<int64_t>(4 * batch, -1), "empty: cam_boxes");
+    gpu::quantize_scoremaps(nullptr, gpu::kFloat64, batch, 0, true, nullptr, nullptr);
+    const std::vector<int64_t> gt = {0, 0, 0, 0, 0, 0, 3, 3}, gt_offsets = {0, 1, 2};
+    compare_box_correct("empty", 0, {}, batch, h, w, {0.0, 0.5, -3.0}, gt, gt_offsets, {50, 0});
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int iterations = argc > 1 ? std::atoi(argv[1]) : 200;
+  if (argc > 2) emu_threads = std::atoi(argv[2]);
+  test_empty();
+  for (int i = 0; i < iterations; ++i) {
+    test_label(i);
+    test_cam<float>(i);
+    test_cam<double>(i);
+    test_quantize<float>(i);
+    test_quantize<double>(i);
+    test_box_correct(i);
+    test_levels_below_minus_one(i);
+    test_v1_boxes(i);
+  }
+  EXPECT(emu_live.empty(), "%zu device buffers leaked", emu_live.size());
+  std::printf("emulated CUDA == CPU: %lld checks, %lld failures (%lld launches)\n", (long long)checks,
+              (long long)failures, (long long)emu_launches);
+  return failures == 0 ? 0 : 1;
+}
