@@ -544,6 +544,7 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
     const double lowest = *std::min_element(iou_thresholds, iou_thresholds + n_iou) / 100.0;
     const double highest = *std::max_element(iou_thresholds, iou_thresholds + n_iou) / 100.0;
     auto could_reach = [&](const Box& bound, double iou) {
+      if (!(iou > 0)) return true;  // every box reaches IoU 0
       for (int64_t g = 0; g < n_gt; ++g) {
         const int64_t* q = gt + 4 * g;
         const Box inside{std::max(bound.x0, q[0]), std::max(bound.y0, q[1]), std::min(bound.x1, q[2]),

@@ -184,3 +184,18 @@ def test_stats_past_2_31_pixels():
     np.testing.assert_array_equal(stats.bbox, [[0, 0, 0, 0], [0, side // 2, side - 1, side // 2],
                                                [side - 3, side - 1, side - 1, side - 1]])
     np.testing.assert_allclose(stats.centroid[2], [side - 2, side - 1])
+
+
+@pytest.mark.parametrize("connectivity", [4, 8, 26])
+def test_int64_label_path_matches_int32(rng, connectivity):
+    """The int64 labels used from 2^31 pixels per image on, exercised on small inputs."""
+    from weaksup import _core
+
+    shape = (3, 1, 40, 50) if connectivity < 6 else (2, 9, 10, 11)
+    mask = (rng.random(shape) < 0.5).astype(np.uint8)
+    narrow = _core.label(mask, connectivity, True, True, 2)
+    wide = _core.label(mask, connectivity, True, True, 2, wide=True)
+    assert narrow[0].dtype == np.int32 and wide[0].dtype == np.int64
+    np.testing.assert_array_equal(narrow[0], wide[0])
+    for a, b in zip(narrow[1:], wide[1:]):
+        np.testing.assert_array_equal(a, b)

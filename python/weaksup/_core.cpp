@@ -18,11 +18,13 @@ using carray = py::array_t<T, py::array::c_style>;
 
 namespace {
 
-py::tuple label(const carray<uint8_t>& mask, int connectivity, bool want_labels, bool want_stats, int threads) {
+// `wide` forces int64 labels (they are int64 anyway from 2^31 pixels per volume on).
+py::tuple label(const carray<uint8_t>& mask, int connectivity, bool want_labels, bool want_stats, int threads,
+                bool wide) {
   if (mask.ndim() != 4) throw std::invalid_argument("internal: mask must be (batch, depth, height, width)");
   const int64_t batch = mask.shape(0);
   const VolumeShape shape{mask.shape(1), mask.shape(2), mask.shape(3)};
-  const bool wide = shape.size() > std::numeric_limits<int32_t>::max();
+  wide = wide || shape.size() > std::numeric_limits<int32_t>::max();
   py::object labels = py::none();
   int32_t* l32 = nullptr;
   int64_t* l64 = nullptr;
@@ -153,7 +155,7 @@ py::tuple pxap(const carray<double>& scores, const carray<uint8_t>& masks, const
 PYBIND11_MODULE(_core, m) {
   m.doc() = "weaksup C++ kernels (private; use the weaksup package)";
   m.def("label", &label, py::arg("mask").noconvert(), py::arg("connectivity"), py::arg("want_labels"),
-        py::arg("want_stats"), py::arg("threads"));
+        py::arg("want_stats"), py::arg("threads"), py::arg("wide") = false);
   m.def("cam_to_boxes", &cam_to_boxes<float>, py::arg("cams").noconvert(), py::arg("threshold"),
         py::arg("normalization"), py::arg("connectivity"), py::arg("threads"));
   m.def("cam_to_boxes", &cam_to_boxes<double>, py::arg("cams").noconvert(), py::arg("threshold"),

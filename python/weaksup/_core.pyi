@@ -6,7 +6,8 @@ import numpy as np
 import numpy.typing as npt
 
 def label(
-    mask: npt.NDArray[np.uint8], connectivity: int, want_labels: bool, want_stats: bool, threads: int
+    mask: npt.NDArray[np.uint8], connectivity: int, want_labels: bool, want_stats: bool, threads: int,
+    wide: bool = False,
 ) -> Tuple: ...
 @overload
 def cam_to_boxes(
