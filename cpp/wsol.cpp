@@ -55,6 +55,7 @@ Box protocol_box(int64_t x0, int64_t y0, int64_t x1, int64_t y1, int64_t grow, i
   return {x0 - grow, y0 - grow, std::min(x1 + grow + 1, width - 1), std::min(y1 + grow + 1, height - 1)};
 }
 
+// IoU with inclusive areas, as the protocol computes it; a degenerate pair scores 0.
 double box_iou(const Box& a, const int64_t* g) {
   const int64_t iw = std::max<int64_t>(0, std::min(a.x1, g[2]) - std::max(a.x0, g[0]) + 1);
   const int64_t ih = std::max<int64_t>(0, std::min(a.y1, g[3]) - std::max(a.y0, g[1]) + 1);
@@ -90,9 +91,10 @@ class LevelRuns {
       for (size_t l = 0; l < k; ++l) row_start_[l][y] = static_cast<int32_t>(runs_[l].size());
       const uint8_t* row = s + y * width;
       int32_t prev = 0;
-      for (int32_t x = 0; x < w; ++x) {
+      for (int32_t x = 0;; ++x) {
+        while (x < w && below[row[x]] == prev) ++x;  // most pixels cross no level
+        if (x == w) break;
         const int32_t c = below[row[x]];
-        if (c == prev) continue;
         for (int32_t l = prev; l < c; ++l) open_[l] = x;                     // runs start
         for (int32_t l = c; l < prev; ++l) runs_[l].push_back({open_[l], x});  // runs end
         prev = c;

@@ -7,6 +7,8 @@ import os
 import platform
 from typing import List
 
+import weaksup
+
 from . import localize
 from ._timing import Result, fill_speedups, table
 
@@ -25,6 +27,9 @@ def run(sections: List[str], quick: bool = False, json_path: str = "weaksup-benc
     print(table(results))
     if missing:
         print(f"\npeers not installed (pip install 'weaksup[bench]'): {', '.join(sorted(set(missing)))}")
+    if not weaksup.cuda_available():
+        why = "no CUDA device" if weaksup.cuda_built() else "weaksup was built without CUDA"
+        print(f"GPU workloads skipped: {why}")
     with open(json_path, "w") as f:
         json.dump(
             {

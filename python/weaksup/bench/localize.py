@@ -60,11 +60,15 @@ def _cubic_matrix(n_in: int, n_out: int) -> np.ndarray:
     return weights
 
 
-def upsampled_cams(batch: int, size: int = 224, low: int = 14, seed: int = 0) -> np.ndarray:
-    """float32 CAMs as networks produce them: a low x low map (blobs plus noise, ReLU'd)
-    bicubic-upsampled to size x size, as the WSOL protocol does before evaluating."""
+def upsampled_cams(batch: int, size: int = 224, low: int = 14, seed: int = 0, relu: bool = False) -> np.ndarray:
+    """float32 CAMs as networks produce them: a low x low map (blobs plus noise) bicubic-
+    upsampled to size x size, as the WSOL protocol does before evaluating. CAM proper is
+    signed (class-weighted features); relu=True gives Grad-CAM-style maps whose zero
+    plateaus ring into speckle after upsampling."""
     rng = np.random.default_rng(seed)
-    small = np.maximum(0.0, smooth_cams(batch, low, seed) + 0.15 * rng.standard_normal((batch, low, low)))
+    small = smooth_cams(batch, low, seed) - 0.1 + 0.15 * rng.standard_normal((batch, low, low))
+    if relu:
+        small = np.maximum(0.0, small)
     up = _cubic_matrix(low, size)
     return np.einsum("ij,bjk,lk->bil", up, small, up).astype(np.float32)
 
@@ -222,6 +226,7 @@ def _wsol(quick: bool, repeat: int) -> List[Result]:
     batch = 32 if quick else 256
     workloads = {
         f"MaxBoxAccV2 {batch} CAMs 14x14 -> 224x224, 100 thresholds": upsampled_cams(batch, seed=3),
+        f"MaxBoxAccV2 {batch} ReLU'd CAMs 14x14 -> 224x224, 100 thresholds": upsampled_cams(batch, seed=3, relu=True),
         f"MaxBoxAccV2 {batch}x224x224 blobs + 2% pixel noise, 100 thresholds": smooth_cams(batch, 224, seed=3),
     }
     thresholds = np.arange(0, 1, 0.01)
