@@ -9,6 +9,7 @@
 
 #include "parallel.hpp"
 #include "runs.hpp"
+#include "value_range.hpp"
 
 namespace weaksup {
 
@@ -105,15 +106,8 @@ void cam_boxes(const T* cams, int64_t batch, int64_t height, int64_t width, doub
     int64_t* box = boxes + 4 * b;
     std::fill(box, box + 4, int64_t{-1});
     if (pixels == 0) return;
-    T lo = cam[0], hi = cam[0];
-    int not_finite = 0;
-    for (int64_t i = 0; i < pixels; ++i) {
-      const T v = cam[i], zero = v - v;  // NaN exactly when v is NaN or infinite
-      lo = v < lo ? v : lo;
-      hi = v > hi ? v : hi;
-      not_finite |= zero != zero;
-    }
-    if (not_finite) {
+    T lo, hi;
+    if (!value_range(cam, pixels, &lo, &hi)) {
       throw std::invalid_argument("cams: map " + std::to_string(b) +
                                   " contains NaN or infinity; replace those values (e.g. numpy.nan_to_num) first");
     }

@@ -7,6 +7,7 @@
 
 #include "parallel.hpp"
 #include "runs.hpp"
+#include "value_range.hpp"
 
 namespace weaksup {
 
@@ -397,20 +398,49 @@ class LargestContour {
 };
 
 
-// One pass over a map: its range, and whether every value is finite.
+// A map's range in float64; false if a value is NaN or infinite.
 template <class T>
 bool finite_range(const T* map, int64_t pixels, double* lo, double* hi) {
-  T a = pixels ? map[0] : T(0), b = a;
-  int not_finite = 0;
-  for (int64_t i = 0; i < pixels; ++i) {
-    const T v = map[i], zero = v - v;  // NaN exactly when v is NaN or infinite
-    a = v < a ? v : a;
-    b = v > b ? v : b;
-    not_finite |= zero != zero;
-  }
+  T a = 0, b = 0;
+  if (pixels > 0 && !value_range(map, pixels, &a, &b)) return false;
   *lo = static_cast<double>(a);
   *hi = static_cast<double>(b);
-  return !not_finite;
+  return true;
+}
+
+// uint8(trunc((m - lo) / range * 255)) for every value, operation for operation as the
+// protocol computes it. Multiplying by scale = 255 / range instead differs from it by far
+// less than 1e-6, so truncations can only disagree next to an integer, where the
+// protocol's own operations decide.
+template <class T>
+void quantize_map(const T* m, int64_t pixels, double lo, double range, uint8_t* out) {
+  const double scale = 255.0 / range, near = 1e-6;
+  auto exact = [&](int64_t i) { return static_cast<int32_t>((static_cast<double>(m[i]) - lo) / range * 255.0); };
+  int64_t i = 0;
+#ifdef WEAKSUP_HAVE_SSE2
+  const __m128d lo2 = _mm_set1_pd(lo), scale2 = _mm_set1_pd(scale);
+  const __m128d below = _mm_set1_pd(near), above = _mm_set1_pd(1 - near);
+  for (; i + 2 <= pixels; i += 2) {
+    __m128d x;
+    if constexpr (sizeof(T) == 4) {
+      x = _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(m + i))));
+    } else {
+      x = _mm_loadu_pd(reinterpret_cast<const double*>(m + i));
+    }
+    const __m128d approx = _mm_mul_pd(_mm_sub_pd(x, lo2), scale2);
+    const __m128i q = _mm_cvttpd_epi32(approx);
+    const __m128d frac = _mm_sub_pd(approx, _mm_cvtepi32_pd(q));
+    const int doubtful = _mm_movemask_pd(_mm_or_pd(_mm_cmplt_pd(frac, below), _mm_cmpgt_pd(frac, above)));
+    out[i] = static_cast<uint8_t>(doubtful & 1 ? exact(i) : _mm_cvtsi128_si32(q));
+    out[i + 1] = static_cast<uint8_t>(doubtful & 2 ? exact(i + 1) : _mm_cvtsi128_si32(_mm_shuffle_epi32(q, 1)));
+  }
+#endif
+  for (; i < pixels; ++i) {
+    const double approx = (static_cast<double>(m[i]) - lo) * scale;
+    const int32_t q = static_cast<int32_t>(approx);
+    const double frac = approx - q;
+    out[i] = static_cast<uint8_t>(frac < near || frac > 1 - near ? exact(i) : q);
+  }
 }
 
 std::invalid_argument not_finite_error(int64_t b) {
@@ -455,17 +485,7 @@ void quantize_scoremaps(const T* maps, int64_t batch, int64_t pixels, bool norma
       std::fill(o, o + pixels, uint8_t{0});
       return;
     }
-    const double range = hi - lo, scale = 255.0 / range;
-    // The protocol's uint8(trunc(255 * ((m - min) / max(m - min)))). Multiplying by
-    // 255 / range differs from it by far less than 1e-6, so the truncations can only
-    // disagree next to an integer: there the protocol's own operations decide.
-    for (int64_t i = 0; i < pixels; ++i) {
-      const double d = static_cast<double>(m[i]) - lo, approx = d * scale;
-      int32_t q = static_cast<int32_t>(approx);
-      const double frac = approx - q;
-      if (frac < 1e-6 || frac > 1 - 1e-6) q = static_cast<int32_t>(d / range * 255.0);
-      o[i] = static_cast<uint8_t>(q);
-    }
+    quantize_map(m, pixels, lo, hi - lo, o);
   });
 }
 

@@ -179,3 +179,21 @@ def test_scoremaps_not_modified(rng):
     weaksup.box_accuracy(maps, [np.array([[0, 0, 50, 50]])] * 4)
     weaksup.pxap(maps, (maps > maps.mean()).astype(np.uint8))
     np.testing.assert_array_equal(maps, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_quantization_matches_numpy_at_level_boundaries(rng, dtype):
+    """uint8(trunc(255 * normalized)) exactly, also for values a few ulps around k / 255."""
+    from weaksup import _core
+
+    edges = np.arange(256, dtype=np.float64) / 255
+    values = np.concatenate([edges, np.nextafter(edges, 2), np.nextafter(edges, -1), rng.random(4000)])
+    for scale, shift in ((1.0, 0.0), (3.7, -1.2), (1e-3, 5.0), (255.0, 0.0)):
+        maps = np.stack([rng.permutation(values) * scale + shift for _ in range(3)]).astype(dtype)
+        got = _core.quantize_scoremaps(maps, True, 2)
+        expected = np.stack([(ref.normalize_scoremap(m) * 255).astype(np.uint8) for m in maps])
+        np.testing.assert_array_equal(got, expected)
+        unit = np.clip(maps.astype(np.float64) - maps.min(), 0, None)
+        unit = (unit / unit.max()).astype(dtype)
+        np.testing.assert_array_equal(_core.quantize_scoremaps(unit, False, 1),
+                                      (unit.astype(np.float64) * 255).astype(np.uint8))
