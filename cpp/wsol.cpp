@@ -121,7 +121,8 @@ class LevelRuns {
 class ContourBoxes {
  public:
   // Appends nothing and returns false when the mask is empty. Holes are looked for only
-  // when holes_matter(outer contour boxes) says they could change the result.
+  // when holes_matter(outer contour boxes, boxes containing every hole box) says they
+  // could change the result.
   template <class HolesMatter>
   bool find(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
             std::vector<Box>& boxes, HolesMatter&& holes_matter) {
@@ -131,28 +132,26 @@ class ContourBoxes {
       touching += unite_rows<int32_t>(runs.data(), row_start[y], row_start[y + 1], row_start[y - 1], row_start[y], 1,
                                       sets_);
     }
-    const int32_t components = sets_.number_components();
+    const int32_t components = number_and_box(runs, row_start, height, sets_.parent, tight_);
     boxes.clear();
     if (components == 0) return false;
-    tight_.assign(static_cast<size_t>(components), Box{width, height, -1, -1});
-    for (int64_t y = 0; y < height; ++y) {
-      for (int32_t i = row_start[y]; i < row_start[y + 1]; ++i) extend(tight_[sets_.parent[i] - 1], runs[i], y);
-    }
     mask_box_ = Box{width, height, -1, -1};
-    for (const Box& b : tight_) {
+    for (int32_t c = 0; c < components; ++c) {
+      const Box& b = tight_[c];
       boxes.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 0, width, height));
       mask_box_ = {std::min(mask_box_.x0, b.x0), std::min(mask_box_.y0, b.y0), std::max(mask_box_.x1, b.x1),
                    std::max(mask_box_.y1, b.y1)};
     }
     const int64_t euler = static_cast<int64_t>(runs.size()) - touching;
-    if (components != euler && holes_matter(boxes)) {
+    if (components != euler && holes_matter(boxes, hole_bounds(runs, row_start, height, width))) {
       add_holes(runs, row_start, height, width, boxes);
     }
     return true;
   }
   bool find(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
             std::vector<Box>& boxes) {
-    return find(runs, row_start, height, width, boxes, [](const std::vector<Box>&) { return true; });
+    return find(runs, row_start, height, width, boxes,
+                [](const std::vector<Box>&, const std::vector<Box>&) { return true; });
   }
 
   // The tight box of the last mask found: every contour box of this level and of all
@@ -163,15 +162,55 @@ class ContourBoxes {
   std::vector<Run> gaps_;
   std::vector<int32_t> gap_start_;
   DisjointSets<int32_t> sets_, gap_sets_;
-  std::vector<Box> tight_;
+  std::vector<Box> tight_, bounds_;
   std::vector<uint8_t> border_;
   Box mask_box_{};
 
-  static void extend(Box& b, const Run& run, int64_t y) {
-    b.x0 = std::min<int64_t>(b.x0, run.begin);
-    b.x1 = std::max<int64_t>(b.x1, run.end - 1);
-    b.y0 = std::min(b.y0, y);
-    b.y1 = y;
+  // DisjointSets::number_components fused with the boxes: parent[i] becomes the
+  // 1-based component of item i (row by row), box[c - 1] its tight box; returns the
+  // count k (box keeps its larger size: entries past k are stale). A component's first
+  // item is its root (the smallest index), so its box starts there.
+  static int32_t number_and_box(const std::vector<Run>& items, const std::vector<int32_t>& row_start, int64_t height,
+                                std::vector<int32_t>& parent, std::vector<Box>& box) {
+    if (box.size() < items.size()) box.resize(items.size());
+    int32_t k = 0;
+    for (int64_t y = 0; y < height; ++y) {
+      for (int32_t i = row_start[y]; i < row_start[y + 1]; ++i) {
+        const Run& run = items[i];
+        const int32_t p = parent[i];
+        if (p == i) {
+          parent[i] = ++k;
+          box[k - 1] = {run.begin, y, run.end - 1, y};
+        } else {
+          parent[i] = parent[p];  // p < i is numbered already
+          Box& b = box[parent[i] - 1];
+          b.x0 = std::min<int64_t>(b.x0, run.begin);
+          b.x1 = std::max<int64_t>(b.x1, run.end - 1);
+          b.y1 = y;
+        }
+      }
+    }
+    return k;
+  }
+
+  // Every hole lies within one stretch of consecutive rows holding gaps between runs,
+  // between the end of a row's first run and the start of its last: one protocol box per
+  // stretch contains the boxes of all its holes.
+  const std::vector<Box>& hole_bounds(const std::vector<Run>& runs, const std::vector<int32_t>& row_start,
+                                      int64_t height, int64_t width) {
+    bounds_.clear();
+    Box b{0, 0, -1, -1};
+    for (int64_t y = 0; y <= height; ++y) {
+      const bool gaps = y < height && row_start[y + 1] - row_start[y] >= 2;
+      if (gaps && b.y1 == y - 1 && b.y1 >= 0) {  // the stretch goes on
+        b = {std::min<int64_t>(b.x0, runs[row_start[y]].end), b.y0,
+             std::max<int64_t>(b.x1, runs[row_start[y + 1] - 1].begin - 1), y};
+      } else {
+        if (b.y1 >= 0) bounds_.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 1, width, height));
+        b = gaps ? Box{runs[row_start[y]].end, y, runs[row_start[y + 1] - 1].begin - 1, y} : Box{0, 0, -1, -1};
+      }
+    }
+    return bounds_;
   }
 
   // Only gaps between two runs of a row can belong to a hole; the first and last gaps
@@ -192,8 +231,7 @@ class ContourBoxes {
       unite_rows<int32_t>(gaps_.data(), gap_start_[y], gap_start_[y + 1], gap_start_[y - 1], gap_start_[y], 0,
                           gap_sets_);
     }
-    const int32_t count = gap_sets_.number_components();
-    tight_.assign(static_cast<size_t>(count), Box{width, height, -1, -1});
+    const int32_t count = number_and_box(gaps_, gap_start_, height, gap_sets_.parent, tight_);
     border_.assign(static_cast<size_t>(count), 0);
     // Does [a, b) in row y overlap the part of row y that reaches the border?
     auto reaches_border = [&](int64_t y, int32_t a, int32_t b) {
@@ -205,7 +243,6 @@ class ContourBoxes {
       for (int32_t i = gap_start_[y]; i < gap_start_[y + 1]; ++i) {
         const int32_t c = gap_sets_.parent[i] - 1;
         const Run& g = gaps_[i];
-        extend(tight_[c], g, y);
         border_[c] |= reaches_border(y - 1, g.begin, g.end) || reaches_border(y + 1, g.begin, g.end);
       }
     }
@@ -564,7 +601,6 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
     // Whether a box inside `bound` could reach IoU `iou` with some ground-truth box G:
     // IoU <= |bound n G| / |G|, computed like box_iou so rounding keeps the bound exact.
     const double lowest = *std::min_element(iou_thresholds, iou_thresholds + n_iou) / 100.0;
-    const double highest = *std::max_element(iou_thresholds, iou_thresholds + n_iou) / 100.0;
     auto could_reach = [&](const Box& bound, double iou) {
       if (!(iou > 0)) return true;  // every box reaches IoU 0
       for (int64_t g = 0; g < n_gt; ++g) {
@@ -600,9 +636,21 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
     if (multi_contour) {
       ws.runs.build(s, height, width, ws.nonempty);
       for (size_t l = 0; l < found; ++l) {
-        // Holes matter only while some IoU threshold is missed by every outer contour.
+        // Holes matter only for IoU thresholds every outer contour misses, and only if a
+        // box inside one of the hole bounds could reach the lowest of those.
         ws.contours.find(ws.runs.runs(l), ws.runs.row_start(l), height, width, ws.candidates,
-                         [&](const std::vector<Box>& outer) { return !(best_iou(outer.data(), outer.size()) >= highest); });
+                         [&](const std::vector<Box>& outer, const std::vector<Box>& hole_bounds) {
+                           const double best = best_iou(outer.data(), outer.size());
+                           double missed = 2.0;
+                           for (int64_t d = 0; d < n_iou; ++d) {
+                             const double iou = iou_thresholds[d] / 100.0;
+                             if (!(best >= iou)) missed = std::min(missed, iou);
+                           }
+                           for (const Box& bound : hole_bounds) {
+                             if (missed <= 1.0 && could_reach(bound, missed)) return true;
+                           }
+                           return false;
+                         });
         reaches(ws.candidates.data(), ws.candidates.size(), &ws.hits[l * n_iou]);
         // Masks nest: no box of a higher level leaves this mask's box B, and
         // IoU(box, G) <= |B n G| / |G|. Once that bound misses every IoU threshold, so
