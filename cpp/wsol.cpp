@@ -135,12 +135,9 @@ class ContourBoxes {
     const int32_t components = number_and_box(runs, row_start, height, sets_.parent, tight_);
     boxes.clear();
     if (components == 0) return false;
-    mask_box_ = Box{width, height, -1, -1};
     for (int32_t c = 0; c < components; ++c) {
       const Box& b = tight_[c];
       boxes.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 0, width, height));
-      mask_box_ = {std::min(mask_box_.x0, b.x0), std::min(mask_box_.y0, b.y0), std::max(mask_box_.x1, b.x1),
-                   std::max(mask_box_.y1, b.y1)};
     }
     const int64_t euler = static_cast<int64_t>(runs.size()) - touching;
     if (components != euler && holes_matter(boxes, hole_bounds(runs, row_start, height, width))) {
@@ -154,9 +151,6 @@ class ContourBoxes {
                 [](const std::vector<Box>&, const std::vector<Box>&) { return true; });
   }
 
-  // The tight box of the last mask found: every contour box of this level and of all
-  // higher levels lies inside its protocol box.
-  const Box& mask_box() const { return mask_box_; }
 
  private:
   std::vector<Run> gaps_;
@@ -164,7 +158,6 @@ class ContourBoxes {
   DisjointSets<int32_t> sets_, gap_sets_;
   std::vector<Box> tight_, bounds_;
   std::vector<uint8_t> border_;
-  Box mask_box_{};
 
   // DisjointSets::number_components fused with the boxes: parent[i] becomes the
   // 1-based component of item i (row by row), box[c - 1] its tight box; returns the
@@ -652,11 +645,12 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
                            return false;
                          });
         reaches(ws.candidates.data(), ws.candidates.size(), &ws.hits[l * n_iou]);
-        // Masks nest: no box of a higher level leaves this mask's box B, and
-        // IoU(box, G) <= |B n G| / |G|. Once that bound misses every IoU threshold, so
-        // do all higher levels (their hits stay 0).
-        const Box& m = ws.contours.mask_box();
-        if (!could_reach(protocol_box(m.x0, m.y0, m.x1, m.y1, 0, width, height), lowest)) break;
+        // Masks nest: every box of a higher level (holes included) lies inside the box
+        // B of a component of this level, and IoU(box, G) <= |B n G| / |G|. Once no B
+        // can reach the lowest IoU threshold, no higher level can (their hits stay 0).
+        bool reachable = false;
+        for (const Box& b : ws.candidates) reachable = reachable || could_reach(b, lowest);
+        if (!reachable) break;
       }
     } else {
       for (size_t l = 0; l < found; ++l) reaches(&ws.v1[l], 1, &ws.hits[l * n_iou]);
