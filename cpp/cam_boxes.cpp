@@ -7,6 +7,7 @@
 #include <string>
 #include <type_traits>
 
+#include "exact.hpp"
 #include "parallel.hpp"
 #include "runs.hpp"
 #include "value_range.hpp"
@@ -14,36 +15,6 @@
 namespace weaksup {
 
 namespace {
-
-// Order-preserving map between floating-point values and unsigned integers, so that a
-// bisection over the integers visits every representable value between two bounds.
-template <class T>
-using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-
-template <class T>
-Bits<T> to_ordered(T v) {
-  Bits<T> u;
-  std::memcpy(&u, &v, sizeof u);
-  const Bits<T> sign = Bits<T>{1} << (8 * sizeof(T) - 1);
-  return (u & sign) ? ~u : (u | sign);
-}
-
-template <class T>
-T from_ordered(Bits<T> k) {
-  const Bits<T> sign = Bits<T>{1} << (8 * sizeof(T) - 1);
-  const Bits<T> u = (k & sign) ? (k & ~sign) : ~k;
-  T v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
-
-bool is_foreground(double v, double lo, double hi, double threshold, CamNormalization norm) {
-  switch (norm) {
-    case CamNormalization::MinMax: return (v - lo) / (hi - lo) > threshold;
-    case CamNormalization::Max: return v / hi > threshold;
-    default: return v > threshold;
-  }
-}
 
 // Labels the pixels >= cut and writes the box of the largest component (ties: first).
 template <class Index, class T>
@@ -75,23 +46,6 @@ void largest_box(RunLabeler<Index>& lab, const T* cam, int64_t height, int64_t w
 }  // namespace
 
 template <class T>
-bool foreground_cut(T lo, T hi, double threshold, CamNormalization norm, T* cut) {
-  if (norm == CamNormalization::MinMax && !(hi > lo)) return false;
-  if (norm == CamNormalization::Max && !(hi > 0)) return false;
-  auto fg = [&](T v) { return is_foreground(v, lo, hi, threshold, norm); };
-  if (!fg(hi)) return false;
-  Bits<T> a = to_ordered(lo), b = to_ordered(hi);  // invariant: fg(from_ordered(b))
-  if (fg(lo)) b = a;
-  while (b - a > 1) {
-    const Bits<T> mid = a + (b - a) / 2;
-    if (fg(from_ordered<T>(mid))) b = mid;
-    else a = mid;
-  }
-  *cut = from_ordered<T>(b);
-  return true;
-}
-
-template <class T>
 void cam_boxes(const T* cams, int64_t batch, int64_t height, int64_t width, double threshold,
                CamNormalization norm, int connectivity, int64_t* boxes, int threads) {
   const auto neighbours = row_neighbours(connectivity);
@@ -119,8 +73,6 @@ void cam_boxes(const T* cams, int64_t batch, int64_t height, int64_t width, doub
   });
 }
 
-template bool foreground_cut<float>(float, float, double, CamNormalization, float*);
-template bool foreground_cut<double>(double, double, double, CamNormalization, double*);
 template void cam_boxes<float>(const float*, int64_t, int64_t, int64_t, double, CamNormalization, int, int64_t*,
                                int);
 template void cam_boxes<double>(const double*, int64_t, int64_t, int64_t, double, CamNormalization, int, int64_t*,

@@ -11,12 +11,6 @@ namespace weaksup {
 // Each comparison is made in float64, as NumPy would compute it.
 enum class CamNormalization { None = 0, Max = 1, MinMax = 2 };
 
-// The smallest value `cut` of T such that every value v of the map is foreground
-// exactly when v >= cut (the rule above is monotone in v, so such a cut exists).
-// Returns false when no value in [lo, hi] is foreground.
-template <class T>
-bool foreground_cut(T lo, T hi, double threshold, CamNormalization norm, T* cut);
-
 // boxes: (batch, 4) as x0, y0, x1, y1 inclusive; an empty map gets -1, -1, -1, -1.
 // The largest component wins; among equal areas, the first in raster order.
 template <class T>

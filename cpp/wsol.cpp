@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "exact.hpp"
 #include "parallel.hpp"
 #include "runs.hpp"
 #include "value_range.hpp"
@@ -48,23 +49,6 @@ inline void append_segments(const uint64_t* words, int64_t width, int32_t offset
     }
   }
   if (start < width) out.push_back({static_cast<int32_t>(start + offset), static_cast<int32_t>(width + offset), fg});
-}
-
-// Protocol box of a tight inclusive box [x0, x1] x [y0, y1] grown by `grow` pixels:
-// cv2.boundingRect gives x, y, w, h and the protocol keeps x, y, min(x + w, W - 1), ...
-Box protocol_box(int64_t x0, int64_t y0, int64_t x1, int64_t y1, int64_t grow, int64_t width, int64_t height) {
-  return {x0 - grow, y0 - grow, std::min(x1 + grow + 1, width - 1), std::min(y1 + grow + 1, height - 1)};
-}
-
-// IoU with inclusive areas, as the protocol computes it; a degenerate pair scores 0.
-double box_iou(const Box& a, const int64_t* g) {
-  const int64_t iw = std::max<int64_t>(0, std::min(a.x1, g[2]) - std::max(a.x0, g[0]) + 1);
-  const int64_t ih = std::max<int64_t>(0, std::min(a.y1, g[3]) - std::max(a.y0, g[1]) + 1);
-  const int64_t inter = iw * ih;
-  const int64_t area_a = (a.x1 - a.x0 + 1) * (a.y1 - a.y0 + 1);
-  const int64_t area_g = (g[2] - g[0] + 1) * (g[3] - g[1] + 1);
-  const int64_t denominator = area_a + area_g - inter;
-  return denominator <= 0 ? 0.0 : static_cast<double>(inter) / static_cast<double>(denominator);
 }
 
 // The runs of every cut level of one map from a single pass over its rows. Masks nest:

@@ -5,43 +5,13 @@
 
 #include "cam_boxes.hpp"
 #include "common.cuh"
+#include "exact.hpp"
 #include "kernels.hpp"
 
 namespace weaksup {
 namespace gpu {
 
 namespace {
-
-// ---- the CPU's foreground rule and cut, for host and device ----
-
-__host__ __device__ inline bool is_foreground(double v, double lo, double hi, double threshold,
-                                              CamNormalization norm) {
-  switch (norm) {
-    case CamNormalization::MinMax: return (v - lo) / (hi - lo) > threshold;
-    case CamNormalization::Max: return v / hi > threshold;
-    default: return v > threshold;
-  }
-}
-
-// foreground_cut of cpp/cam_boxes.cpp (renamed, as argument-dependent lookup would
-// find that one too): the smallest value `cut` with v foreground exactly when
-// v >= cut; false when no value in [lo, hi] is foreground.
-template <class T>
-__host__ __device__ bool find_foreground_cut(T lo, T hi, double threshold, CamNormalization norm, T* cut) {
-  if (norm == CamNormalization::MinMax && !(hi > lo)) return false;
-  if (norm == CamNormalization::Max && !(hi > 0)) return false;
-  auto fg = [&](T v) { return is_foreground(v, lo, hi, threshold, norm); };
-  if (!fg(hi)) return false;
-  Bits<T> a = to_ordered(lo), b = to_ordered(hi);  // invariant: fg(from_ordered(b))
-  if (fg(lo)) b = a;
-  while (b - a > 1) {
-    const Bits<T> mid = a + (b - a) / 2;
-    if (fg(from_ordered<T>(mid))) b = mid;
-    else a = mid;
-  }
-  *cut = from_ordered<T>(b);
-  return true;
-}
 
 // ---- per-map state ----
 
@@ -102,7 +72,7 @@ __global__ void map_ranges(Maps<T> maps, int64_t per_map, int* bad) {
 template <class T>
 __global__ void find_cuts(Maps<T> maps, double threshold, CamNormalization norm) {
   for (int64_t b = first_index(); b < maps.batch; b += index_stride()) {
-    maps.has_cut[b] = find_foreground_cut(from_ordered<T>(maps.lo[b]), from_ordered<T>(maps.hi[b]), threshold, norm,
+    maps.has_cut[b] = foreground_cut(from_ordered<T>(maps.lo[b]), from_ordered<T>(maps.hi[b]), threshold, norm,
                                      &maps.cut[b]);
   }
 }

@@ -1,5 +1,5 @@
 // Helpers shared by the CUDA kernels: error checks, launches, stream-ordered scratch
-// buffers, integer atomics on 64-bit types, order-preserving float bits, and the
+// buffers, integer atomics on 64-bit types, float bit tests, and the
 // union-find labeling of pixel grids that every labeling kernel builds on.
 //
 // Kernels use 1-D grid-stride loops over 64-bit indices, no shared memory and no
@@ -15,6 +15,8 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include "exact.hpp"  // Bits, to_ordered / from_ordered
 
 namespace weaksup {
 namespace gpu {
@@ -137,9 +139,6 @@ __device__ inline T load_volatile(const T* p) {
 // ---- floating-point bits ----
 
 template <class T>
-using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-
-template <class T>
 __host__ __device__ inline Bits<T> bits_of(T v) {
   Bits<T> u;
   memcpy(&u, &v, sizeof u);
@@ -152,25 +151,6 @@ __host__ __device__ inline bool is_finite(T v) {
   constexpr int mantissa_bits = sizeof(T) == 4 ? 23 : 52;
   constexpr Bits<T> exponent = ((Bits<T>{1} << (8 * sizeof(T) - 1 - mantissa_bits)) - 1) << mantissa_bits;
   return (bits_of(v) & exponent) != exponent;
-}
-
-// Order-preserving map between floating-point values and unsigned integers (as in
-// cpp/cam_boxes.cpp): integer min/max atomics then give float min/max, and a bisection
-// over the integers visits every representable value between two bounds.
-template <class T>
-__host__ __device__ inline Bits<T> to_ordered(T v) {
-  const Bits<T> u = bits_of(v);
-  const Bits<T> sign = Bits<T>{1} << (8 * sizeof(T) - 1);
-  return (u & sign) ? ~u : (u | sign);
-}
-
-template <class T>
-__host__ __device__ inline T from_ordered(Bits<T> k) {
-  const Bits<T> sign = Bits<T>{1} << (8 * sizeof(T) - 1);
-  const Bits<T> u = (k & sign) ? (k & ~sign) : ~k;
-  T v;
-  memcpy(&v, &u, sizeof v);
-  return v;
 }
 
 // ---- per-map reductions ----

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common.cuh"
+#include "exact.hpp"
 #include "kernels.hpp"
 #include "wsol.hpp"
 
@@ -147,24 +148,13 @@ Plan plan_levels(const std::vector<uint32_t>& max_s, const std::vector<double>& 
 
 // ---- box correctness: device helpers ----
 
-// box_iou of cpp/wsol.cpp.
-__device__ inline double iou_of(const Box& a, const int64_t* g) {
-  const int64_t iw = std::max<int64_t>(0, std::min(a.x1, g[2]) - std::max(a.x0, g[0]) + 1);
-  const int64_t ih = std::max<int64_t>(0, std::min(a.y1, g[3]) - std::max(a.y0, g[1]) + 1);
-  const int64_t inter = iw * ih;
-  const int64_t area_a = (a.x1 - a.x0 + 1) * (a.y1 - a.y0 + 1);
-  const int64_t area_g = (g[2] - g[0] + 1) * (g[3] - g[1] + 1);
-  const int64_t denominator = area_a + area_g - inter;
-  return denominator <= 0 ? 0.0 : static_cast<double>(inter) / static_cast<double>(denominator);
-}
-
 struct GroundTruth {
   const int64_t* boxes;
   const int64_t* offsets;
   // The best IoU of `box` with the ground-truth boxes of `image` (0 if none).
   __device__ double best_iou(const Box& box, int64_t image) const {
     double top = 0.0;
-    for (int64_t g = offsets[image]; g < offsets[image + 1]; ++g) top = std::max(top, iou_of(box, boxes + 4 * g));
+    for (int64_t g = offsets[image]; g < offsets[image + 1]; ++g) top = std::max(top, box_iou(box, boxes + 4 * g));
     return top;
   }
 };
@@ -200,14 +190,10 @@ struct Level {
   __device__ bool is_hole_of(int32_t bg_root, int32_t fg_root) const {
     return !border(bg_root) && root[bg_root - width] == fg_root;
   }
-  // Protocol boxes: cv2.boundingRect of the outer contour, clipped as in wsol.cpp...
-  __device__ Box outer_box(int32_t k) const {
-    return {x0[k], k / width, std::min(x1[k] + 1, width - 1), std::min(y1[k] + 1, height - 1)};
-  }
+  // Protocol boxes of the outer contour of component k...
+  __device__ Box outer_box(int32_t k) const { return protocol_box(x0[k], k / width, x1[k], y1[k], 0, width, height); }
   // ... and of a hole's contour, through the pixels around the hole.
-  __device__ Box hole_box(int32_t k) const {
-    return {x0[k] - 1, k / width - 1, std::min(x1[k] + 2, width - 1), std::min(y1[k] + 2, height - 1)};
-  }
+  __device__ Box hole_box(int32_t k) const { return protocol_box(x0[k], k / width, x1[k], y1[k], 1, width, height); }
 };
 
 // Scratch for `count` pairs (pairs[ids[c]]), `pixels` entries per pair and array.
