@@ -480,27 +480,29 @@ void normalize_scoremaps(const T* maps, int64_t batch, int64_t pixels, double* o
   });
 }
 
+// One map of quantize_scoremaps (b: its index, for error messages).
+template <class T>
+void quantize_one(const T* m, int64_t pixels, bool normalize, uint8_t* o, int64_t b) {
+  double lo, hi;
+  if (!finite_range(m, pixels, &lo, &hi)) throw not_finite_error(b);
+  if (!normalize) {
+    if (lo < 0 || hi > 1) {
+      throw std::invalid_argument("scoremaps: map " + std::to_string(b) +
+                                  " has values outside [0, 1]; pass normalize=True to min-max normalize it");
+    }
+    for (int64_t i = 0; i < pixels; ++i) o[i] = static_cast<uint8_t>(static_cast<double>(m[i]) * 255.0);
+    return;
+  }
+  if (!(hi > lo)) {
+    std::fill(o, o + pixels, uint8_t{0});
+    return;
+  }
+  quantize_map(m, pixels, lo, hi - lo, o);
+}
+
 template <class T>
 void quantize_scoremaps(const T* maps, int64_t batch, int64_t pixels, bool normalize, uint8_t* out, int threads) {
-  parallel_for(batch, threads, [&](int, int64_t b) {
-    const T* m = maps + b * pixels;
-    uint8_t* o = out + b * pixels;
-    double lo, hi;
-    if (!finite_range(m, pixels, &lo, &hi)) throw not_finite_error(b);
-    if (!normalize) {
-      if (lo < 0 || hi > 1) {
-        throw std::invalid_argument("scoremaps: map " + std::to_string(b) +
-                                    " has values outside [0, 1]; pass normalize=True to min-max normalize it");
-      }
-      for (int64_t i = 0; i < pixels; ++i) o[i] = static_cast<uint8_t>(static_cast<double>(m[i]) * 255.0);
-      return;
-    }
-    if (!(hi > lo)) {
-      std::fill(o, o + pixels, uint8_t{0});
-      return;
-    }
-    quantize_map(m, pixels, lo, hi - lo, o);
-  });
+  parallel_for(batch, threads, [&](int, int64_t b) { quantize_one(maps + b * pixels, pixels, normalize, out + b * pixels, b); });
 }
 
 void contour_boxes(const uint8_t* quantized, int64_t height, int64_t width, int64_t level, Box* largest,
@@ -541,6 +543,7 @@ struct Levels {
 };
 
 struct Workspace {
+  std::vector<uint8_t> quantized;  // the map, when box_correct_maps quantizes it
   LevelRuns runs;
   ContourBoxes contours;
   std::vector<Box> candidates;
@@ -550,17 +553,16 @@ struct Workspace {
   std::vector<Box> v1;            // per distinct level
 };
 
-}  // namespace
-
-void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_t width, const double* thresholds,
-                 int64_t n_thresholds, const int64_t* gt_boxes, const int64_t* gt_offsets,
-                 const double* iou_thresholds, int64_t n_iou, bool multi_contour, uint8_t* correct,
-                 int64_t* boxes_v1, int threads) {
+// box_correct over maps that map_of(workspace, b) turns into quantized maps.
+template <class MapOf>
+void correct_maps(int64_t batch, int64_t height, int64_t width, const double* thresholds, int64_t n_thresholds,
+                  const int64_t* gt_boxes, const int64_t* gt_offsets, const double* iou_thresholds, int64_t n_iou,
+                  bool multi_contour, uint8_t* correct, int64_t* boxes_v1, int threads, MapOf&& map_of) {
   const int64_t pixels = height * width;
   std::vector<Workspace> workspaces(static_cast<size_t>(resolve_threads(threads, batch)));
   parallel_for(batch, threads, [&](int worker, int64_t b) {
     Workspace& ws = workspaces[worker];
-    const uint8_t* s = quantized + b * pixels;
+    const uint8_t* s = map_of(ws, b);
     const int64_t* gt = gt_boxes + 4 * gt_offsets[b];
     const int64_t n_gt = gt_offsets[b + 1] - gt_offsets[b];
     auto best_iou = [&](const Box* boxes, size_t n_boxes) {
@@ -655,6 +657,32 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
   });
 }
 
+}  // namespace
+
+void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_t width, const double* thresholds,
+                 int64_t n_thresholds, const int64_t* gt_boxes, const int64_t* gt_offsets,
+                 const double* iou_thresholds, int64_t n_iou, bool multi_contour, uint8_t* correct,
+                 int64_t* boxes_v1, int threads) {
+  correct_maps(batch, height, width, thresholds, n_thresholds, gt_boxes, gt_offsets, iou_thresholds, n_iou,
+               multi_contour, correct, boxes_v1, threads,
+               [&](Workspace&, int64_t b) { return quantized + b * height * width; });
+}
+
+template <class T>
+void box_correct_maps(const T* maps, bool normalize, int64_t batch, int64_t height, int64_t width,
+                      const double* thresholds, int64_t n_thresholds, const int64_t* gt_boxes,
+                      const int64_t* gt_offsets, const double* iou_thresholds, int64_t n_iou, bool multi_contour,
+                      uint8_t* correct, int64_t* boxes_v1, int threads) {
+  // Each map is quantized right before use, into a buffer that stays in cache.
+  const int64_t pixels = height * width;
+  correct_maps(batch, height, width, thresholds, n_thresholds, gt_boxes, gt_offsets, iou_thresholds, n_iou,
+               multi_contour, correct, boxes_v1, threads, [&](Workspace& ws, int64_t b) {
+                 ws.quantized.resize(static_cast<size_t>(pixels));
+                 quantize_one(maps + b * pixels, pixels, normalize, ws.quantized.data(), b);
+                 return ws.quantized.data();
+               });
+}
+
 void pxap_histograms(const double* scores, const uint8_t* masks, int64_t batch, int64_t pixels,
                      const double* edges, int64_t n_edges, int64_t* true_hist, int64_t* false_hist, int threads) {
   const int64_t bins = n_edges - 1;
@@ -687,5 +715,11 @@ template void quantize_scoremaps<float>(const float*, int64_t, int64_t, bool, ui
 template void quantize_scoremaps<double>(const double*, int64_t, int64_t, bool, uint8_t*, int);
 template void normalize_scoremaps<float>(const float*, int64_t, int64_t, double*, int);
 template void normalize_scoremaps<double>(const double*, int64_t, int64_t, double*, int);
+template void box_correct_maps<float>(const float*, bool, int64_t, int64_t, int64_t, const double*, int64_t,
+                                      const int64_t*, const int64_t*, const double*, int64_t, bool, uint8_t*,
+                                      int64_t*, int);
+template void box_correct_maps<double>(const double*, bool, int64_t, int64_t, int64_t, const double*, int64_t,
+                                       const int64_t*, const int64_t*, const double*, int64_t, bool, uint8_t*,
+                                       int64_t*, int);
 
 }  // namespace weaksup

@@ -51,6 +51,14 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
                  const double* iou_thresholds, int64_t n_iou, bool multi_contour, uint8_t* correct,
                  int64_t* boxes_v1, int threads);
 
+// box_correct straight from score maps: each map is quantized as quantize_scoremaps
+// does (same errors) right before it is evaluated.
+template <class T>
+void box_correct_maps(const T* maps, bool normalize, int64_t batch, int64_t height, int64_t width,
+                      const double* thresholds, int64_t n_thresholds, const int64_t* gt_boxes,
+                      const int64_t* gt_offsets, const double* iou_thresholds, int64_t n_iou, bool multi_contour,
+                      uint8_t* correct, int64_t* boxes_v1, int threads);
+
 // PxAP histograms: for pixels whose mask value is 1 (foreground) or 0 (background),
 // add 1 to bin i of true_hist / false_hist where edges[i] <= score < edges[i + 1]
 // (the last bin also takes score == edges[n_edges - 1]), as numpy.histogram does.

@@ -138,6 +138,20 @@ py::tuple box_correctness(const carray<uint8_t>& quantized, const carray<double>
   return py::make_tuple(correct, boxes);
 }
 
+template <class T>
+carray<uint8_t> box_correctness_of_maps(const carray<T>& maps, bool normalize, const carray<double>& thresholds,
+                                        const carray<int64_t>& gt_boxes, const carray<int64_t>& gt_offsets,
+                                        const carray<double>& iou_thresholds, bool multi_contour, int threads) {
+  const int64_t batch = maps.shape(0), height = maps.shape(1), width = maps.shape(2);
+  const int64_t n_t = thresholds.size(), n_iou = iou_thresholds.size();
+  carray<uint8_t> correct({batch, n_iou, n_t});
+  py::gil_scoped_release release;
+  box_correct_maps<T>(maps.data(), normalize, batch, height, width, thresholds.data(), n_t, gt_boxes.data(),
+                      gt_offsets.data(), iou_thresholds.data(), n_iou, multi_contour, correct.mutable_data(), nullptr,
+                      threads);
+  return correct;
+}
+
 py::tuple pxap(const carray<double>& scores, const carray<uint8_t>& masks, const carray<double>& edges, int threads) {
   const int64_t batch = scores.shape(0), pixels = scores.size() / std::max<int64_t>(1, batch);
   const int64_t bins = edges.size() - 1;
@@ -169,6 +183,12 @@ PYBIND11_MODULE(_core, m) {
   m.def("box_correct", &box_correctness, py::arg("quantized").noconvert(), py::arg("thresholds").noconvert(),
         py::arg("gt_boxes").noconvert(), py::arg("gt_offsets").noconvert(), py::arg("iou_thresholds").noconvert(),
         py::arg("multi_contour"), py::arg("want_boxes"), py::arg("threads"));
+  m.def("box_correct_maps", &box_correctness_of_maps<float>, py::arg("maps").noconvert(), py::arg("normalize"),
+        py::arg("thresholds").noconvert(), py::arg("gt_boxes").noconvert(), py::arg("gt_offsets").noconvert(),
+        py::arg("iou_thresholds").noconvert(), py::arg("multi_contour"), py::arg("threads"));
+  m.def("box_correct_maps", &box_correctness_of_maps<double>, py::arg("maps").noconvert(), py::arg("normalize"),
+        py::arg("thresholds").noconvert(), py::arg("gt_boxes").noconvert(), py::arg("gt_offsets").noconvert(),
+        py::arg("iou_thresholds").noconvert(), py::arg("multi_contour"), py::arg("threads"));
   m.def("pxap_histograms", &pxap, py::arg("scores").noconvert(), py::arg("masks").noconvert(),
         py::arg("edges").noconvert(), py::arg("threads"));
 }

@@ -32,6 +32,16 @@ def box_correct(
     want_boxes: bool,
     threads: int,
 ) -> Tuple[npt.NDArray[np.uint8], Optional[npt.NDArray[np.int64]]]: ...
+def box_correct_maps(
+    maps: npt.NDArray[np.floating],
+    normalize: bool,
+    thresholds: npt.NDArray[np.float64],
+    gt_boxes: npt.NDArray[np.int64],
+    gt_offsets: npt.NDArray[np.int64],
+    iou_thresholds: npt.NDArray[np.float64],
+    multi_contour: bool,
+    threads: int,
+) -> npt.NDArray[np.uint8]: ...
 def pxap_histograms(
     scores: npt.NDArray[np.float64], masks: npt.NDArray[np.uint8], edges: npt.NDArray[np.float64], threads: int
 ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...

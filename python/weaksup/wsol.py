@@ -69,31 +69,34 @@ def _iou_thresholds(values: Any) -> np.ndarray:
 def _gt_boxes(gt_boxes: Any, batch: int) -> tuple:
     """(boxes (G, 4) int64, offsets (B + 1,) int64) from a list or an array of boxes."""
     if isinstance(gt_boxes, np.ndarray) and gt_boxes.ndim in (2, 3):
-        per_image: Sequence[Any] = list(gt_boxes.reshape(gt_boxes.shape[0], -1, 4)) if gt_boxes.shape[-1] == 4 else []
-        if not per_image:
+        if gt_boxes.shape[-1] != 4:
             raise ValueError(f"gt_boxes must end in 4 coordinates (x0, y0, x1, y1), got shape {gt_boxes.shape}")
+        per_image: Sequence[Any] = list(gt_boxes.reshape(gt_boxes.shape[0], -1, 4))
     elif isinstance(gt_boxes, (list, tuple)):
         per_image = gt_boxes
     else:
         raise TypeError("gt_boxes must be a list with one (G_i, 4) array per map, or a (B, 4) / (B, G, 4) array")
     if len(per_image) != batch:
         raise ValueError(f"gt_boxes has {len(per_image)} entries but there are {batch} score maps; give one per map")
-    boxes: List[np.ndarray] = []
+    parts: List[np.ndarray] = []
     for i, b in enumerate(per_image):
         a = np.asarray(b)
         if a.dtype == object or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
             raise TypeError(f"gt_boxes[{i}] must hold integer coordinates, got dtype {a.dtype}")
-        a = a.reshape(-1, 4) if a.size % 4 == 0 and a.size else a
-        if a.ndim != 2 or a.shape[1] != 4 or a.shape[0] == 0:
+        if a.size == 0 or a.size % 4 or (a.ndim == 2 and a.shape[1] != 4) or a.ndim > 2:
             raise ValueError(f"gt_boxes[{i}] must be (G, 4) boxes x0, y0, x1, y1 with G >= 1, got shape {a.shape}")
-        if not np.isfinite(a).all() or (a != np.floor(a)).any():
-            raise ValueError(f"gt_boxes[{i}] must hold whole-number pixel coordinates")
-        a = a.astype(np.int64)
-        if (a < 0).any() or (a[:, 2] < a[:, 0]).any() or (a[:, 3] < a[:, 1]).any():
-            raise ValueError(f"gt_boxes[{i}] must be non-negative x0 <= x1, y0 <= y1 boxes (inclusive)")
-        boxes.append(a)
-    offsets = np.concatenate([[0], np.cumsum([len(b) for b in boxes])]).astype(np.int64)
-    return np.ascontiguousarray(np.concatenate(boxes)), offsets
+        parts.append(a.reshape(-1, 4))
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    boxes = np.concatenate(parts)
+    # Checked on all boxes at once; the message names the first map at fault.
+    whole = np.isfinite(boxes).all(axis=1) & (boxes == np.floor(boxes)).all(axis=1)
+    ordered = (boxes >= 0).all(axis=1) & (boxes[:, 2] >= boxes[:, 0]) & (boxes[:, 3] >= boxes[:, 1])
+    for ok, what in ((whole, "must hold whole-number pixel coordinates"),
+                     (ordered, "must be non-negative x0 <= x1, y0 <= y1 boxes (inclusive)")):
+        if not ok.all():
+            i = int(np.searchsorted(offsets, np.argmin(ok), side="right") - 1)
+            raise ValueError(f"gt_boxes[{i}] {what}")
+    return np.ascontiguousarray(boxes, dtype=np.int64), offsets
 
 
 def _maps_shape(shape: tuple) -> tuple:
@@ -258,11 +261,13 @@ class BoxEvaluator:
         args = (self.thresholds, self.iou_thresholds, self.multi_contour)
         if _arrays.is_cuda_array(scoremaps):
             return _cuda_correct(scoremaps, gt_boxes, self.normalize, *args)
-        q = _quantize_host(scoremaps, self.normalize, self.threads)
-        boxes, offsets = _gt_boxes(gt_boxes if np.ndim(scoremaps) == 3 else [gt_boxes], q.shape[0])
-        if q.shape[1] * q.shape[2] >= 2**31:
+        arr = _arrays.to_host(scoremaps, "scoremaps")
+        shape = _maps_shape(arr.shape)
+        if shape[1] * shape[2] >= 2**31:
             raise ValueError("scoremaps larger than 2^31 pixels per map are not supported")
-        correct, _ = _core.box_correct(q, args[0], boxes, offsets, args[1], args[2], False, self.threads)
+        maps = _arrays.float_array(arr, "scoremaps").reshape(shape)
+        boxes, offsets = _gt_boxes(gt_boxes if arr.ndim == 3 else [gt_boxes], shape[0])
+        correct = _core.box_correct_maps(maps, self.normalize, args[0], boxes, offsets, args[1], args[2], self.threads)
         return correct.astype(bool)
 
     def compute(self) -> BoxAccuracy:
