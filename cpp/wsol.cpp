@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -434,19 +435,28 @@ void quantize_map(const T* m, int64_t pixels, double lo, double range, uint8_t* 
 #ifdef WEAKSUP_HAVE_SSE2
   const __m128d lo2 = _mm_set1_pd(lo), scale2 = _mm_set1_pd(scale);
   const __m128d below = _mm_set1_pd(near), above = _mm_set1_pd(1 - near);
-  for (; i + 2 <= pixels; i += 2) {
+  // Two values: their truncated products (low two int32 lanes), and which are doubtful.
+  auto two = [&](int64_t at, __m128i* q) {
     __m128d x;
     if constexpr (sizeof(T) == 4) {
-      x = _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(m + i))));
+      x = _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(m + at))));
     } else {
-      x = _mm_loadu_pd(reinterpret_cast<const double*>(m + i));
+      x = _mm_loadu_pd(reinterpret_cast<const double*>(m + at));
     }
     const __m128d approx = _mm_mul_pd(_mm_sub_pd(x, lo2), scale2);
-    const __m128i q = _mm_cvttpd_epi32(approx);
-    const __m128d frac = _mm_sub_pd(approx, _mm_cvtepi32_pd(q));
-    const int doubtful = _mm_movemask_pd(_mm_or_pd(_mm_cmplt_pd(frac, below), _mm_cmpgt_pd(frac, above)));
-    out[i] = static_cast<uint8_t>(doubtful & 1 ? exact(i) : _mm_cvtsi128_si32(q));
-    out[i + 1] = static_cast<uint8_t>(doubtful & 2 ? exact(i + 1) : _mm_cvtsi128_si32(_mm_shuffle_epi32(q, 1)));
+    *q = _mm_cvttpd_epi32(approx);
+    const __m128d frac = _mm_sub_pd(approx, _mm_cvtepi32_pd(*q));
+    return _mm_movemask_pd(_mm_or_pd(_mm_cmplt_pd(frac, below), _mm_cmpgt_pd(frac, above)));
+  };
+  for (; i + 4 <= pixels; i += 4) {
+    __m128i q01, q23;
+    const int doubtful = two(i, &q01) | two(i + 2, &q23) << 2;
+    const __m128i q = _mm_unpacklo_epi64(q01, q23);  // four int32 in [0, 255]
+    const int32_t packed = _mm_cvtsi128_si32(_mm_packus_epi16(_mm_packs_epi32(q, q), _mm_setzero_si128()));
+    std::memcpy(out + i, &packed, 4);
+    for (int j = 0; doubtful >> j; ++j) {
+      if (doubtful >> j & 1) out[i + j] = static_cast<uint8_t>(exact(i + j));
+    }
   }
 #endif
   for (; i < pixels; ++i) {
