@@ -43,8 +43,8 @@ void contour_boxes(const uint8_t* quantized, int64_t height, int64_t width, int6
 // ground-truth boxes is >= iou_thresholds[d] / 100. Ground-truth boxes of map b are
 // rows gt_offsets[b] .. gt_offsets[b + 1] - 1 of gt_boxes (x0, y0, x1, y1 inclusive).
 // Thresholds sharing a cut level are evaluated once. Masks nest as the level rises, so
-// one pass over a map yields the runs of every level, and once a level's mask box can no
-// longer reach any IoU threshold the higher levels are skipped.
+// one pass over a map yields the runs of every level, and once no component box of a
+// level can reach any IoU threshold the higher levels are skipped.
 // boxes_v1 (optional, batch x n_thresholds x 4) receives the V1 box at each threshold.
 void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_t width, const double* thresholds,
                  int64_t n_thresholds, const int64_t* gt_boxes, const int64_t* gt_offsets,
