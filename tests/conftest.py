@@ -3,12 +3,15 @@ import pathlib
 
 import numpy as np
 import pytest
-from hypothesis import settings
-
 import weaksup
 
-settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
-settings.load_profile("ci")
+try:  # in the test extras; a bare GPU image may lack it (test_gpu.py does not need it)
+    from hypothesis import settings
+except ImportError:
+    pass
+else:
+    settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+    settings.load_profile("ci")
 
 SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
