@@ -104,11 +104,17 @@ def _maps_shape(shape: tuple) -> tuple:
     return shape if len(shape) == 3 else (1,) + tuple(shape)
 
 
-def _quantize_host(scoremaps: Any, normalize: bool, threads: int) -> np.ndarray:
+def _host_maps(scoremaps: Any) -> tuple:
+    """(the caller's array on the host, C-contiguous float32/float64 maps (B, H, W))."""
     arr = _arrays.to_host(scoremaps, "scoremaps")
     shape = _maps_shape(arr.shape)
-    maps = _arrays.float_array(arr, "scoremaps").reshape(shape)
-    return _core.quantize_scoremaps(maps, bool(normalize), threads)
+    if shape[1] * shape[2] >= 2**31:
+        raise ValueError("scoremaps larger than 2^31 pixels per map are not supported")
+    return arr, _arrays.float_array(arr, "scoremaps").reshape(shape)
+
+
+def _quantize_host(scoremaps: Any, normalize: bool, threads: int) -> np.ndarray:
+    return _core.quantize_scoremaps(_host_maps(scoremaps)[1], bool(normalize), threads)
 
 
 # ------------------------------------------------------------------ boxes
@@ -261,12 +267,8 @@ class BoxEvaluator:
         args = (self.thresholds, self.iou_thresholds, self.multi_contour)
         if _arrays.is_cuda_array(scoremaps):
             return _cuda_correct(scoremaps, gt_boxes, self.normalize, *args)
-        arr = _arrays.to_host(scoremaps, "scoremaps")
-        shape = _maps_shape(arr.shape)
-        if shape[1] * shape[2] >= 2**31:
-            raise ValueError("scoremaps larger than 2^31 pixels per map are not supported")
-        maps = _arrays.float_array(arr, "scoremaps").reshape(shape)
-        boxes, offsets = _gt_boxes(gt_boxes if arr.ndim == 3 else [gt_boxes], shape[0])
+        arr, maps = _host_maps(scoremaps)
+        boxes, offsets = _gt_boxes(gt_boxes if arr.ndim == 3 else [gt_boxes], maps.shape[0])
         correct = _core.box_correct_maps(maps, self.normalize, args[0], boxes, offsets, args[1], args[2], self.threads)
         return correct.astype(bool)
 
@@ -361,9 +363,8 @@ class PxAPEvaluator:
     def accumulate(self, scoremaps: Any, gt_masks: Any) -> None:
         """scoremaps (B, H, W) or (H, W); gt_masks the same shape: 1 (or True) foreground,
         0 background, 255 ignored."""
-        arr = _arrays.to_host(scoremaps, "scoremaps")
-        shape = _maps_shape(arr.shape)
-        maps = _arrays.float_array(arr, "scoremaps").reshape(shape)
+        arr, maps = _host_maps(scoremaps)
+        shape = maps.shape
         masks = _arrays.to_host(gt_masks, "gt_masks")
         if masks.size != maps.size or masks.shape[-2:] != maps.shape[-2:]:
             raise ValueError(f"gt_masks must have the scoremaps' shape {arr.shape}, got {masks.shape}")
