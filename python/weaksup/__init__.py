@@ -6,6 +6,7 @@ back as the caller's array type.
 """
 
 from ._arrays import cuda_available, cuda_built
+from .crf import DenseCRF, crf_inference, crf_labels, dense_crf
 from .components import Components, cam_to_boxes, component_stats, keep_largest, label, largest_components
 from .wsol import (
     BoxAccuracy,
@@ -24,12 +25,16 @@ __all__ = [
     "BoxAccuracy",
     "BoxEvaluator",
     "Components",
+    "DenseCRF",
     "PxAPEvaluator",
     "box_accuracy",
     "cam_to_boxes",
     "component_stats",
+    "crf_inference",
+    "crf_labels",
     "cuda_available",
     "cuda_built",
+    "dense_crf",
     "keep_largest",
     "label",
     "largest_components",

@@ -5,9 +5,12 @@
 #include <pybind11/stl.h>
 
 #include <limits>
+#include <memory>
 
 #include "cam_boxes.hpp"
 #include "components.hpp"
+#include "dense_crf.hpp"
+#include "simd.hpp"
 #include "wsol.hpp"
 
 namespace py = pybind11;
@@ -164,6 +167,105 @@ py::tuple pxap(const carray<double>& scores, const carray<uint8_t>& masks, const
   return py::make_tuple(true_hist, false_hist);
 }
 
+// ------------------------------------------------------------------ dense CRF
+
+// Pairwise terms arrive as (kernel, compat kind, float32 compat values) tuples.
+std::vector<PairwiseTerm> pairwise_terms(const py::list& terms, int labels) {
+  std::vector<PairwiseTerm> out;
+  for (const py::handle& t : terms) {
+    auto tuple = t.cast<py::tuple>();
+    const auto values = tuple[2].cast<carray<float>>();
+    out.push_back({tuple[0].cast<const PairwiseKernel*>(),
+                   Compatibility::make(tuple[1].cast<int>(), values.data(), labels)});
+  }
+  return out;
+}
+
+std::unique_ptr<PairwiseKernel> make_kernel(const carray<float>& features, int normalization, int threads) {
+  const int64_t n = features.shape(0);
+  const int d = static_cast<int>(features.shape(1));
+  py::gil_scoped_release release;
+  return std::make_unique<PairwiseKernel>(features.data(), n, d, static_cast<Normalization>(normalization), threads);
+}
+
+carray<float> kernel_filter(const PairwiseKernel& kernel, const carray<float>& values, int threads) {
+  const int64_t n = values.shape(0), c = values.shape(1), stride = padded(c);
+  carray<float> out({n, c});
+  const float* in = values.data();
+  float* o = out.mutable_data();
+  py::gil_scoped_release release;
+  std::vector<float> rows(static_cast<size_t>(n * stride), 0.0f);  // the kernel's padded layout
+  for (int64_t i = 0; i < n; ++i) std::copy(in + i * c, in + (i + 1) * c, rows.begin() + i * stride);
+  std::vector<float> scratch;
+  kernel.filter(rows.data(), rows.data(), static_cast<int>(c), threads, scratch);
+  for (int64_t i = 0; i < n; ++i) std::copy(rows.begin() + i * stride, rows.begin() + i * stride + c, o + i * c);
+  return out;
+}
+
+carray<float> crf_mean_field(const carray<float>& unary, const py::list& terms, int iterations, int threads) {
+  const int64_t n = unary.shape(0);
+  const int labels = static_cast<int>(unary.shape(1));
+  const auto pairwise = pairwise_terms(terms, labels);
+  carray<float> q({n, static_cast<int64_t>(labels)});
+  py::gil_scoped_release release;
+  mean_field(unary.data(), n, labels, pairwise, iterations, q.mutable_data(), threads);
+  return q;
+}
+
+carray<float> crf_start(const carray<float>& unary, int threads) {
+  carray<float> q({unary.shape(0), unary.shape(1)});
+  py::gil_scoped_release release;
+  mean_field_start(unary.data(), unary.shape(0), static_cast<int>(unary.shape(1)), q.mutable_data(), threads);
+  return q;
+}
+
+void crf_step(const carray<float>& unary, carray<float>& q, const py::list& terms, int threads) {
+  const int labels = static_cast<int>(unary.shape(1));
+  const auto pairwise = pairwise_terms(terms, labels);
+  float* out = q.mutable_data();
+  py::gil_scoped_release release;
+  mean_field_step(unary.data(), unary.shape(0), labels, pairwise, out, threads);
+}
+
+double crf_kl(const carray<float>& unary, const carray<float>& q, const py::list& terms, int threads) {
+  const int labels = static_cast<int>(unary.shape(1));
+  const auto pairwise = pairwise_terms(terms, labels);
+  py::gil_scoped_release release;
+  return kl_divergence(unary.data(), unary.shape(0), labels, pairwise, q.data(), threads);
+}
+
+// images (B, P, C), unary (B, P, L); a term is None or (sigmas, colour sigmas or None,
+// compat kind, compat values), sigmas fastest axis first.
+carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>& spatial, const carray<float>& unary,
+                         const py::object& gaussian, const py::object& bilateral, int normalization, int iterations,
+                         int threads) {
+  const int64_t batch = images.shape(0);
+  const int channels = static_cast<int>(images.shape(2)), labels = static_cast<int>(unary.shape(2));
+  ImageCrfParams params;
+  params.normalization = static_cast<Normalization>(normalization);
+  params.iterations = iterations;
+  params.gaussian = !gaussian.is_none();
+  params.bilateral = !bilateral.is_none();
+  if (params.gaussian) {
+    auto t = gaussian.cast<py::tuple>();
+    params.gaussian_sigma = t[0].cast<std::vector<float>>();
+    const auto values = t[3].cast<carray<float>>();
+    params.gaussian_compat = Compatibility::make(t[2].cast<int>(), values.data(), labels);
+  }
+  if (params.bilateral) {
+    auto t = bilateral.cast<py::tuple>();
+    params.bilateral_sigma = t[0].cast<std::vector<float>>();
+    params.color_sigma = t[1].cast<std::vector<float>>();
+    const auto values = t[3].cast<carray<float>>();
+    params.bilateral_compat = Compatibility::make(t[2].cast<int>(), values.data(), labels);
+  }
+  carray<float> q({batch, unary.shape(1), static_cast<int64_t>(labels)});
+  float* out = q.mutable_data();
+  py::gil_scoped_release release;
+  dense_crf_images(images.data(), batch, spatial, channels, unary.data(), labels, params, out, threads);
+  return q;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -191,4 +293,20 @@ PYBIND11_MODULE(_core, m) {
         py::arg("iou_thresholds").noconvert(), py::arg("multi_contour"), py::arg("threads"));
   m.def("pxap_histograms", &pxap, py::arg("scores").noconvert(), py::arg("masks").noconvert(),
         py::arg("edges").noconvert(), py::arg("threads"));
+  py::class_<PairwiseKernel>(m, "PairwiseKernel")
+      .def(py::init(&make_kernel), py::arg("features").noconvert(), py::arg("normalization"), py::arg("threads"))
+      .def_property_readonly("points", &PairwiseKernel::points)
+      .def_property_readonly("dims", [](const PairwiseKernel& k) { return k.lattice().dims(); })
+      .def_property_readonly("vertices", [](const PairwiseKernel& k) { return k.lattice().vertices(); })
+      .def("filter", &kernel_filter, py::arg("values").noconvert(), py::arg("threads"));
+  m.def("mean_field", &crf_mean_field, py::arg("unary").noconvert(), py::arg("terms"), py::arg("iterations"),
+        py::arg("threads"));
+  m.def("mean_field_start", &crf_start, py::arg("unary").noconvert(), py::arg("threads"));
+  m.def("mean_field_step", &crf_step, py::arg("unary").noconvert(), py::arg("q").noconvert(), py::arg("terms"),
+        py::arg("threads"));
+  m.def("kl_divergence", &crf_kl, py::arg("unary").noconvert(), py::arg("q").noconvert(), py::arg("terms"),
+        py::arg("threads"));
+  m.def("dense_crf_images", &crf_images, py::arg("images").noconvert(), py::arg("spatial"),
+        py::arg("unary").noconvert(), py::arg("gaussian"), py::arg("bilateral"), py::arg("normalization"),
+        py::arg("iterations"), py::arg("threads"));
 }

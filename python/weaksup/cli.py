@@ -1,4 +1,4 @@
-"""The ``weaksup`` command: ``weaksup bench [localize|all] [--quick] [--json PATH]``."""
+"""The ``weaksup`` command: ``weaksup bench [crf|localize|all] [--quick] [--json PATH]``."""
 
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ from typing import List
 
 import weaksup
 
-from . import localize
+from . import crf, localize
 from ._timing import Result, fill_speedups, table
 
-SECTIONS = {"localize": localize}
+SECTIONS = {"crf": crf, "localize": localize}
 
 
 def run(sections: List[str], quick: bool = False, json_path: str = "weaksup-bench.json") -> List[Result]:

@@ -1,0 +1,336 @@
+#include "dense_crf.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+
+#include "parallel.hpp"
+#include "simd.hpp"
+
+namespace weaksup {
+
+namespace {
+
+constexpr int64_t kBlock = 1024;  // points per parallel work item
+
+// fn(i) for every point, in blocks spread over the threads.
+template <class Fn>
+void for_points(int64_t n, int threads, Fn&& fn) {
+  parallel_for((n + kBlock - 1) / kBlock, threads, [&](int, int64_t block) {
+    for (int64_t i = block * kBlock; i < std::min(n, (block + 1) * kBlock); ++i) fn(i);
+  });
+}
+
+// Per-point label vectors padded to whole F4s (simd.hpp). Padding energies are a huge
+// negative number and padding probabilities exact zeros, so they never change a sum.
+constexpr float kPadEnergy = -1e30f;
+
+struct Padded {
+  int64_t n;
+  int labels;
+  int64_t stride;
+  Padded(int64_t n_, int labels_) : n(n_), labels(labels_), stride(padded(labels_)) {}
+
+  // dst (n, stride) = sign * src (n, labels), padding lanes = pad.
+  void in(const float* src, float* dst, float sign, float pad, int threads) const {
+    for_points(n, threads, [&](int64_t i) {
+      for (int l = 0; l < labels; ++l) dst[i * stride + l] = sign * src[i * labels + l];
+      for (int64_t l = labels; l < stride; ++l) dst[i * stride + l] = pad;
+    });
+  }
+  void out(const float* src, float* dst, int threads) const {
+    for_points(n, threads, [&](int64_t i) {
+      for (int l = 0; l < labels; ++l) dst[i * labels + l] = src[i * stride + l];
+    });
+  }
+};
+
+// kKeep[j] keeps the first j lanes of an F4 and zeroes the others.
+const float kKeepLanes[5][4] = {{0, 0, 0, 0}, {1, 0, 0, 0}, {1, 1, 0, 0}, {1, 1, 1, 0}, {1, 1, 1, 1}};
+const F4 kKeep[5] = {F4::load(kKeepLanes[0]), F4::load(kKeepLanes[1]), F4::load(kKeepLanes[2]),
+                     F4::load(kKeepLanes[3]), F4::load(kKeepLanes[4])};
+
+// densecrf's expAndNormalize for one point: q = exp(e - max e) / sum, over `labels`
+// values padded to `stride` (padding lanes of q become 0).
+void exp_normalize(const float* e, int labels, int64_t stride, float* q) {
+  F4 top = F4::load(e);
+  for (int64_t k = 4; k < stride; k += 4) top = max(top, F4::load(e + k));
+  const F4 shift = F4::set(top.max_lane());
+  F4 total = F4::set(0.0f);
+  for (int64_t k = 0; k < stride; k += 4) {
+    F4 x = exp4(F4::load(e + k) - shift);
+    if (k + 4 > labels) x = x * kKeep[labels - k];  // the last vector: zero the padding
+    x.store(q + k);
+    total = total + x;
+  }
+  const F4 sum = F4::set(total.sum_lanes());
+  for (int64_t k = 0; k < stride; k += 4) (F4::load(q + k) / sum).store(q + k);
+}
+
+// energy -= mu(F) for one point (densecrf: tmp2 = mu(F); tmp1 -= tmp2).
+void subtract_compat(const Compatibility& mu, const float* f, int labels, int64_t stride, float* energy) {
+  switch (mu.kind) {
+    case Compatibility::potts: {
+      const F4 w = F4::set(mu.w[0]);  // - (-w F): padding lanes of F are 0
+      for (int64_t k = 0; k < stride; k += 4) (F4::load(energy + k) + w * F4::load(f + k)).store(energy + k);
+      break;
+    }
+    case Compatibility::diagonal:
+      for (int l = 0; l < labels; ++l) energy[l] -= mu.w[l] * f[l];
+      break;
+    case Compatibility::matrix:
+      for (int l = 0; l < labels; ++l) {
+        const float* row = mu.w.data() + static_cast<int64_t>(l) * labels;
+        float s = 0;
+        for (int k = 0; k < labels; ++k) s += row[k] * f[k];
+        energy[l] -= s;
+      }
+      break;
+  }
+}
+
+void check_terms(int64_t n, int labels, const std::vector<PairwiseTerm>& terms) {
+  for (const PairwiseTerm& t : terms) {
+    if (t.kernel->points() != n) throw std::invalid_argument("pairwise term: its features have another point count");
+    const size_t want = t.compat.kind == Compatibility::potts      ? 1
+                        : t.compat.kind == Compatibility::diagonal ? static_cast<size_t>(labels)
+                                                                   : static_cast<size_t>(labels) * labels;
+    if (t.compat.w.size() != want) throw std::invalid_argument("compat: wrong number of values for the label count");
+  }
+}
+
+// Mean-field state over padded label vectors: negated unary energies, q and scratch.
+class MeanField {
+ public:
+  MeanField(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int threads)
+      : shape_(n, labels), terms_(terms), threads_(threads), minus_unary_(buffer()), q_(buffer()), energy_(buffer()) {
+    check_terms(n, labels, terms);
+    shape_.in(unary, minus_unary_.get(), -1.0f, kPadEnergy, threads);
+  }
+
+  void start() { normalize(minus_unary_.get()); }
+  void set_q(const float* q) { shape_.in(q, q_.get(), 1.0f, 0.0f, threads_); }
+  void get_q(float* q) const { shape_.out(q_.get(), q, threads_); }
+
+  // energy = -unary - sum_k mu_k(K_k q); q = softmax(energy). A Potts term adds
+  // w K_k q, so its weight folds into the slice, which adds straight to the energy.
+  // The last Potts term's slice hands its energy rows straight to the softmax.
+  void step() {
+    const int64_t stride = shape_.stride;
+    const float* base = minus_unary_.get();
+    for (size_t t = 0; t < terms_.size(); ++t) {
+      const PairwiseTerm& term = terms_[t];
+      if (term.compat.kind == Compatibility::potts) {
+        if (potts_weight_[t].empty()) potts_weight_[t] = term.kernel->slice_weights(term.compat.w[0]);
+        const Lattice::Sink softmax{&MeanField::normalize_rows, this};
+        const bool last = t + 1 == terms_.size();
+        term.kernel->filter(q_.get(), energy_.get(), shape_.labels, threads_, scratch_, potts_weight_[t].data(), base,
+                            last ? &softmax : nullptr);
+        if (last) return;
+      } else {
+        if (!filtered_) filtered_ = buffer();
+        term.kernel->filter(q_.get(), filtered_.get(), shape_.labels, threads_, scratch_);
+        for_points(shape_.n, threads_, [&](int64_t i) {
+          if (base != energy_.get()) std::copy(base + i * stride, base + (i + 1) * stride, &energy_[i * stride]);
+          subtract_compat(term.compat, &filtered_[i * stride], shape_.labels, stride, &energy_[i * stride]);
+        });
+      }
+      base = energy_.get();
+    }
+    normalize(base);
+  }
+
+  // densecrf's klDivergence(Q): sum Q log Q + sum unary Q + sum_k sum Q mu_k(K_k Q).
+  double kl() {
+    const int labels = shape_.labels;
+    const int64_t stride = shape_.stride;
+    double kl = 0;
+    for (int64_t i = 0; i < shape_.n; ++i) {
+      for (int l = 0; l < labels; ++l) {
+        const float q = q_[i * stride + l];
+        kl += q * std::log(std::max(q, 1e-20f)) - minus_unary_[i * stride + l] * q;
+      }
+    }
+    std::vector<float> mu(static_cast<size_t>(stride));
+    for (const PairwiseTerm& term : terms_) {
+      if (!filtered_) filtered_ = buffer();
+      term.kernel->filter(q_.get(), filtered_.get(), labels, threads_, scratch_);
+      for (int64_t i = 0; i < shape_.n; ++i) {
+        std::fill(mu.begin(), mu.end(), 0.0f);
+        subtract_compat(term.compat, &filtered_[i * stride], labels, stride, mu.data());  // -mu(F)
+        for (int l = 0; l < labels; ++l) kl -= static_cast<double>(q_[i * stride + l]) * mu[l];
+      }
+    }
+    return kl;
+  }
+
+ private:
+  Padded shape_;
+  std::vector<PairwiseTerm> terms_;
+  int threads_;
+  // Uninitialized (first touched by the parallel loops, so pages fault in on every thread).
+  std::unique_ptr<float[]> minus_unary_, q_, energy_, filtered_;  // filtered_: only for non-Potts terms
+  std::vector<float> scratch_;
+  std::vector<std::vector<float>> potts_weight_ = std::vector<std::vector<float>>(terms_.size());
+
+  std::unique_ptr<float[]> buffer() const { return std::unique_ptr<float[]>(new float[shape_.n * shape_.stride]); }
+  static void normalize_rows(void* self, int64_t first, int64_t count, const float* rows) {
+    MeanField& mf = *static_cast<MeanField*>(self);
+    const int64_t stride = mf.shape_.stride;
+    for (int64_t i = 0; i < count; ++i) {
+      exp_normalize(rows + i * stride, mf.shape_.labels, stride, &mf.q_[(first + i) * stride]);
+    }
+  }
+  void normalize(const float* energy) {
+    for_points(shape_.n, threads_, [&](int64_t i) {
+      exp_normalize(energy + i * shape_.stride, shape_.labels, shape_.stride, &q_[i * shape_.stride]);
+    });
+  }
+};
+
+}  // namespace
+
+Compatibility Compatibility::make(int kind, const float* values, int labels) {
+  Compatibility c;
+  c.kind = static_cast<Kind>(kind);
+  switch (c.kind) {
+    case potts:
+      c.w.assign(values, values + 1);
+      break;
+    case diagonal:
+      c.w.assign(values, values + labels);
+      break;
+    case matrix:
+      c.w.resize(static_cast<size_t>(labels) * labels);
+      for (int i = 0; i < labels; ++i) {
+        for (int j = 0; j < labels; ++j) {
+          c.w[static_cast<size_t>(i) * labels + j] =
+              0.5f * (values[static_cast<size_t>(i) * labels + j] + values[static_cast<size_t>(j) * labels + i]);
+        }
+      }
+      break;
+    default:
+      throw std::invalid_argument("compat: unknown kind");
+  }
+  return c;
+}
+
+PairwiseKernel::PairwiseKernel(const float* features, int64_t n, int d, Normalization normalization, int threads)
+    : lattice_(features, n, d, threads, /*densecrf_padding=*/true) {
+  std::vector<float> norm(static_cast<size_t>(n * padded(1)), 0.0f);  // K 1, one channel padded
+  for (int64_t i = 0; i < n; ++i) norm[i * padded(1)] = 1.0f;
+  std::vector<float> scratch(static_cast<size_t>(lattice_.scratch_size(1)));
+  lattice_.filter(norm.data(), norm.data(), 1, false, threads, scratch.data());
+  // densecrf scales by norm before filtering (symmetric, before) and after (symmetric,
+  // after); both fold into the per-entry weights. It computes a mean norm for `none`
+  // that it never uses.
+  const bool before = normalization == Normalization::symmetric || normalization == Normalization::before;
+  const bool after = normalization == Normalization::symmetric || normalization == Normalization::after;
+  const int64_t per = d + 1;
+  const float alpha = lattice_.alpha();
+  const std::vector<float>& w = lattice_.weights();
+  splat_weight_.resize(w.size());
+  slice_weight_.resize(w.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const float k1 = norm[i * padded(1)];
+    const float scale = normalization == Normalization::symmetric ? static_cast<float>(1.0 / std::sqrt(k1 + 1e-20))
+                                                                   : static_cast<float>(1.0 / (k1 + 1e-20));
+    for (int64_t e = i * per; e < (i + 1) * per; ++e) {
+      splat_weight_[e] = before ? w[e] * scale : w[e];
+      slice_weight_[e] = after ? w[e] * alpha * scale : w[e] * alpha;
+    }
+  }
+}
+
+std::vector<float> PairwiseKernel::slice_weights(float scale) const {
+  std::vector<float> out(slice_weight_.size());
+  for (size_t e = 0; e < out.size(); ++e) out[e] = scale * slice_weight_[e];
+  return out;
+}
+
+void PairwiseKernel::filter(const float* in, float* out, int channels, int threads, std::vector<float>& scratch,
+                            const float* slice_weight, const float* base, const Lattice::Sink* sink) const {
+  if (scratch.size() < static_cast<size_t>(lattice_.scratch_size(channels))) {
+    scratch.resize(static_cast<size_t>(lattice_.scratch_size(channels)));
+  }
+  lattice_.filter(in, out, channels, false, threads, scratch.data(), splat_weight_.data(),
+                  slice_weight ? slice_weight : slice_weight_.data(), base, sink);
+}
+
+void mean_field_start(const float* unary, int64_t n, int labels, float* q, int threads) {
+  MeanField mf(unary, n, labels, {}, threads);
+  mf.start();
+  mf.get_q(q);
+}
+
+void mean_field_step(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, float* q,
+                     int threads) {
+  MeanField mf(unary, n, labels, terms, threads);
+  mf.set_q(q);
+  mf.step();
+  mf.get_q(q);
+}
+
+void mean_field(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int iterations,
+                float* q, int threads) {
+  MeanField mf(unary, n, labels, terms, threads);
+  mf.start();
+  for (int it = 0; it < iterations; ++it) mf.step();
+  mf.get_q(q);
+}
+
+double kl_divergence(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms,
+                     const float* q, int threads) {
+  MeanField mf(unary, n, labels, terms, threads);
+  mf.set_q(q);
+  return mf.kl();
+}
+
+void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
+                      const float* unary, int labels, const ImageCrfParams& params, float* q, int threads) {
+  int64_t points = 1;
+  for (int64_t s : spatial) points *= s;
+  const int axes = static_cast<int>(spatial.size());
+  // Enough images: one per thread. Few: one at a time, each on every thread.
+  const int all = resolve_threads(threads, std::numeric_limits<int64_t>::max());
+  const bool across = batch > 1 && batch >= all;
+  const int outer = across ? all : 1, inner = across ? 1 : all;
+  parallel_for(batch, outer, [&](int, int64_t b) {
+    const float* image = images + b * points * channels;
+    // Features: coordinates (fastest axis first, as densecrf's x, y), then channels.
+    auto features = [&](const std::vector<float>& sigma, const float* color_sigma) {
+      const int d = axes + (color_sigma ? channels : 0);
+      std::vector<float> f(static_cast<size_t>(points * d));
+      for (int64_t i = 0; i < points; ++i) {
+        int64_t rest = i;
+        for (int a = 0; a < axes; ++a) {
+          const int64_t extent = spatial[axes - 1 - a];
+          f[i * d + a] = static_cast<float>(rest % extent) / sigma[a];
+          rest /= extent;
+        }
+        for (int c = 0; color_sigma && c < channels; ++c) f[i * d + axes + c] = image[i * channels + c] / color_sigma[c];
+      }
+      return std::make_pair(f, d);
+    };
+    std::vector<PairwiseKernel> kernels;
+    kernels.reserve(2);
+    std::vector<PairwiseTerm> terms;
+    // densecrf users add the Gaussian term first; the order only changes float rounding.
+    if (params.gaussian) {
+      auto [f, d] = features(params.gaussian_sigma, nullptr);
+      kernels.emplace_back(f.data(), points, d, params.normalization, inner);
+    }
+    if (params.bilateral) {
+      auto [f, d] = features(params.bilateral_sigma, params.color_sigma.data());
+      kernels.emplace_back(f.data(), points, d, params.normalization, inner);
+    }
+    size_t k = 0;
+    if (params.gaussian) terms.push_back({&kernels[k++], params.gaussian_compat});
+    if (params.bilateral) terms.push_back({&kernels[k++], params.bilateral_compat});
+    mean_field(unary + b * points * labels, points, labels, terms, params.iterations, q + b * points * labels, inner);
+  });
+}
+
+}  // namespace weaksup

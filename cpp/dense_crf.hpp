@@ -1,0 +1,93 @@
+// Mean-field inference in a fully connected CRF with Gaussian pairwise terms
+// (Krähenbühl & Koltun 2011), computed as densecrf (and so pydensecrf) computes it.
+// Arrays are row-major; per-point label arrays are (n, labels).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "permutohedral.hpp"
+
+namespace weaksup {
+
+// densecrf's NormalizationType, same values.
+enum class Normalization : int { none = 0, before = 1, after = 2, symmetric = 3 };
+
+// A pairwise term's label compatibility mu, applied to the filtered marginals F:
+// Potts weight w (-w F), a diagonal (w_l F_l) or a matrix, symmetrized ((W + W^T) / 2 F).
+struct Compatibility {
+  enum Kind : int { potts = 0, diagonal = 1, matrix = 2 };
+  Kind kind = potts;
+  std::vector<float> w;  // 1, labels or labels * labels values
+
+  static Compatibility make(int kind, const float* values, int labels);
+};
+
+// The Gaussian kernel of one pairwise term: its lattice (built once) and normalization.
+class PairwiseKernel {
+ public:
+  // features: (n, d). Normalizations as densecrf: symmetric scales by 1 / sqrt(K 1 + 1e-20)
+  // before and after filtering, before / after by 1 / (K 1 + 1e-20), none not at all.
+  PairwiseKernel(const float* features, int64_t n, int d, Normalization normalization, int threads);
+
+  // out = the normalized kernel applied to in, both (n, padded(channels)) (simd.hpp);
+  // they may be the same array. `scratch` is resized as needed (callers reuse it).
+  // The fused form mean-field uses: out = base + scale * (normalized K in), with
+  // slice_weight = slice_weights(scale) (base may be out).
+  void filter(const float* in, float* out, int channels, int threads, std::vector<float>& scratch,
+              const float* slice_weight = nullptr, const float* base = nullptr,
+              const Lattice::Sink* sink = nullptr) const;
+  std::vector<float> slice_weights(float scale) const;
+
+  int64_t points() const { return lattice_.points(); }
+  const Lattice& lattice() const { return lattice_; }
+
+ private:
+  Lattice lattice_;
+  // Per entry (point * (d + 1) + r): the barycentric weight with the normalization
+  // folded in, for the splat and (with alpha) for the slice.
+  std::vector<float> splat_weight_, slice_weight_;
+};
+
+struct PairwiseTerm {
+  const PairwiseKernel* kernel;
+  Compatibility compat;
+};
+
+// q = softmax(-unary) per point (densecrf's startInference).
+void mean_field_start(const float* unary, int64_t n, int labels, float* q, int threads);
+
+// One mean-field update of q in place: q = softmax(-unary - sum_k mu_k(K_k q)).
+void mean_field_step(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, float* q,
+                     int threads);
+
+// q after `iterations` updates from softmax(-unary).
+void mean_field(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int iterations,
+                float* q, int threads);
+
+// densecrf's klDivergence(Q): sum Q log Q + sum unary Q + sum_k sum Q mu_k(K_k Q).
+double kl_divergence(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms,
+                     const float* q, int threads);
+
+// The image CRF: a Gaussian (positions / sigma) and a bilateral (positions / sigma,
+// channels / colour sigma) term, either left out by an empty compatibility.
+struct ImageCrfParams {
+  std::vector<float> gaussian_sigma;   // per spatial axis, fastest first (x, y, z)
+  Compatibility gaussian_compat;
+  bool gaussian = true;
+  std::vector<float> bilateral_sigma;  // per spatial axis, fastest first
+  std::vector<float> color_sigma;      // per channel
+  Compatibility bilateral_compat;
+  bool bilateral = true;
+  Normalization normalization = Normalization::symmetric;
+  int iterations = 10;
+};
+
+// A batch of images (batch, points, channels) with spatial shape `spatial` (slowest axis
+// first, points = its product) and unary energies (batch, points, labels) -> q, same
+// shape. Images run in parallel when there are enough of them, else one at a time on
+// all threads.
+void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
+                      const float* unary, int labels, const ImageCrfParams& params, float* q, int threads);
+
+}  // namespace weaksup

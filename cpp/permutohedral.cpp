@@ -1,0 +1,429 @@
+#include "permutohedral.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "parallel.hpp"
+#include "simd.hpp"
+
+namespace weaksup {
+
+namespace {
+
+constexpr int64_t kBlock = 1024;    // points or vertices per parallel work item
+
+int64_t blocks(int64_t n) { return (n + kBlock - 1) / kBlock; }
+
+uint64_t hash_key(const int32_t* key, int d) {
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  for (int c = 0; c < d; ++c) h = (h ^ static_cast<uint32_t>(key[c])) * 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ull;
+  return h ^ (h >> 29);
+}
+
+
+size_t table_size(int64_t items) {
+  size_t s = 16;
+  while (s < static_cast<size_t>(2 * items)) s *= 2;
+  return s;
+}
+
+// Where each point lies in the lattice, computed operation for operation as densecrf's
+// SSE code does (float32 throughout, round half to even): the remainder-0 vertex `rem0`
+// (d coordinates; the last is implied), the rank of each of the d + 1 coordinates, and
+// the barycentric weight of each of the d + 1 vertices.
+class Simplexer {
+ public:
+  explicit Simplexer(int d)
+      : d_(d), scale_(d), elevated_(d + 1), rem0_(d + 1), rank_(d + 1), bary_(d + 2) {
+    // Expected standard deviation of the filter (p. 6 in Adams et al.), diagonal of E (p. 5).
+    const float inv_std_dev = static_cast<float>(std::sqrt(2.0 / 3.0) * (d + 1));
+    for (int i = 0; i < d; ++i) {
+      scale_[i] = static_cast<float>(1.0 / std::sqrt(static_cast<double>((i + 2) * (i + 1))) * inv_std_dev);
+    }
+  }
+
+  void locate(const float* f, int32_t* rem0, int16_t* rank, float* weight) {
+    const int d = d_;
+    const float down = 1.0f / static_cast<float>(d + 1), up = static_cast<float>(d + 1);
+    float sm = 0;  // elevate the feature: y = E p
+    for (int j = d; j > 0; --j) {
+      const float cf = f[j - 1] * scale_[j - 1];
+      elevated_[j] = sm - static_cast<float>(j) * cf;
+      sm += cf;
+    }
+    elevated_[0] = sm;
+    float sum = 0;  // the closest remainder-0 point, by rounding
+    for (int i = 0; i <= d; ++i) {
+      const float v = std::nearbyint(down * elevated_[i]);
+      rem0_[i] = v * up;
+      sum += v;
+    }
+    for (int i = 0; i <= d; ++i) rank_[i] = 0;  // the simplex: sort order of the differences
+    for (int i = 0; i < d; ++i) {
+      const float di = elevated_[i] - rem0_[i];
+      for (int j = i + 1; j <= d; ++j) {
+        const float c = di < elevated_[j] - rem0_[j] ? 1.0f : 0.0f;
+        rank_[i] += c;
+        rank_[j] += 1.0f - c;
+      }
+    }
+    for (int i = 0; i <= d; ++i) {  // back onto the plane if the rounding left it
+      rank_[i] += sum;
+      const float add = rank_[i] < 0 ? up : 0.0f, sub = rank_[i] >= up ? up : 0.0f;
+      rank_[i] += add - sub;
+      rem0_[i] += add - sub;
+    }
+    for (int i = 0; i < d + 2; ++i) bary_[i] = 0;  // barycentric coordinates (p. 10)
+    for (int i = 0; i <= d; ++i) {
+      const float v = (elevated_[i] - rem0_[i]) * down;
+      const int p = d - static_cast<int>(rank_[i]);
+      bary_[p] += v;
+      bary_[p + 1] -= v;
+    }
+    bary_[0] += 1.0f + bary_[d + 1];
+    for (int i = 0; i < d; ++i) rem0[i] = static_cast<int32_t>(rem0_[i]);
+    for (int i = 0; i <= d; ++i) {
+      rank[i] = static_cast<int16_t>(rank_[i]);
+      weight[i] = bary_[i];
+    }
+  }
+
+ private:
+  int d_;
+  std::vector<float> scale_, elevated_, rem0_, rank_, bary_;
+};
+
+// Vertex r of a simplex: rem0 plus the canonical simplex's vertex r, permuted by rank.
+void vertex_key(const int32_t* rem0, const int16_t* rank, int d, int r, int32_t* key) {
+  for (int c = 0; c < d; ++c) key[c] = rem0[c] + (rank[c] <= d - r ? r : r - (d + 1));
+}
+
+}  // namespace
+
+Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool densecrf_padding) : n_(n), d_(d) {
+  if (d < 1 || d > 64) throw std::invalid_argument("features: need 1 to 64 dimensions");
+  const int64_t per = d + 1, entries = n * per;
+  if (entries >= (int64_t{1} << 31)) throw std::invalid_argument("features: too many points for one lattice");
+  vertex_.resize(static_cast<size_t>(entries));
+  weight_.resize(static_cast<size_t>(entries));
+  splat_entry_.resize(static_cast<size_t>(entries));
+  const int64_t n_blocks = blocks(n);
+
+  // 1. Each block of points finds its simplices and the distinct vertices among them
+  //    (a small table that stays in cache), numbered by first occurrence. Its entries are
+  //    regrouped by vertex in its range of splat_entry_, in entry order.
+  struct Block {
+    std::vector<int32_t> keys;     // (u, d): distinct vertices, by first occurrence
+    std::vector<uint64_t> hashes;  // (u)
+    std::vector<int32_t> start;    // (u + 1): their entries in the block's range of splat_entry_
+    std::vector<int32_t> global;   // (u): lattice vertex numbers
+  };
+  std::vector<Block> block_of(static_cast<size_t>(n_blocks));
+  struct Scratch {
+    std::vector<int32_t> table, rem0, key;
+    std::vector<int16_t> rank;
+  };
+  const int workers = resolve_threads(threads, n_blocks);
+  std::vector<Scratch> scratch(static_cast<size_t>(workers));
+  std::vector<Simplexer> simplexers(static_cast<size_t>(workers), Simplexer(d));
+  parallel_for(n_blocks, workers, [&](int worker, int64_t block) {
+    Scratch& s = scratch[worker];
+    Block& out = block_of[block];
+    const int64_t first = block * kBlock, last = std::min(n, first + kBlock);
+    const int64_t size = static_cast<int64_t>(table_size((last - first) * per)), mask = size - 1;
+    s.table.assign(static_cast<size_t>(size), -1);
+    s.rem0.resize(static_cast<size_t>(d));
+    s.rank.resize(static_cast<size_t>(per));
+    s.key.resize(static_cast<size_t>(d));
+    int32_t found = 0;
+    for (int64_t i = first; i < last; ++i) {
+      simplexers[worker].locate(features + i * d, s.rem0.data(), s.rank.data(), &weight_[i * per]);
+      for (int r = 0; r <= d; ++r) {
+        vertex_key(s.rem0.data(), s.rank.data(), d, r, s.key.data());
+        const uint64_t h = hash_key(s.key.data(), d);
+        int64_t slot = static_cast<int64_t>(h) & mask;
+        for (;; slot = (slot + 1) & mask) {
+          const int32_t v = s.table[slot];
+          if (v < 0) {
+            s.table[slot] = found++;
+            out.hashes.push_back(h);
+            out.keys.insert(out.keys.end(), s.key.begin(), s.key.end());
+            break;
+          }
+          if (out.hashes[v] == h && std::equal(s.key.begin(), s.key.end(), &out.keys[static_cast<size_t>(v) * d])) break;
+        }
+        vertex_[i * per + r] = s.table[slot];  // block-local for now
+      }
+    }
+    out.start.assign(static_cast<size_t>(found) + 1, 0);
+    for (int64_t e = first * per; e < last * per; ++e) ++out.start[vertex_[e] + 1];
+    for (int32_t v = 0; v < found; ++v) out.start[v + 1] += out.start[v];
+    std::vector<int32_t> next(out.start.begin(), out.start.end() - 1);
+    for (int64_t e = first * per; e < last * per; ++e) splat_entry_[first * per + next[vertex_[e]]++] = static_cast<int32_t>(e);
+  });
+  scratch = {};
+
+  // 2. The lattice's vertices, numbered by first occurrence over the blocks in order
+  //    (so independent of the thread count), in one table.
+  std::vector<int32_t> keys;  // (m, d)
+  std::vector<uint64_t> vertex_hash;
+  std::vector<int32_t> table(16, -1);
+  auto find = [&](const int32_t* key, uint64_t h) -> int64_t {  // the slot of key, or of its free place
+    const int64_t mask = static_cast<int64_t>(table.size()) - 1;
+    for (int64_t slot = static_cast<int64_t>(h) & mask;; slot = (slot + 1) & mask) {
+      const int32_t v = table[slot];
+      if (v < 0 || (vertex_hash[v] == h && std::equal(key, key + d, &keys[static_cast<size_t>(v) * d]))) return slot;
+    }
+  };
+  std::vector<int64_t> occurrences;  // per vertex, then turned into offsets
+  for (Block& b : block_of) {
+    const size_t u = b.hashes.size();
+    b.global.resize(u);
+    for (size_t v = 0; v < u; ++v) {
+      const int32_t* key = &b.keys[v * d];
+      int64_t slot = find(key, b.hashes[v]);
+      if (table[slot] < 0) {
+        if (2 * (vertex_hash.size() + 1) > table.size()) {  // keep the table at most half full
+          table.assign(table.size() * 2, -1);
+          for (size_t w = 0; w < vertex_hash.size(); ++w) table[find(&keys[w * d], vertex_hash[w])] = static_cast<int32_t>(w);
+          slot = find(key, b.hashes[v]);
+        }
+        table[slot] = static_cast<int32_t>(vertex_hash.size());
+        vertex_hash.push_back(b.hashes[v]);
+        keys.insert(keys.end(), key, key + d);
+        occurrences.push_back(0);
+      }
+      b.global[v] = table[slot];
+      ++occurrences[table[slot]];
+    }
+    b.keys = {};
+  }
+  if (densecrf_padding && n % 4 != 0) {
+    // densecrf locates points four at a time and pads the last four with points at the
+    // origin: their simplex joins the lattice. It carries no value of its own but relays
+    // the blur between its neighbours, so results near the origin depend on it.
+    std::vector<float> origin(static_cast<size_t>(d), 0.0f), unused(static_cast<size_t>(per));
+    std::vector<int32_t> rem0(static_cast<size_t>(d)), key(static_cast<size_t>(d));
+    std::vector<int16_t> rank(static_cast<size_t>(per));
+    Simplexer(d).locate(origin.data(), rem0.data(), rank.data(), unused.data());
+    for (int r = 0; r <= d; ++r) {
+      vertex_key(rem0.data(), rank.data(), d, r, key.data());
+      const uint64_t h = hash_key(key.data(), d);
+      if (table[find(key.data(), h)] >= 0) continue;
+      if (2 * (vertex_hash.size() + 1) > table.size()) {
+        table.assign(table.size() * 2, -1);
+        for (size_t w = 0; w < vertex_hash.size(); ++w) table[find(&keys[w * d], vertex_hash[w])] = static_cast<int32_t>(w);
+      }
+      table[find(key.data(), h)] = static_cast<int32_t>(vertex_hash.size());
+      vertex_hash.push_back(h);
+      keys.insert(keys.end(), key.begin(), key.end());
+      occurrences.push_back(0);
+    }
+  }
+  m_ = static_cast<int64_t>(vertex_hash.size());
+
+  // 3. Splatting runs per block (its points stay in cache): slot s = a (block, vertex)
+  //    pair sums its entries into partial row slot_row_[s]; rows are grouped by vertex,
+  //    blocks in order, and each vertex then sums its rows (independent of thread count).
+  row_start_.assign(static_cast<size_t>(m_ + 1), 0);
+  for (int64_t v = 0; v < m_; ++v) row_start_[v + 1] = row_start_[v] + occurrences[v];
+  for (int64_t v = 0; v < m_; ++v) occurrences[v] = row_start_[v];
+  block_slot_start_.assign(static_cast<size_t>(n_blocks + 1), 0);
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    block_slot_start_[block + 1] = block_slot_start_[block] + static_cast<int64_t>(block_of[block].global.size());
+  }
+  slot_entries_.resize(static_cast<size_t>(block_slot_start_[n_blocks]));
+  slot_row_.resize(slot_entries_.size());
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    const Block& b = block_of[block];
+    const int64_t base = block * kBlock * per;
+    for (size_t v = 0; v < b.global.size(); ++v) {
+      const int64_t slot = block_slot_start_[block] + static_cast<int64_t>(v);
+      slot_entries_[slot] = {static_cast<int32_t>(base + b.start[v]), static_cast<int32_t>(base + b.start[v + 1])};
+      slot_row_[slot] = occurrences[b.global[v]]++;
+    }
+  }
+  parallel_for(n_blocks, threads, [&](int, int64_t block) {
+    const Block& b = block_of[block];
+    const int64_t first = block * kBlock * per, last = std::min(n, (block + 1) * kBlock) * per;
+    for (int64_t e = first; e < last; ++e) vertex_[e] = b.global[vertex_[e]];
+  });
+  block_of = {};
+
+  // 4. Blur neighbours along each axis j: the key minus one everywhere except + d at j
+  //    (n1), and plus one except - d at j (n2); axis d shifts every stored coordinate.
+  neighbour_.resize(static_cast<size_t>(m_ * per * 2));
+  parallel_for(blocks(m_), threads, [&](int, int64_t block) {
+    std::vector<int32_t> n1(static_cast<size_t>(d)), n2(static_cast<size_t>(d));
+    auto vertex_of = [&](const int32_t* key) {
+      const int32_t v = table[find(key, hash_key(key, d))];
+      return v < 0 ? static_cast<int32_t>(m_) : v;
+    };
+    for (int64_t v = block * kBlock; v < std::min(m_, (block + 1) * kBlock); ++v) {
+      const int32_t* key = &keys[v * d];
+      for (int j = 0; j <= d; ++j) {
+        for (int c = 0; c < d; ++c) {
+          n1[c] = key[c] - 1;
+          n2[c] = key[c] + 1;
+        }
+        if (j < d) {
+          n1[j] = key[j] + d;
+          n2[j] = key[j] - d;
+        }
+        neighbour_[(v * per + j) * 2] = vertex_of(n1.data());
+        neighbour_[(v * per + j) * 2 + 1] = vertex_of(n2.data());
+      }
+    }
+  });
+}
+
+int64_t Lattice::scratch_size(int channels) const {
+  return (2 * (m_ + 1) + static_cast<int64_t>(slot_row_.size())) * padded(channels);
+}
+
+// densecrf's scaling constant of the slice.
+float Lattice::alpha() const { return 1.0f / (1.0f + std::pow(2.0f, static_cast<float>(-d_))); }
+
+namespace {
+
+// NV F4s of a row, held in registers while many weighted rows are summed into them.
+template <int NV>
+struct Acc {
+  F4 a[NV];
+  void zero() {
+    for (int i = 0; i < NV; ++i) a[i] = F4::set(0.0f);
+  }
+  void load(const float* p) {
+    for (int i = 0; i < NV; ++i) a[i] = F4::load(p + 4 * i);
+  }
+  void add(F4 w, const float* p) {
+    for (int i = 0; i < NV; ++i) a[i] = a[i] + w * F4::load(p + 4 * i);
+  }
+  void add(const float* p) {
+    for (int i = 0; i < NV; ++i) a[i] = a[i] + F4::load(p + 4 * i);
+  }
+  void store(float* p) const {
+    for (int i = 0; i < NV; ++i) a[i].store(p + 4 * i);
+  }
+};
+
+// fn(Acc<NV>{}, k0) over the chunks [k0, k0 + 4 NV) of a padded row of c floats, at
+// most 8 F4s (32 floats) each, so accumulators stay in registers.
+template <class Fn>
+void for_chunks(int64_t c, Fn&& fn) {
+  for (int64_t k0 = 0; k0 < c; k0 += 32) {
+    switch (std::min<int64_t>(8, (c - k0) / 4)) {
+      case 1: fn(Acc<1>{}, k0); break;
+      case 2: fn(Acc<2>{}, k0); break;
+      case 3: fn(Acc<3>{}, k0); break;
+      case 4: fn(Acc<4>{}, k0); break;
+      case 5: fn(Acc<5>{}, k0); break;
+      case 6: fn(Acc<6>{}, k0); break;
+      case 7: fn(Acc<7>{}, k0); break;
+      default: fn(Acc<8>{}, k0); break;
+    }
+  }
+}
+
+}  // namespace
+
+void Lattice::filter(const float* in, float* out, int channels, bool reverse, int threads, float* scratch,
+                     const float* splat_weight, const float* slice_weight, const float* base,
+                     const Sink* sink) const {
+  const int64_t c = padded(channels), per = d_ + 1;
+  // Two value arrays of m + 1 vertices (the extra, zero vertex stands for missing
+  // neighbours), and the splat's partial sums.
+  float* const values = scratch;
+  float* const blurred = scratch + (m_ + 1) * c;
+  float* const partial = scratch + 2 * (m_ + 1) * c;
+  std::fill(values + m_ * c, values + (m_ + 1) * c, 0.0f);
+  std::fill(blurred + m_ * c, blurred + (m_ + 1) * c, 0.0f);
+  if (!splat_weight) splat_weight = weight_.data();
+
+  // Splat: each block sums its points' weighted values per vertex, in point order; each
+  // vertex then sums its blocks' partial sums, in block order.
+  const int64_t n_blocks = static_cast<int64_t>(block_slot_start_.size()) - 1;
+  parallel_for(n_blocks, threads, [&](int, int64_t block) {
+    for_chunks(c, [&](auto acc, int64_t k0) {
+      for (int64_t slot = block_slot_start_[block]; slot < block_slot_start_[block + 1]; ++slot) {
+        acc.zero();
+        for (int32_t at = slot_entries_[slot].begin; at < slot_entries_[slot].end; ++at) {
+          const int64_t e = splat_entry_[at];
+          acc.add(F4::set(splat_weight[e]), in + (e / per) * c + k0);
+        }
+        acc.store(partial + slot_row_[slot] * c + k0);
+      }
+    });
+  });
+  parallel_for(blocks(m_), threads, [&](int, int64_t block) {
+    for_chunks(c, [&](auto acc, int64_t k0) {
+      for (int64_t v = block * kBlock; v < std::min(m_, (block + 1) * kBlock); ++v) {
+        acc.zero();  // vertices no point splats onto (densecrf_padding) stay zero
+        for (int64_t r = row_start_[v]; r < row_start_[v + 1]; ++r) acc.add(partial + r * c + k0);
+        acc.store(values + v * c + k0);
+      }
+    });
+  });
+
+  // Blur along each lattice axis with weights (0.5, 1, 0.5).
+  float* old_values = values;
+  float* new_values = blurred;
+  const F4 half = F4::set(0.5f);
+  for (int step = 0; step <= d_; ++step) {
+    const int j = reverse ? d_ - step : step;
+    parallel_for(blocks(m_), threads, [&](int, int64_t block) {
+      for (int64_t v = block * kBlock; v < std::min(m_, (block + 1) * kBlock); ++v) {
+        const float* a = old_values + v * c;
+        const float* n1 = old_values + static_cast<int64_t>(neighbour_[(v * per + j) * 2]) * c;
+        const float* n2 = old_values + static_cast<int64_t>(neighbour_[(v * per + j) * 2 + 1]) * c;
+        float* dst = new_values + v * c;
+        for (int64_t k = 0; k < c; k += 4) {
+          (F4::load(a + k) + half * (F4::load(n1 + k) + F4::load(n2 + k))).store(dst + k);
+        }
+      }
+    });
+    std::swap(old_values, new_values);
+  }
+
+  // Slice. densecrf's sequential code (one or two channels) multiplies by alpha after
+  // the weight, its SSE code folds alpha into the weight.
+  const float a = alpha();
+  const bool sequential = channels <= 2 && !slice_weight;
+  const int workers = resolve_threads(threads, blocks(n_));
+  std::vector<std::vector<float>> block_rows(sink ? static_cast<size_t>(workers) : 0);
+  parallel_for(blocks(n_), workers, [&](int worker, int64_t block) {
+    const int64_t first = block * kBlock, last = std::min(n_, first + kBlock);
+    float* rows = out;  // where row i goes: rows + (i - shift) * c
+    int64_t shift = 0;
+    if (sink) {
+      block_rows[worker].resize(static_cast<size_t>(kBlock * c));
+      rows = block_rows[worker].data();
+      shift = first;
+    }
+    for_chunks(c, [&](auto acc, int64_t k0) {
+      for (int64_t i = first; i < last; ++i) {
+        if (base) acc.load(base + i * c + k0);
+        else acc.zero();
+        for (int64_t r = 0; r < per; ++r) {
+          const int64_t e = i * per + r;
+          const float* val = old_values + static_cast<int64_t>(vertex_[e]) * c + k0;
+          if (sequential) {
+            alignas(16) float row[4];
+            acc.a[0].store(row);
+            for (int k = 0; k < 4; ++k) row[k] += weight_[e] * val[k] * a;
+            acc.a[0] = F4::load(row);
+          } else {
+            acc.add(F4::set(slice_weight ? slice_weight[e] : weight_[e] * a), val);
+          }
+        }
+        acc.store(rows + (i - shift) * c + k0);
+      }
+    });
+    if (sink) sink->fn(sink->context, first, last - first, rows);
+  });
+}
+
+}  // namespace weaksup

@@ -1,0 +1,67 @@
+// The permutohedral lattice (Adams, Baek & Davis 2010) exactly as Krähenbühl's densecrf
+// builds and uses it: approximate Gaussian filtering of values attached to n points with
+// d-dimensional features (feature = position / sigma), by splatting onto the vertices of
+// the enclosing simplices, blurring with weights (0.5, 1, 0.5) along each of the d + 1
+// lattice axes, and slicing back with the scale alpha = 1 / (1 + 2^-d).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace weaksup {
+
+class Lattice {
+ public:
+  // features: (n, d) row-major. Vertex keys are int32 per coordinate, so large images
+  // with small sigmas cannot overflow them (densecrf's are int16). `densecrf_padding`
+  // adds the vertices densecrf's SSE code adds when n is not a multiple of 4 (see the
+  // constructor), so that results match it to float rounding.
+  Lattice(const float* features, int64_t n, int d, int threads, bool densecrf_padding = false);
+
+  int64_t points() const { return n_; }
+  int dims() const { return d_; }
+  int64_t vertices() const { return m_; }
+
+  // out = K in, both (n, padded(channels)) row-major (rows padded to whole F4s, see
+  // simd.hpp; padding lanes are filtered like the others); they may be the same array.
+  // `reverse` blurs the axes in reverse order (the transposed filter). Deterministic:
+  // each vertex sums its points in point order, whatever the thread count.
+  // `scratch` holds scratch_size(channels) floats (callers reuse it across calls).
+  // Callers may fold per-point factors into the filter: entry e = point * (d + 1) + r
+  // splats with splat_weight[e] (default weights()) and slices with slice_weight[e]
+  // (default weights() * alpha()), adding to the rows of `base` when given (it may be out).
+  // With a `sink`, sliced rows are not stored in out: each block of rows goes to
+  // sink.fn(sink.context, first point, count, rows) while it is still in cache.
+  struct Sink {
+    void (*fn)(void* context, int64_t first, int64_t count, const float* rows);
+    void* context;
+  };
+  void filter(const float* in, float* out, int channels, bool reverse, int threads, float* scratch,
+              const float* splat_weight = nullptr, const float* slice_weight = nullptr,
+              const float* base = nullptr, const Sink* sink = nullptr) const;
+  const std::vector<float>& weights() const { return weight_; }  // (n, d + 1) barycentric
+  float alpha() const;
+  int64_t scratch_size(int channels) const;
+
+ private:
+  int64_t n_ = 0, m_ = 0;
+  int d_ = 0;
+  std::vector<int32_t> vertex_;       // (n, d + 1): the vertices of each point's simplex
+  std::vector<float> weight_;         // (n, d + 1): its barycentric weights
+  // Splatting: entry point * (d + 1) + r splats onto vertex_[entry]. Each block of
+  // points keeps its entries grouped by vertex in its range of splat_entry_: slot s (a
+  // block's vertex) owns splat_entry_[slot_entries_[s].begin .. end) and sums them into
+  // partial row slot_row_[s]; vertex v's partial rows are row_start_[v] .. row_start_[v + 1],
+  // blocks in order. Block b's slots are block_slot_start_[b] .. block_slot_start_[b + 1].
+  struct Range {
+    int32_t begin, end;
+  };
+  std::vector<int32_t> splat_entry_;
+  std::vector<int64_t> block_slot_start_;
+  std::vector<Range> slot_entries_;
+  std::vector<int64_t> slot_row_;
+  std::vector<int64_t> row_start_;
+  std::vector<int32_t> neighbour_;    // (m, d + 1, 2): along each axis; m = none (zero)
+};
+
+}  // namespace weaksup

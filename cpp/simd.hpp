@@ -1,0 +1,84 @@
+// Four floats at a time: SSE2 where the compiler targets it, plain loops elsewhere.
+// The dense CRF keeps its per-point label vectors padded to a multiple of 4 floats
+// (`padded`), so every loop over labels runs whole F4s.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define WEAKSUP_SIMD_SSE2 1
+#endif
+
+namespace weaksup {
+
+inline int64_t padded(int64_t channels) { return (channels + 3) / 4 * 4; }
+
+#ifdef WEAKSUP_SIMD_SSE2
+struct F4 {
+  __m128 v;
+  static F4 load(const float* p) { return {_mm_loadu_ps(p)}; }
+  static F4 set(float x) { return {_mm_set1_ps(x)}; }
+  void store(float* p) const { _mm_storeu_ps(p, v); }
+  friend F4 operator+(F4 a, F4 b) { return {_mm_add_ps(a.v, b.v)}; }
+  friend F4 operator-(F4 a, F4 b) { return {_mm_sub_ps(a.v, b.v)}; }
+  friend F4 operator*(F4 a, F4 b) { return {_mm_mul_ps(a.v, b.v)}; }
+  friend F4 operator/(F4 a, F4 b) { return {_mm_div_ps(a.v, b.v)}; }
+  friend F4 max(F4 a, F4 b) { return {_mm_max_ps(a.v, b.v)}; }
+  float max_lane() const {
+    __m128 m = _mm_max_ps(v, _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    m = _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(m);
+  }
+  float sum_lanes() const {
+    alignas(16) float f[4];
+    _mm_store_ps(f, v);
+    return (f[0] + f[1]) + (f[2] + f[3]);
+  }
+};
+
+// exp(x) to about 2 ulp (Cephes' expf): x = n ln 2 + r, a degree-5 polynomial for
+// exp(r), times 2^n. Below -87.3 (where floats go subnormal) it gives 0.
+inline F4 exp4(F4 a) {
+  const __m128 underflow = _mm_cmplt_ps(a.v, _mm_set1_ps(-87.3365f));
+  __m128 x = _mm_min_ps(_mm_max_ps(a.v, _mm_set1_ps(-87.3365f)), _mm_set1_ps(88.3762626647949f));
+  __m128 fx = _mm_add_ps(_mm_mul_ps(x, _mm_set1_ps(1.44269504088896341f)), _mm_set1_ps(0.5f));
+  __m128 t = _mm_cvtepi32_ps(_mm_cvttps_epi32(fx));
+  fx = _mm_sub_ps(t, _mm_and_ps(_mm_cmpgt_ps(t, fx), _mm_set1_ps(1.0f)));  // floor
+  x = _mm_sub_ps(x, _mm_mul_ps(fx, _mm_set1_ps(0.693359375f)));
+  x = _mm_sub_ps(x, _mm_mul_ps(fx, _mm_set1_ps(-2.12194440e-4f)));
+  const __m128 z = _mm_mul_ps(x, x);
+  __m128 y = _mm_set1_ps(1.9875691500e-4f);
+  y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(1.3981999507e-3f));
+  y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(8.3334519073e-3f));
+  y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(4.1665795894e-2f));
+  y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(1.6666665459e-1f));
+  y = _mm_add_ps(_mm_mul_ps(y, x), _mm_set1_ps(5.0000001201e-1f));
+  y = _mm_add_ps(_mm_add_ps(_mm_mul_ps(y, z), x), _mm_set1_ps(1.0f));
+  const __m128i n = _mm_slli_epi32(_mm_add_epi32(_mm_cvttps_epi32(fx), _mm_set1_epi32(127)), 23);
+  return {_mm_andnot_ps(underflow, _mm_mul_ps(y, _mm_castsi128_ps(n)))};
+}
+#else
+struct F4 {
+  float v[4];
+  static F4 load(const float* p) { return {{p[0], p[1], p[2], p[3]}}; }
+  static F4 set(float x) { return {{x, x, x, x}}; }
+  void store(float* p) const {
+    for (int i = 0; i < 4; ++i) p[i] = v[i];
+  }
+  friend F4 operator+(F4 a, F4 b) { return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}}; }
+  friend F4 operator-(F4 a, F4 b) { return {{a.v[0] - b.v[0], a.v[1] - b.v[1], a.v[2] - b.v[2], a.v[3] - b.v[3]}}; }
+  friend F4 operator*(F4 a, F4 b) { return {{a.v[0] * b.v[0], a.v[1] * b.v[1], a.v[2] * b.v[2], a.v[3] * b.v[3]}}; }
+  friend F4 operator/(F4 a, F4 b) { return {{a.v[0] / b.v[0], a.v[1] / b.v[1], a.v[2] / b.v[2], a.v[3] / b.v[3]}}; }
+  friend F4 max(F4 a, F4 b) {
+    return {{std::fmax(a.v[0], b.v[0]), std::fmax(a.v[1], b.v[1]), std::fmax(a.v[2], b.v[2]),
+             std::fmax(a.v[3], b.v[3])}};
+  }
+  float max_lane() const { return std::fmax(std::fmax(v[0], v[1]), std::fmax(v[2], v[3])); }
+  float sum_lanes() const { return (v[0] + v[1]) + (v[2] + v[3]); }
+};
+inline F4 exp4(F4 a) { return {{std::exp(a.v[0]), std::exp(a.v[1]), std::exp(a.v[2]), std::exp(a.v[3])}}; }
+#endif
+
+}  // namespace weaksup

@@ -1,0 +1,229 @@
+"""Dense CRF workloads: weaksup against pydensecrf2, with DeepLab's parameters.
+
+pydensecrf runs one image at a time on one thread (it holds the GIL and has no batches).
+Inputs are built in: synthetic photos (smooth colour regions, edges and noise) and soft
+segmentations made from them (``soft_segmentation``), so nothing beyond the install is
+needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from typing import List, Tuple
+
+import numpy as np
+
+import weaksup
+
+from ._timing import Result, measure
+
+SECTION = "crf"
+DEEPLAB = dict(gaussian_sigma=3.0, gaussian_compat=3.0, bilateral_sigma=80.0, color_sigma=13.0, bilateral_compat=10.0)
+
+
+def have(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+# ------------------------------------------------------------------ workloads
+
+
+def synthetic_image(height: int, width: int, seed: int = 0, channels: int = 3) -> np.ndarray:
+    """uint8 (height, width, channels): blocky colour regions, softened, plus noise."""
+    rng = np.random.default_rng(seed)
+    cells = rng.integers(0, 256, size=(height // 24 + 2, width // 24 + 2, channels)).astype(np.float32)
+    ys = (np.arange(height) / 24).astype(int)
+    xs = (np.arange(width) / 24).astype(int)
+    img = cells[ys][:, xs]
+    img = 0.5 * img + 0.25 * np.roll(img, 3, axis=0) + 0.25 * np.roll(img, 3, axis=1)
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def soft_segmentation(image: np.ndarray, labels: int, seed: int = 0) -> np.ndarray:
+    """float32 (..., labels) probabilities a weak pixel classifier could give: a softmax
+    over colour distances to `labels` prototype colours (pixels picked at random),
+    plus smooth noise, so that the CRF has real work to do along edges."""
+    rng = np.random.default_rng(seed)
+    img = image.astype(np.float32)
+    flat = img.reshape(-1, img.shape[-1])
+    prototypes = flat[rng.integers(0, flat.shape[0], labels)]
+    d2 = ((img[..., None, :] - prototypes) ** 2).sum(-1)
+    logits = -d2 / (2 * 40.0**2)
+    logits += rng.normal(0, 0.7, logits.shape).astype(np.float32)
+    logits -= logits.max(-1, keepdims=True)
+    p = np.exp(logits)
+    return (p / p.sum(-1, keepdims=True)).astype(np.float32)
+
+
+def synthetic_volume(depth: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """float32 (depth, height, width, 1) intensities: blocky regions plus noise."""
+    rng = np.random.default_rng(seed)
+    cells = rng.uniform(0, 255, size=(depth // 16 + 2, height // 16 + 2, width // 16 + 2, 1)).astype(np.float32)
+    vol = cells[(np.arange(depth) // 16)][:, (np.arange(height) // 16)][:, :, (np.arange(width) // 16)]
+    return (vol + rng.normal(0, 5, vol.shape)).astype(np.float32)
+
+
+# ------------------------------------------------------------------ pydensecrf
+
+
+def pydensecrf_2d(image: np.ndarray, probs: np.ndarray, iterations: int, scale: float = 1.0) -> np.ndarray:
+    """pydensecrf2 with DeepLab's terms (sigmas / scale); returns (H, W, L)."""
+    import pydensecrf.densecrf as dcrf
+    from pydensecrf.utils import unary_from_softmax
+
+    h, w, labels = probs.shape
+    d = dcrf.DenseCRF2D(w, h, labels)
+    d.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(np.moveaxis(probs, -1, 0))))
+    d.addPairwiseGaussian(sxy=3 / scale, compat=3)
+    d.addPairwiseBilateral(sxy=80 / scale, srgb=13, rgbim=np.ascontiguousarray(image), compat=10)
+    q = np.array(d.inference(iterations))
+    return np.moveaxis(q.reshape(labels, h, w), 0, -1)
+
+
+def pydensecrf_3d(volume: np.ndarray, probs: np.ndarray, iterations: int) -> np.ndarray:
+    """pydensecrf2's general DenseCRF on a volume with 3-D Gaussian and bilateral features."""
+    import pydensecrf.densecrf as dcrf
+    from pydensecrf.utils import create_pairwise_bilateral, create_pairwise_gaussian, unary_from_softmax
+
+    shape, labels = probs.shape[:-1], probs.shape[-1]
+    d = dcrf.DenseCRF(int(np.prod(shape)), labels)
+    d.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(np.moveaxis(probs, -1, 0))))
+    # weaksup's features list the fastest axis first (x, y, z), as DenseCRF2D does.
+    d.addPairwiseEnergy(np.ascontiguousarray(create_pairwise_gaussian((3, 3, 3), shape)[::-1]), compat=3)
+    feats = create_pairwise_bilateral((80, 80, 80), (13,), volume[..., 0], chdim=-1)
+    feats = np.concatenate([feats[:3][::-1], feats[3:]])
+    d.addPairwiseEnergy(np.ascontiguousarray(feats), compat=10)
+    q = np.array(d.inference(iterations))
+    return np.moveaxis(q.reshape((labels,) + shape), 0, -1)
+
+
+def agreement(ours: np.ndarray, peer: np.ndarray) -> str:
+    same = (ours.argmax(-1) == peer.argmax(-1)).mean()
+    return f"argmax agree {same:.4%}, max|dQ| {np.abs(ours - peer).max():.1e}"
+
+
+# ------------------------------------------------------------------ peak memory
+
+_MEMORY_SCRIPT = """
+import json, resource, sys
+import numpy as np
+from weaksup.bench import crf
+image = crf.synthetic_image({size}, {size}, seed=1)
+probs = crf.soft_segmentation(image, 21, seed=1)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if sys.argv[1] == "weaksup":
+    import weaksup
+    weaksup.dense_crf(image, probs, iterations=10, threads=1)
+else:
+    crf.pydensecrf_2d(image, probs, 10)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps((after - before) / 1024))
+"""
+
+
+def peak_memory_mb(impl: str, size: int = 512) -> float:
+    """Peak resident memory (MB) one 512x512, L=21 run adds, in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT.format(size=size), impl], capture_output=True,
+                         text=True, check=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# ------------------------------------------------------------------ sections
+
+
+def run(quick: bool = False, repeat: int = 5) -> Tuple[List[Result], List[str]]:
+    missing = [] if have("pydensecrf") else ["pydensecrf2"]
+    peer = "pydensecrf2"
+    results: List[Result] = []
+    repeat = 2 if quick else repeat
+
+    size = 256 if quick else 512
+    image = synthetic_image(size, size, seed=1)
+    probs = soft_segmentation(image, 21, seed=1)
+    name = f"dense CRF {size}x{size}, L=21, 10 iterations"
+    ours = weaksup.dense_crf(image, probs, iterations=10, threads=1)
+    impls = {
+        "weaksup (1 thread)": lambda: weaksup.dense_crf(image, probs, iterations=10, threads=1),
+        "weaksup (all cores)": lambda: weaksup.dense_crf(image, probs, iterations=10, threads=0),
+    }
+    for impl, fn in impls.items():
+        results.append(Result(SECTION, name, impl, measure(fn, repeat), peer))
+    if have("pydensecrf"):
+        note = agreement(ours, pydensecrf_2d(image, probs, 10))
+        results.append(Result(SECTION, name, peer, measure(lambda: pydensecrf_2d(image, probs, 10), repeat), peer,
+                              note=note))
+        if not quick:
+            mine, theirs = peak_memory_mb("weaksup"), peak_memory_mb("pydensecrf")
+            results[-3].note = f"peak memory {mine:.0f} MB (1 thread)"
+            results[-1].note += f"; peak memory {theirs:.0f} MB"
+
+    batch = 8 if quick else 32
+    images = np.stack([synthetic_image(41, 41, seed=10 + b) for b in range(batch)])
+    batch_probs = np.stack([soft_segmentation(im, 21, seed=10 + b) for b, im in enumerate(images)])
+    name = f"SEC batch {batch}x41x41, L=21, 10 iterations, sigmas / 12"
+    sec = dict(iterations=10, gaussian_sigma=3 / 12, gaussian_compat=3.0, bilateral_sigma=80 / 12, color_sigma=13.0,
+               bilateral_compat=10.0)
+    ours = weaksup.dense_crf(images, batch_probs, threads=1, **sec)
+    for impl, threads in (("weaksup (1 thread)", 1), ("weaksup (all cores)", 0)):
+        fn = (lambda t: lambda: weaksup.dense_crf(images, batch_probs, threads=t, **sec))(threads)
+        results.append(Result(SECTION, name, impl, measure(fn, repeat), f"{peer} loop"))
+    if have("pydensecrf"):
+        loop = lambda: np.stack([pydensecrf_2d(im, p, 10, scale=12) for im, p in zip(images, batch_probs)])  # noqa
+        results.append(Result(SECTION, name, f"{peer} loop", measure(loop, repeat), f"{peer} loop",
+                              note=agreement(ours, loop())))
+
+    if not quick:
+        image = synthetic_image(1024, 1024, seed=2)
+        probs = soft_segmentation(image, 21, seed=2)
+        name = "dense CRF 1024x1024, L=21, 10 iterations"
+        ours = weaksup.dense_crf(image, probs, iterations=10)
+        results.append(Result(SECTION, name, "weaksup (all cores)",
+                              measure(lambda: weaksup.dense_crf(image, probs, iterations=10), 2), peer))
+        if have("pydensecrf"):
+            results.append(Result(SECTION, name, peer, measure(lambda: pydensecrf_2d(image, probs, 10), 1), peer,
+                                  note=agreement(ours, pydensecrf_2d(image, probs, 10))))
+
+    shape = (16, 64, 64) if quick else (64, 128, 128)
+    volume = synthetic_volume(*shape, seed=3)
+    probs = soft_segmentation(volume, 4, seed=3)
+    name = f"dense CRF volume {'x'.join(map(str, shape))}, L=4, 10 iterations"
+    kw = dict(iterations=10, spatial_dims=3, **DEEPLAB)
+    ours = weaksup.dense_crf(volume, probs, **kw)
+    results.append(Result(SECTION, name, "weaksup (all cores)",
+                          measure(lambda: weaksup.dense_crf(volume, probs, **kw), max(1, repeat // 2)), peer))
+    if have("pydensecrf"):
+        results.append(Result(SECTION, name, peer, measure(lambda: pydensecrf_3d(volume, probs, 10), 1), peer,
+                              note=agreement(ours, pydensecrf_3d(volume, probs, 10))))
+    return results, missing
+
+
+def run_gpu(quick: bool = False, repeat: int = 20) -> List[Result]:
+    """512x512 L=21 and the SEC batch on the GPU (absolute times; the CPU run is the baseline)."""
+    if not weaksup.cuda_available() or not have("cupy"):
+        return []
+    import cupy
+
+    out = []
+    image = synthetic_image(512, 512, seed=1)
+    probs = soft_segmentation(image, 21, seed=1)
+    cases = [("dense CRF 512x512, L=21, 10 iterations", image, probs, {})]
+    images = np.stack([synthetic_image(41, 41, seed=10 + b) for b in range(32)])
+    batch_probs = np.stack([soft_segmentation(im, 21, seed=10 + b) for b, im in enumerate(images)])
+    cases.append(("SEC batch 32x41x41, L=21, 10 iterations, sigmas / 12", images, batch_probs,
+                  dict(gaussian_sigma=3 / 12, bilateral_sigma=80 / 12)))
+    for name, img, p, kw in cases:
+        gi, gp = cupy.asarray(img), cupy.asarray(p)
+        cpu = weaksup.dense_crf(img, p, iterations=10, **kw)
+
+        def ours() -> None:
+            weaksup.dense_crf(gi, gp, iterations=10, **kw)
+            cupy.cuda.get_current_stream().synchronize()
+
+        gpu = cupy.asnumpy(weaksup.dense_crf(gi, gp, iterations=10, **kw))
+        note = f"vs CPU: max|dQ| {np.abs(gpu - cpu).max():.1e}"
+        out.append(Result(SECTION, f"GPU {name}", "weaksup CUDA", measure(ours, repeat), "weaksup CUDA", note=note))
+    return out

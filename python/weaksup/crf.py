@@ -1,0 +1,371 @@
+"""Dense CRF mean-field inference (Krähenbühl & Koltun 2011) on the permutohedral lattice.
+
+Computed as densecrf / pydensecrf compute it (same lattice, same blur, same
+normalizations), multithreaded with the GIL released, for one image or a batch, on the
+CPU or (CuPy / torch CUDA arrays) the GPU. ``weaksup.compat.pydensecrf`` is a drop-in
+for ``pydensecrf``.
+
+Layouts: an image is (H, W, C) (or a volume (D, H, W, C)), a batch adds a leading axis;
+probabilities and results are the image's spatial shape with a label axis, last by
+default (``label_axis`` moves it, e.g. 1 for (B, L, H, W)). The general ``DenseCRF``
+takes point-major arrays (N, L) and features (N, d).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _arrays, _core
+from ._arrays import Device
+
+NO_NORMALIZATION, NORMALIZE_BEFORE, NORMALIZE_AFTER, NORMALIZE_SYMMETRIC = 0, 1, 2, 3
+_NORMALIZATIONS = {"none": 0, "before": 1, "after": 2, "symmetric": 3}
+_POTTS, _DIAGONAL, _MATRIX = 0, 1, 2
+_MAX_ELEMENTS = 2**31 - 1
+
+Compat = Union[float, Sequence[float], np.ndarray]
+
+
+def _normalization(value: Any) -> int:
+    if isinstance(value, str) and value in _NORMALIZATIONS:
+        return _NORMALIZATIONS[value]
+    if isinstance(value, numbers.Integral) and 0 <= int(value) <= 3:
+        return int(value)
+    raise ValueError(f"normalization must be one of {sorted(_NORMALIZATIONS)} (or 0-3), got {value!r}")
+
+
+def _compat(compat: Any, labels: int, name: str = "compat") -> Tuple[int, np.ndarray]:
+    """(kind, float32 values) of a Potts weight, a diagonal (L,) or a matrix (L, L)."""
+    values = np.asarray(_arrays.to_host(compat, name))
+    if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
+        raise TypeError(f"{name} must be a number, a ({labels},) vector or a ({labels}, {labels}) matrix")
+    values = values.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    if values.ndim == 0:
+        return _POTTS, values.reshape(1)
+    if values.shape == (labels,):
+        return _DIAGONAL, np.ascontiguousarray(values)
+    if values.shape == (labels, labels):
+        return _MATRIX, np.ascontiguousarray(values)
+    raise ValueError(
+        f"{name} has shape {values.shape}; expected a number (Potts), ({labels},) (diagonal) "
+        f"or ({labels}, {labels}) (full matrix) for {labels} labels"
+    )
+
+
+def _positive(value: Any, name: str, count: int) -> List[float]:
+    """A sigma (or one per axis / channel) as `count` positive finite floats."""
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size == 1:
+        arr = np.repeat(arr, count)
+    if arr.size != count:
+        raise ValueError(f"{name} needs 1 or {count} values, got {arr.size}")
+    if not (np.isfinite(arr).all() and (arr > 0).all()):
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    return [float(np.float32(v)) for v in arr]
+
+
+def _iterations(value: Any, allow_zero: bool = False) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"iterations must be an integer, got {type(value).__name__}")
+    low = 0 if allow_zero else 1
+    if int(value) < low:
+        raise ValueError(f"iterations must be at least {low}, got {value}")
+    return int(value)
+
+
+def _finite_float32(x: np.ndarray, name: str) -> np.ndarray:
+    _arrays.real_dtype(x.dtype, name)
+    out = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or infinity; replace those values first")
+    return out
+
+
+def unary_from_probabilities(probs: np.ndarray, clip: float = 1e-5, name: str = "probs") -> np.ndarray:
+    """-log(max(p, clip)) as float32 (pydensecrf's ``unary_from_softmax``); p must be
+    finite and non-negative (rows need not sum to 1)."""
+    p = _finite_float32(np.asarray(probs), name)
+    if (p < 0).any():
+        raise ValueError(f"{name} has negative values; pass probabilities (or energies as unary=)")
+    if not (0 < clip <= 1):
+        raise ValueError(f"clip must be in (0, 1], got {clip}")
+    return -np.log(np.clip(p, np.float32(clip), np.float32(1.0)))
+
+
+# ------------------------------------------------------------------ general model
+
+
+class DenseCRF:
+    """A fully connected CRF over ``n_points`` points and ``n_labels`` labels.
+
+    Pairwise terms are Gaussian kernels over per-point features (any dimension, one
+    permutohedral lattice each, built once), with a label compatibility: a Potts weight,
+    a diagonal (L,) or a full (L, L) matrix (symmetrized, as densecrf does).
+
+    Arrays are point-major: unary energies and marginals (N, L), features (N, d).
+    """
+
+    def __init__(self, n_points: int, n_labels: int, *, threads: int = 0):
+        if int(n_points) < 1:
+            raise ValueError(f"n_points must be at least 1, got {n_points}")
+        if int(n_labels) < 2:
+            raise ValueError(f"n_labels must be at least 2, got {n_labels}")
+        if int(n_points) * int(n_labels) > _MAX_ELEMENTS:
+            raise ValueError("n_points * n_labels is past 2^31 elements; split the problem")
+        self.n_points, self.n_labels = int(n_points), int(n_labels)
+        self.threads = _arrays.check_threads(threads)
+        self._unary: Optional[np.ndarray] = None
+        self._terms: List[tuple] = []
+
+    def set_unary_energy(self, energies: Any) -> None:
+        """Unary energies (N, L), e.g. -log p."""
+        u = _finite_float32(np.asarray(_arrays.to_host(energies, "energies")), "energies")
+        if u.shape != (self.n_points, self.n_labels):
+            raise ValueError(f"energies has shape {u.shape}; expected ({self.n_points}, {self.n_labels})")
+        self._unary = u
+
+    def set_probabilities(self, probs: Any, clip: float = 1e-5) -> None:
+        """Unary energies -log(max(p, clip)) from probabilities (N, L)."""
+        p = np.asarray(_arrays.to_host(probs, "probs"))
+        if p.shape != (self.n_points, self.n_labels):
+            raise ValueError(f"probs has shape {p.shape}; expected ({self.n_points}, {self.n_labels})")
+        self._unary = unary_from_probabilities(p, clip)
+
+    def add_pairwise_energy(self, features: Any, compat: Compat = 1.0, normalization: Any = "symmetric") -> None:
+        """A Gaussian term exp(-|f_i - f_j|^2 / 2) over features (N, d) (already divided by
+        their sigmas), weighted by `compat`."""
+        f = _finite_float32(np.asarray(_arrays.to_host(features, "features")), "features")
+        if f.ndim != 2 or f.shape[0] != self.n_points or f.shape[1] < 1:
+            raise ValueError(f"features has shape {f.shape}; expected ({self.n_points}, d) with d >= 1")
+        if f.shape[1] > 64:
+            raise ValueError(f"features has {f.shape[1]} dimensions; at most 64 are supported")
+        kind, values = _compat(compat, self.n_labels)
+        kernel = _core.PairwiseKernel(f, _normalization(normalization), self.threads)
+        self._terms.append((kernel, kind, values))
+
+    def _energies(self) -> np.ndarray:
+        if self._unary is None:
+            raise ValueError("no unary energies: call set_unary_energy() or set_probabilities() first")
+        return self._unary
+
+    def inference(self, iterations: int = 10) -> np.ndarray:
+        """Marginals Q (N, L) after `iterations` mean-field updates from softmax(-unary)."""
+        return _core.mean_field(self._energies(), self._terms, _iterations(iterations, True), self.threads)
+
+    def map(self, iterations: int = 10) -> np.ndarray:
+        """The most likely label per point (N,) after inference."""
+        return self.inference(iterations).argmax(axis=1)
+
+    def start_inference(self) -> np.ndarray:
+        """Q0 = softmax(-unary), (N, L), for step-wise inference."""
+        return _core.mean_field_start(self._energies(), self.threads)
+
+    def step_inference(self, q: np.ndarray) -> None:
+        """One mean-field update of q (N, L, float32, C-contiguous) in place."""
+        self._check_q(q, writable=True)
+        _core.mean_field_step(self._energies(), q, self._terms, self.threads)
+
+    def kl_divergence(self, q: np.ndarray) -> float:
+        """densecrf's KL divergence of q (N, L) from the CRF, up to its log-partition."""
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        self._check_q(q)
+        return float(_core.kl_divergence(self._energies(), q, self._terms, self.threads))
+
+    def _check_q(self, q: Any, writable: bool = False) -> None:
+        if not isinstance(q, np.ndarray) or q.dtype != np.float32 or not q.flags.c_contiguous:
+            raise TypeError("q must be a C-contiguous float32 NumPy array, as start_inference() returns")
+        if q.shape != (self.n_points, self.n_labels):
+            raise ValueError(f"q has shape {q.shape}; expected ({self.n_points}, {self.n_labels})")
+        if writable and not q.flags.writeable:
+            raise ValueError("q must be writable: step_inference updates it in place")
+
+
+# ------------------------------------------------------------------ images
+
+
+def _image_terms(
+    spatial_axes: int, channels: int, labels: int, gaussian_sigma, gaussian_compat, bilateral_sigma, color_sigma,
+    bilateral_compat,
+) -> Tuple[Optional[tuple], Optional[tuple]]:
+    """(gaussian, bilateral) as the kernels take them: sigmas fastest axis first."""
+    gaussian = bilateral = None
+    if gaussian_compat is not None:
+        sig = _positive(gaussian_sigma, "gaussian_sigma", spatial_axes)[::-1]
+        kind, values = _compat(gaussian_compat, labels, "gaussian_compat")
+        gaussian = (sig, None, kind, values)
+    if bilateral_compat is not None:
+        sig = _positive(bilateral_sigma, "bilateral_sigma", spatial_axes)[::-1]
+        col = _positive(color_sigma, "color_sigma", channels)
+        kind, values = _compat(bilateral_compat, labels, "bilateral_compat")
+        bilateral = (sig, col, kind, values)
+    return gaussian, bilateral
+
+
+def dense_crf(
+    images: Any,
+    probs: Any = None,
+    *,
+    unary: Any = None,
+    iterations: int = 10,
+    gaussian_sigma: Any = 3.0,
+    gaussian_compat: Optional[Compat] = 3.0,
+    bilateral_sigma: Any = 80.0,
+    color_sigma: Any = 13.0,
+    bilateral_compat: Optional[Compat] = 10.0,
+    normalization: Any = "symmetric",
+    spatial_dims: int = 2,
+    label_axis: int = -1,
+    clip: float = 1e-5,
+    threads: int = 0,
+) -> Any:
+    """Refine per-pixel label probabilities with a fully connected CRF.
+
+    Two pairwise terms, as DeepLab uses them (defaults are DeepLab's): a Gaussian over
+    positions (``gaussian_sigma`` px, weight ``gaussian_compat``) and a bilateral over
+    positions and colours (``bilateral_sigma`` px, ``color_sigma`` per channel,
+    ``bilateral_compat``). A compat is a Potts weight, an (L,) diagonal or an (L, L)
+    matrix; None leaves the term out. Sigmas are one number or one per spatial axis
+    (in array order, e.g. (sigma_y, sigma_x)).
+
+    Args:
+        images: (H, W, C) or a batch (B, H, W, C), any channel count, any real dtype
+            (uint8 colours as pydensecrf); with ``spatial_dims=3``, volumes (D, H, W, C)
+            or (B, D, H, W, C).
+        probs: probabilities with the images' spatial shape and a label axis (last by
+            default); energies are -log(max(p, clip)). Or give ``unary=`` energies
+            (e.g. -log p) in the same layout instead.
+        iterations: mean-field updates (at least 1).
+        label_axis: where the label axis of probs / unary and of the result is.
+        threads: CPU threads (0 = all cores): batches run one image per thread.
+
+    Returns:
+        float32 marginals in the layout of ``probs`` / ``unary``, as the caller's array
+        type (NumPy, CuPy or torch).
+    """
+    if (probs is None) == (unary is None):
+        raise ValueError("give exactly one of probs= (probabilities) and unary= (energies)")
+    source, source_name = (probs, "probs") if probs is not None else (unary, "unary")
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
+    iterations = _iterations(iterations)
+    norm = _normalization(normalization)
+    on_gpu = _arrays.is_cuda_array(images) or _arrays.is_cuda_array(source)
+    if on_gpu:
+        return _dense_crf_gpu(images, source, source_name, probs is not None, iterations, gaussian_sigma,
+                              gaussian_compat, bilateral_sigma, color_sigma, bilateral_compat, norm, spatial_dims,
+                              label_axis, clip)
+    img = np.asarray(_arrays.to_host(images, "images"))
+    src = np.asarray(_arrays.to_host(source, source_name))
+    img_f, src_l, spatial, batch_shape = _layout(img, src, source_name, spatial_dims, label_axis)
+    labels = src_l.shape[-1]
+    energies = unary_from_probabilities(src_l, clip, source_name) if probs is not None else _finite_float32(src_l, "unary")
+    gaussian, bilateral = _image_terms(len(spatial), img_f.shape[-1], labels, gaussian_sigma, gaussian_compat,
+                                       bilateral_sigma, color_sigma, bilateral_compat)
+    points = int(np.prod(spatial))
+    q = _core.dense_crf_images(
+        img_f.reshape(-1, points, img_f.shape[-1]), list(spatial), energies.reshape(-1, points, labels), gaussian,
+        bilateral, norm, iterations, _arrays.check_threads(threads),
+    )
+    out = np.moveaxis(q.reshape(batch_shape + spatial + (labels,)), -1, label_axis)
+    return _arrays.like_caller(out, source)
+
+
+def _layout(img: np.ndarray, src: np.ndarray, name: str, spatial_dims: int, label_axis: int):
+    """Validated (images float32 (..., C), src with labels last, spatial shape, batch shape)."""
+    if img.ndim not in (spatial_dims + 1, spatial_dims + 2):
+        raise ValueError(
+            f"images must be ({'D, ' if spatial_dims == 3 else ''}H, W, C) or with a leading batch axis; "
+            f"got shape {img.shape} (set spatial_dims=3 for volumes)"
+        )
+    if src.ndim != img.ndim:
+        raise ValueError(f"{name} has {src.ndim} dimensions, images {img.ndim}: they need the same layout")
+    if not -src.ndim <= label_axis < src.ndim:
+        raise ValueError(f"label_axis {label_axis} is out of range for {name} with {src.ndim} dimensions")
+    src = np.moveaxis(src, label_axis, -1)
+    if img.shape[:-1] != src.shape[:-1]:
+        raise ValueError(
+            f"images {img.shape} and {name} {src.shape} (label axis moved last) must share batch and spatial shape"
+        )
+    if src.size == 0 or img.size == 0:
+        raise ValueError(f"images and {name} must not be empty, got shapes {img.shape} and {src.shape}")
+    if src.shape[-1] < 2:
+        raise ValueError(f"{name} needs at least 2 labels, got {src.shape[-1]}")
+    if max(img.size, src.size) > _MAX_ELEMENTS:
+        raise ValueError("images or probabilities past 2^31 elements; run the batch in parts")
+    img_f = _finite_float32(img, "images")
+    spatial = tuple(img.shape[img.ndim - 1 - spatial_dims : -1])
+    batch_shape = tuple(img.shape[: img.ndim - 1 - spatial_dims])
+    return img_f, src, spatial, batch_shape
+
+
+def _dense_crf_gpu(images, source, name, is_probs, iterations, gaussian_sigma, gaussian_compat, bilateral_sigma,
+                   color_sigma, bilateral_compat, norm, spatial_dims, label_axis, clip):
+    if not (_arrays.is_cuda_array(images) and _arrays.is_cuda_array(source)):
+        raise TypeError(f"images and {name} must both be CUDA arrays or both host arrays")
+    with Device(source, name) as dev:
+        img = dev.wrap(images)
+        src = dev.wrap(source)
+        xp = dev.torch if dev.torch is not None else dev.cupy
+        ndim = len(src.shape)
+        if len(img.shape) != ndim or len(img.shape) not in (spatial_dims + 1, spatial_dims + 2):
+            raise ValueError(f"images {tuple(img.shape)} and {name} {tuple(src.shape)} need the same layout")
+        if not -ndim <= label_axis < ndim:
+            raise ValueError(f"label_axis {label_axis} is out of range for {name}")
+        src = xp.moveaxis(src, label_axis, -1)
+        if tuple(img.shape[:-1]) != tuple(src.shape[:-1]) or 0 in tuple(src.shape) or 0 in tuple(img.shape):
+            raise ValueError(f"images {tuple(img.shape)} and {name} {tuple(src.shape)} must share a non-empty shape")
+        labels = int(src.shape[-1])
+        if labels < 2:
+            raise ValueError(f"{name} needs at least 2 labels, got {labels}")
+        f32 = dev.torch.float32 if dev.torch is not None else np.float32
+        img = dev.contiguous(img.to(f32) if dev.torch is not None else img.astype(np.float32))
+        src = dev.contiguous(src.to(f32) if dev.torch is not None else src.astype(np.float32))
+        if not bool(xp.isfinite(img).all()) or not bool(xp.isfinite(src).all()):
+            raise ValueError(f"images or {name} contain NaN or infinity")
+        if is_probs:
+            if bool((src < 0).any()):
+                raise ValueError(f"{name} has negative values; pass probabilities (or energies as unary=)")
+            energies = dev.contiguous(-xp.log(xp.clip(src, clip, 1.0)))
+        else:
+            energies = src
+        spatial = tuple(int(s) for s in img.shape[len(img.shape) - 1 - spatial_dims : -1])
+        batch_shape = tuple(int(s) for s in img.shape[: len(img.shape) - 1 - spatial_dims])
+        gaussian, bilateral = _image_terms(len(spatial), int(img.shape[-1]), labels, gaussian_sigma,
+                                           gaussian_compat, bilateral_sigma, color_sigma, bilateral_compat)
+        as_gpu = lambda t: None if t is None else (  # noqa: E731  (the binding takes plain lists)
+            (t[0], t[2], t[3].tolist()) if t[1] is None else (t[0], t[1], t[2], t[3].tolist()))
+        points = int(np.prod(spatial))
+        batch = int(np.prod(batch_shape)) if batch_shape else 1
+        q = dev.empty(batch_shape + spatial + (labels,), np.float32)
+        dev.module.dense_crf_images(
+            dev.ptr(img), batch, list(spatial), int(img.shape[-1]), dev.ptr(energies), labels, as_gpu(gaussian),
+            as_gpu(bilateral), norm, iterations, dev.ptr(q), dev.stream,
+        )
+        return xp.moveaxis(q, -1, label_axis)
+
+
+def crf_labels(q: Any, label_axis: int = -1) -> Any:
+    """The most likely label per pixel (argmax over the label axis), as int64."""
+    if _arrays.is_cuda_array(q):
+        return q.argmax(label_axis) if hasattr(q, "argmax") else q.argmax(axis=label_axis)
+    arr = np.asarray(q)
+    return _arrays.like_caller(arr.argmax(axis=label_axis).astype(np.int64), q)
+
+
+def crf_inference(image: Any, unary: Any, maxiter: int = 10, scale_factor: float = 1.0, color_factor: float = 13.0,
+                  *, threads: int = 0) -> Any:
+    """SEC's CRF (Kolesnikov & Lampert 2016, ``krahenbuhl2013.CRF``): image (H, W, 3),
+    unary (H, W, L) class probabilities -> refined (H, W, L) probabilities. Bilateral
+    sxy = 80 / scale_factor, srgb = color_factor, compat 10; Gaussian sxy = 3 / scale_factor,
+    compat 3. SEC calls it on 41x41 maps with scale_factor=12. Pass a batch (B, H, W, 3)
+    and (B, H, W, L) to run many maps at once."""
+    if not isinstance(scale_factor, numbers.Real) or not scale_factor > 0:
+        raise ValueError(f"scale_factor must be positive, got {scale_factor!r}")
+    return dense_crf(image, unary, iterations=maxiter, gaussian_sigma=3.0 / scale_factor, gaussian_compat=3.0,
+                     bilateral_sigma=80.0 / scale_factor, color_sigma=color_factor, bilateral_compat=10.0,
+                     threads=threads)
