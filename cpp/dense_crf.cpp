@@ -16,16 +16,19 @@ namespace {
 constexpr int64_t kBlock = 1024;  // points per parallel work item
 
 // fn(i) for every point, in blocks spread over the threads.
+// `fence`: fn streams its stores (simd.hpp), fenced before other threads read them.
 template <class Fn>
-void for_points(int64_t n, int threads, Fn&& fn) {
+void for_points(int64_t n, int threads, Fn&& fn, bool fence = false) {
   parallel_for((n + kBlock - 1) / kBlock, threads, [&](int, int64_t block) {
     for (int64_t i = block * kBlock; i < std::min(n, (block + 1) * kBlock); ++i) fn(i);
+    if (fence) stream_fence();
   });
 }
 
 // Per-point label vectors padded to whole F4s (simd.hpp). Padding energies are a huge
 // negative number and padding probabilities exact zeros, so they never change a sum.
 constexpr float kPadEnergy = -1e30f;
+constexpr int64_t kMaxStride = 1024;  // labels per point, padded (checked in check_terms)
 
 struct Padded {
   int64_t n;
@@ -53,15 +56,49 @@ const F4 kKeep[5] = {F4::load(kKeepLanes[0]), F4::load(kKeepLanes[1]), F4::load(
                      F4::load(kKeepLanes[3]), F4::load(kKeepLanes[4])};
 
 // densecrf's expAndNormalize for one point: q = exp(e - max e) / sum, over `labels`
-// values padded to `stride` (padding lanes of q become 0).
-void exp_normalize(const float* e, int labels, int64_t stride, float* q) {
+// values padded to whole F4s (padding lanes of q become 0). The row stays in registers
+// (NV F4s); q is written once, with streaming stores when `stream` (q 16-byte aligned).
+template <int NV>
+void exp_normalize_row(const float* e, int labels, float* q, bool stream) {
+  F4 x[NV];
+  F4 top = F4::load(e);
+  for (int i = 0; i < NV; ++i) {
+    x[i] = F4::load(e + 4 * i);
+    top = max(top, x[i]);
+  }
+  const F4 shift = F4::set(top.max_lane());
+  F4 total = F4::set(0.0f);
+  for (int i = 0; i < NV; ++i) {
+    x[i] = exp4(x[i] - shift);
+    if (4 * i + 4 > labels) x[i] = x[i] * kKeep[std::max(0, labels - 4 * i)];  // zero the padding
+    total = total + x[i];
+  }
+  const F4 sum = F4::set(total.sum_lanes());
+  for (int i = 0; i < NV; ++i) {
+    if (stream) (x[i] / sum).stream(q + 4 * i);
+    else (x[i] / sum).store(q + 4 * i);
+  }
+}
+
+void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool stream = false) {
+  switch (stride / 4) {
+    case 1: return exp_normalize_row<1>(e, labels, q, stream);
+    case 2: return exp_normalize_row<2>(e, labels, q, stream);
+    case 3: return exp_normalize_row<3>(e, labels, q, stream);
+    case 4: return exp_normalize_row<4>(e, labels, q, stream);
+    case 5: return exp_normalize_row<5>(e, labels, q, stream);
+    case 6: return exp_normalize_row<6>(e, labels, q, stream);
+    case 7: return exp_normalize_row<7>(e, labels, q, stream);
+    case 8: return exp_normalize_row<8>(e, labels, q, stream);
+    default: break;
+  }
   F4 top = F4::load(e);
   for (int64_t k = 4; k < stride; k += 4) top = max(top, F4::load(e + k));
   const F4 shift = F4::set(top.max_lane());
   F4 total = F4::set(0.0f);
   for (int64_t k = 0; k < stride; k += 4) {
     F4 x = exp4(F4::load(e + k) - shift);
-    if (k + 4 > labels) x = x * kKeep[labels - k];  // the last vector: zero the padding
+    if (k + 4 > labels) x = x * kKeep[std::max<int64_t>(0, labels - k)];
     x.store(q + k);
     total = total + x;
   }
@@ -92,6 +129,7 @@ void subtract_compat(const Compatibility& mu, const float* f, int labels, int64_
 }
 
 void check_terms(int64_t n, int labels, const std::vector<PairwiseTerm>& terms) {
+  if (labels < 1 || padded(labels) > kMaxStride) throw std::invalid_argument("labels: need 1 to 1024 labels");
   for (const PairwiseTerm& t : terms) {
     if (t.kernel->points() != n) throw std::invalid_argument("pairwise term: its features have another point count");
     const size_t want = t.compat.kind == Compatibility::potts      ? 1
@@ -105,41 +143,67 @@ void check_terms(int64_t n, int labels, const std::vector<PairwiseTerm>& terms) 
 class MeanField {
  public:
   MeanField(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int threads)
-      : shape_(n, labels), terms_(terms), threads_(threads), minus_unary_(buffer()), q_(buffer()), energy_(buffer()) {
+      : shape_(n, labels), terms_(terms), threads_(threads), minus_unary_(buffer()), q_(buffer()),
+        scratch_(terms.size()), slice_weight_(terms.size()) {
     check_terms(n, labels, terms);
     shape_.in(unary, minus_unary_.get(), -1.0f, kPadEnergy, threads);
+    for (size_t t = 0; t < terms_.size(); ++t) {
+      const PairwiseTerm& term = terms_[t];
+      scratch_[t].resize(static_cast<size_t>(term.kernel->lattice().scratch_size(labels)));
+      // A Potts term adds w K q to the energy: w folds into the slice weights.
+      if (term.compat.kind == Compatibility::potts) slice_weight_[t] = term.kernel->slice_weights(term.compat.w[0]);
+    }
   }
 
-  void start() { normalize(minus_unary_.get()); }
+  void start() {
+    for_points(shape_.n, threads_, [&](int64_t i) {
+      exp_normalize(&minus_unary_[i * shape_.stride], shape_.labels, shape_.stride, &q_[i * shape_.stride]);
+    });
+  }
   void set_q(const float* q) { shape_.in(q, q_.get(), 1.0f, 0.0f, threads_); }
   void get_q(float* q) const { shape_.out(q_.get(), q, threads_); }
 
-  // energy = -unary - sum_k mu_k(K_k q); q = softmax(energy). A Potts term adds
-  // w K_k q, so its weight folds into the slice, which adds straight to the energy.
-  // The last Potts term's slice hands its energy rows straight to the softmax.
+  // q = softmax(-unary - sum_k mu_k(K_k q)), every term in one pass over the points:
+  // each block of q is splatted into every lattice while it is in cache, and each
+  // point's energy is sliced from every lattice and normalized in place.
   void step() {
     const int64_t stride = shape_.stride;
-    const float* base = minus_unary_.get();
-    for (size_t t = 0; t < terms_.size(); ++t) {
-      const PairwiseTerm& term = terms_[t];
-      if (term.compat.kind == Compatibility::potts) {
-        if (potts_weight_[t].empty()) potts_weight_[t] = term.kernel->slice_weights(term.compat.w[0]);
-        const Lattice::Sink softmax{&MeanField::normalize_rows, this};
-        const bool last = t + 1 == terms_.size();
-        term.kernel->filter(q_.get(), energy_.get(), shape_.labels, threads_, scratch_, potts_weight_[t].data(), base,
-                            last ? &softmax : nullptr);
-        if (last) return;
-      } else {
-        if (!filtered_) filtered_ = buffer();
-        term.kernel->filter(q_.get(), filtered_.get(), shape_.labels, threads_, scratch_);
-        for_points(shape_.n, threads_, [&](int64_t i) {
-          if (base != energy_.get()) std::copy(base + i * stride, base + (i + 1) * stride, &energy_[i * stride]);
-          subtract_compat(term.compat, &filtered_[i * stride], shape_.labels, stride, &energy_[i * stride]);
-        });
-      }
-      base = energy_.get();
+    const int labels = shape_.labels;
+    const size_t n_terms = terms_.size();
+    const Lattice* first = n_terms ? &terms_[0].kernel->lattice() : nullptr;
+    if (first) {
+      parallel_for(first->splat_blocks(), threads_, [&](int, int64_t block) {
+        for (size_t t = 0; t < n_terms; ++t) {
+          terms_[t].kernel->lattice().splat(block, q_.get(), labels, scratch_[t].data(),
+                                            terms_[t].kernel->splat_weights());
+        }
+      });
     }
-    normalize(base);
+    std::vector<const float*> values(n_terms);
+    for (size_t t = 0; t < n_terms; ++t) {
+      values[t] = terms_[t].kernel->lattice().blur(labels, false, threads_, scratch_[t].data());
+    }
+    const bool aligned = reinterpret_cast<uintptr_t>(q_.get()) % 16 == 0;
+    for_points(shape_.n, threads_, [&](int64_t i) {
+      alignas(16) float energy[kMaxStride], filtered[kMaxStride];
+      std::copy(&minus_unary_[i * stride], &minus_unary_[(i + 1) * stride], energy);
+      for (size_t t = 0; t < n_terms; ++t) {
+        const PairwiseTerm& term = terms_[t];
+        const Lattice& lattice = term.kernel->lattice();
+        const int64_t per = lattice.dims() + 1;
+        const int32_t* vertex = lattice.entry_vertices() + i * per;
+        const bool potts = term.compat.kind == Compatibility::potts;
+        const float* w = (potts ? slice_weight_[t].data() : term.kernel->slice_weights()) + i * per;
+        for_chunks(stride, [&](auto acc, int64_t k0) {
+          if (potts) acc.load(energy + k0);
+          else acc.zero();
+          for (int64_t r = 0; r < per; ++r) acc.add(F4::set(w[r]), values[t] + vertex[r] * stride + k0);
+          acc.store((potts ? energy : filtered) + k0);
+        });
+        if (!potts) subtract_compat(term.compat, filtered, labels, stride, energy);
+      }
+      exp_normalize(energy, labels, stride, &q_[i * stride], aligned);
+    }, /*fence=*/true);
   }
 
   // densecrf's klDivergence(Q): sum Q log Q + sum unary Q + sum_k sum Q mu_k(K_k Q).
@@ -153,13 +217,14 @@ class MeanField {
         kl += q * std::log(std::max(q, 1e-20f)) - minus_unary_[i * stride + l] * q;
       }
     }
+    std::unique_ptr<float[]> filtered = buffer();
     std::vector<float> mu(static_cast<size_t>(stride));
-    for (const PairwiseTerm& term : terms_) {
-      if (!filtered_) filtered_ = buffer();
-      term.kernel->filter(q_.get(), filtered_.get(), labels, threads_, scratch_);
+    for (size_t t = 0; t < terms_.size(); ++t) {
+      const PairwiseTerm& term = terms_[t];
+      term.kernel->filter(q_.get(), filtered.get(), labels, threads_, scratch_[t]);
       for (int64_t i = 0; i < shape_.n; ++i) {
         std::fill(mu.begin(), mu.end(), 0.0f);
-        subtract_compat(term.compat, &filtered_[i * stride], labels, stride, mu.data());  // -mu(F)
+        subtract_compat(term.compat, &filtered[i * stride], labels, stride, mu.data());  // -mu(F)
         for (int l = 0; l < labels; ++l) kl -= static_cast<double>(q_[i * stride + l]) * mu[l];
       }
     }
@@ -171,23 +236,10 @@ class MeanField {
   std::vector<PairwiseTerm> terms_;
   int threads_;
   // Uninitialized (first touched by the parallel loops, so pages fault in on every thread).
-  std::unique_ptr<float[]> minus_unary_, q_, energy_, filtered_;  // filtered_: only for non-Potts terms
-  std::vector<float> scratch_;
-  std::vector<std::vector<float>> potts_weight_ = std::vector<std::vector<float>>(terms_.size());
+  std::unique_ptr<float[]> minus_unary_, q_;
+  std::vector<std::vector<float>> scratch_, slice_weight_;  // per term
 
   std::unique_ptr<float[]> buffer() const { return std::unique_ptr<float[]>(new float[shape_.n * shape_.stride]); }
-  static void normalize_rows(void* self, int64_t first, int64_t count, const float* rows) {
-    MeanField& mf = *static_cast<MeanField*>(self);
-    const int64_t stride = mf.shape_.stride;
-    for (int64_t i = 0; i < count; ++i) {
-      exp_normalize(rows + i * stride, mf.shape_.labels, stride, &mf.q_[(first + i) * stride]);
-    }
-  }
-  void normalize(const float* energy) {
-    for_points(shape_.n, threads_, [&](int64_t i) {
-      exp_normalize(energy + i * shape_.stride, shape_.labels, shape_.stride, &q_[i * shape_.stride]);
-    });
-  }
 };
 
 }  // namespace
@@ -250,13 +302,12 @@ std::vector<float> PairwiseKernel::slice_weights(float scale) const {
   return out;
 }
 
-void PairwiseKernel::filter(const float* in, float* out, int channels, int threads, std::vector<float>& scratch,
-                            const float* slice_weight, const float* base, const Lattice::Sink* sink) const {
+void PairwiseKernel::filter(const float* in, float* out, int channels, int threads,
+                            std::vector<float>& scratch) const {
   if (scratch.size() < static_cast<size_t>(lattice_.scratch_size(channels))) {
     scratch.resize(static_cast<size_t>(lattice_.scratch_size(channels)));
   }
-  lattice_.filter(in, out, channels, false, threads, scratch.data(), splat_weight_.data(),
-                  slice_weight ? slice_weight : slice_weight_.data(), base, sink);
+  lattice_.filter(in, out, channels, false, threads, scratch.data(), splat_weight_.data(), slice_weight_.data());
 }
 
 void mean_field_start(const float* unary, int64_t n, int labels, float* q, int threads) {

@@ -32,11 +32,12 @@ class PairwiseKernel {
 
   // out = the normalized kernel applied to in, both (n, padded(channels)) (simd.hpp);
   // they may be the same array. `scratch` is resized as needed (callers reuse it).
-  // The fused form mean-field uses: out = base + scale * (normalized K in), with
-  // slice_weight = slice_weights(scale) (base may be out).
-  void filter(const float* in, float* out, int channels, int threads, std::vector<float>& scratch,
-              const float* slice_weight = nullptr, const float* base = nullptr,
-              const Lattice::Sink* sink = nullptr) const;
+  void filter(const float* in, float* out, int channels, int threads, std::vector<float>& scratch) const;
+
+  // The lattice's per-entry weights with the normalization folded in (mean-field runs
+  // the lattice phases itself); slice_weights(scale) is the slice's, times scale.
+  const float* splat_weights() const { return splat_weight_.data(); }
+  const float* slice_weights() const { return slice_weight_.data(); }
   std::vector<float> slice_weights(float scale) const;
 
   int64_t points() const { return lattice_.points(); }

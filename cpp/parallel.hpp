@@ -2,11 +2,18 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define WEAKSUP_HAVE_GETPID 1
+#endif
 
 namespace weaksup {
 
@@ -15,6 +22,70 @@ inline int resolve_threads(int threads, int64_t work_items) {
   int t = threads > 0 ? threads : std::max(1, hw);
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(t, work_items)));
 }
+
+// Worker threads kept alive between calls: the dense CRF runs a few dozen short parallel
+// loops per iteration, where starting threads each time would cost more than the work.
+// One job at a time; a caller that finds the pool busy (another Python thread, or a
+// nested loop) gets false and starts its own threads.
+class ThreadPool {
+ public:
+  static ThreadPool& instance() {
+    static ThreadPool* pool = new ThreadPool();  // never destroyed: workers may outlive exit
+#ifdef WEAKSUP_HAVE_GETPID
+    if (pool->pid_ != getpid()) pool = new ThreadPool();  // a forked child has no workers
+#endif
+    return *pool;
+  }
+
+  // Runs work(w) for w in [0, t), w = 0 on the calling thread.
+  bool try_run(int t, const std::function<void(int)>& work) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (static_cast<int>(workers_.size()) < t - 1) {
+      const int index = static_cast<int>(workers_.size()) + 1;
+      workers_.push_back(new std::thread([this, index] { loop(index); }));
+      workers_.back()->detach();
+    }
+    work_ = &work;
+    active_ = t;
+    remaining_ = t - 1;
+    ++generation_;
+    lock.unlock();
+    wake_.notify_all();
+    work(0);
+    lock.lock();
+    done_.wait(lock, [&] { return remaining_ == 0; });
+    work_ = nullptr;
+    return true;
+  }
+
+ private:
+  std::mutex busy_, mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread*> workers_;
+  const std::function<void(int)>* work_ = nullptr;
+  int active_ = 0, remaining_ = 0;
+  uint64_t generation_ = 0;
+#ifdef WEAKSUP_HAVE_GETPID
+  pid_t pid_ = getpid();
+#endif
+
+  void loop(int index) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      if (index >= active_) continue;
+      const std::function<void(int)>* work = work_;
+      lock.unlock();
+      (*work)(index);
+      lock.lock();
+      if (--remaining_ == 0) done_.notify_one();
+    }
+  }
+};
 
 // fn(worker, i): `worker` in [0, threads) lets callers keep per-thread scratch.
 // Items are handed out dynamically (images differ in cost). The first exception
@@ -29,7 +100,7 @@ void parallel_for(int64_t n, int threads, Fn&& fn) {
   std::atomic<int64_t> next{0};
   std::exception_ptr error;
   std::mutex error_lock;
-  auto work = [&](int worker) {
+  const std::function<void(int)> work = [&](int worker) {
     try {
       for (int64_t i; (i = next.fetch_add(1)) < n;) fn(worker, i);
     } catch (...) {
@@ -38,11 +109,13 @@ void parallel_for(int64_t n, int threads, Fn&& fn) {
       next.store(n);
     }
   };
-  std::vector<std::thread> pool;
-  pool.reserve(t - 1);
-  for (int w = 1; w < t; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& th : pool) th.join();
+  if (!ThreadPool::instance().try_run(t, work)) {
+    std::vector<std::thread> pool;
+    pool.reserve(t - 1);
+    for (int w = 1; w < t; ++w) pool.emplace_back(work, w);
+    work(0);
+    for (auto& th : pool) th.join();
+  }
   if (error) std::rethrow_exception(error);
 }
 

@@ -11,9 +11,11 @@ namespace weaksup {
 
 namespace {
 
-constexpr int64_t kBlock = 1024;    // points or vertices per parallel work item
+constexpr int64_t kBlock = 1024;        // points or vertices per parallel work item
+constexpr int64_t kPointBlock = Lattice::kPointBlock;  // points per splat block (see the constructor)
 
 int64_t blocks(int64_t n) { return (n + kBlock - 1) / kBlock; }
+int64_t point_blocks(int64_t n) { return (n + kPointBlock - 1) / kPointBlock; }
 
 uint64_t hash_key(const int32_t* key, int d) {
   uint64_t h = 0x9E3779B97F4A7C15ull;
@@ -110,7 +112,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   vertex_.resize(static_cast<size_t>(entries));
   weight_.resize(static_cast<size_t>(entries));
   splat_entry_.resize(static_cast<size_t>(entries));
-  const int64_t n_blocks = blocks(n);
+  const int64_t n_blocks = point_blocks(n);
 
   // 1. Each block of points finds its simplices and the distinct vertices among them
   //    (a small table that stays in cache), numbered by first occurrence. Its entries are
@@ -132,7 +134,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   parallel_for(n_blocks, workers, [&](int worker, int64_t block) {
     Scratch& s = scratch[worker];
     Block& out = block_of[block];
-    const int64_t first = block * kBlock, last = std::min(n, first + kBlock);
+    const int64_t first = block * kPointBlock, last = std::min(n, first + kPointBlock);
     const int64_t size = static_cast<int64_t>(table_size((last - first) * per)), mask = size - 1;
     s.table.assign(static_cast<size_t>(size), -1);
     s.rem0.resize(static_cast<size_t>(d));
@@ -226,11 +228,16 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   m_ = static_cast<int64_t>(vertex_hash.size());
 
   // 3. Splatting runs per block (its points stay in cache): slot s = a (block, vertex)
-  //    pair sums its entries into partial row slot_row_[s]; rows are grouped by vertex,
-  //    blocks in order, and each vertex then sums its rows (independent of thread count).
+  //    pair sums its entries into scratch row slot_row_[s]. A vertex in one block only
+  //    gets its value row straight away; the others get partial rows (after the two
+  //    value arrays, grouped by vertex, blocks in order) that reduce_ then sums, so the
+  //    order of every sum is independent of the thread count.
   row_start_.assign(static_cast<size_t>(m_ + 1), 0);
-  for (int64_t v = 0; v < m_; ++v) row_start_[v + 1] = row_start_[v] + occurrences[v];
-  for (int64_t v = 0; v < m_; ++v) occurrences[v] = row_start_[v];
+  for (int64_t v = 0; v < m_; ++v) {
+    row_start_[v + 1] = row_start_[v] + (occurrences[v] == 1 ? 0 : occurrences[v]);
+    if (occurrences[v] != 1) reduce_.push_back(static_cast<int32_t>(v));
+  }
+  std::vector<int64_t> next_row(row_start_.begin(), row_start_.end() - 1);
   block_slot_start_.assign(static_cast<size_t>(n_blocks + 1), 0);
   for (int64_t block = 0; block < n_blocks; ++block) {
     block_slot_start_[block + 1] = block_slot_start_[block] + static_cast<int64_t>(block_of[block].global.size());
@@ -239,16 +246,17 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   slot_row_.resize(slot_entries_.size());
   for (int64_t block = 0; block < n_blocks; ++block) {
     const Block& b = block_of[block];
-    const int64_t base = block * kBlock * per;
+    const int64_t base = block * kPointBlock * per;
     for (size_t v = 0; v < b.global.size(); ++v) {
       const int64_t slot = block_slot_start_[block] + static_cast<int64_t>(v);
+      const int32_t g = b.global[v];
       slot_entries_[slot] = {static_cast<int32_t>(base + b.start[v]), static_cast<int32_t>(base + b.start[v + 1])};
-      slot_row_[slot] = occurrences[b.global[v]]++;
+      slot_row_[slot] = occurrences[g] == 1 ? g : 2 * (m_ + 1) + next_row[g]++;
     }
   }
   parallel_for(n_blocks, threads, [&](int, int64_t block) {
     const Block& b = block_of[block];
-    const int64_t first = block * kBlock * per, last = std::min(n, (block + 1) * kBlock) * per;
+    const int64_t first = block * kPointBlock * per, last = std::min(n, (block + 1) * kPointBlock) * per;
     for (int64_t e = first; e < last; ++e) vertex_[e] = b.global[vertex_[e]];
   });
   block_of = {};
@@ -281,86 +289,43 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
 }
 
 int64_t Lattice::scratch_size(int channels) const {
-  return (2 * (m_ + 1) + static_cast<int64_t>(slot_row_.size())) * padded(channels);
+  return (2 * (m_ + 1) + row_start_[m_]) * padded(channels);
 }
 
 // densecrf's scaling constant of the slice.
 float Lattice::alpha() const { return 1.0f / (1.0f + std::pow(2.0f, static_cast<float>(-d_))); }
 
-namespace {
+int64_t Lattice::splat_blocks() const { return static_cast<int64_t>(block_slot_start_.size()) - 1; }
 
-// NV F4s of a row, held in registers while many weighted rows are summed into them.
-template <int NV>
-struct Acc {
-  F4 a[NV];
-  void zero() {
-    for (int i = 0; i < NV; ++i) a[i] = F4::set(0.0f);
-  }
-  void load(const float* p) {
-    for (int i = 0; i < NV; ++i) a[i] = F4::load(p + 4 * i);
-  }
-  void add(F4 w, const float* p) {
-    for (int i = 0; i < NV; ++i) a[i] = a[i] + w * F4::load(p + 4 * i);
-  }
-  void add(const float* p) {
-    for (int i = 0; i < NV; ++i) a[i] = a[i] + F4::load(p + 4 * i);
-  }
-  void store(float* p) const {
-    for (int i = 0; i < NV; ++i) a[i].store(p + 4 * i);
-  }
-};
-
-// fn(Acc<NV>{}, k0) over the chunks [k0, k0 + 4 NV) of a padded row of c floats, at
-// most 8 F4s (32 floats) each, so accumulators stay in registers.
-template <class Fn>
-void for_chunks(int64_t c, Fn&& fn) {
-  for (int64_t k0 = 0; k0 < c; k0 += 32) {
-    switch (std::min<int64_t>(8, (c - k0) / 4)) {
-      case 1: fn(Acc<1>{}, k0); break;
-      case 2: fn(Acc<2>{}, k0); break;
-      case 3: fn(Acc<3>{}, k0); break;
-      case 4: fn(Acc<4>{}, k0); break;
-      case 5: fn(Acc<5>{}, k0); break;
-      case 6: fn(Acc<6>{}, k0); break;
-      case 7: fn(Acc<7>{}, k0); break;
-      default: fn(Acc<8>{}, k0); break;
+void Lattice::splat(int64_t block, const float* in, int channels, float* scratch, const float* splat_weight) const {
+  const int64_t c = padded(channels), per = d_ + 1;
+  if (!splat_weight) splat_weight = weight_.data();
+  for_chunks(c, [&](auto acc, int64_t k0) {
+    for (int64_t slot = block_slot_start_[block]; slot < block_slot_start_[block + 1]; ++slot) {
+      acc.zero();
+      for (int32_t at = slot_entries_[slot].begin; at < slot_entries_[slot].end; ++at) {
+        const int64_t e = splat_entry_[at];
+        acc.add(F4::set(splat_weight[e]), in + (e / per) * c + k0);
+      }
+      acc.store(scratch + slot_row_[slot] * c + k0);
     }
-  }
+  });
 }
 
-}  // namespace
-
-void Lattice::filter(const float* in, float* out, int channels, bool reverse, int threads, float* scratch,
-                     const float* splat_weight, const float* slice_weight, const float* base,
-                     const Sink* sink) const {
+const float* Lattice::blur(int channels, bool reverse, int threads, float* scratch) const {
   const int64_t c = padded(channels), per = d_ + 1;
   // Two value arrays of m + 1 vertices (the extra, zero vertex stands for missing
-  // neighbours), and the splat's partial sums.
+  // neighbours), then the splat's partial sums.
   float* const values = scratch;
   float* const blurred = scratch + (m_ + 1) * c;
-  float* const partial = scratch + 2 * (m_ + 1) * c;
+  const float* const partial = scratch + 2 * (m_ + 1) * c;
   std::fill(values + m_ * c, values + (m_ + 1) * c, 0.0f);
   std::fill(blurred + m_ * c, blurred + (m_ + 1) * c, 0.0f);
-  if (!splat_weight) splat_weight = weight_.data();
-
-  // Splat: each block sums its points' weighted values per vertex, in point order; each
-  // vertex then sums its blocks' partial sums, in block order.
-  const int64_t n_blocks = static_cast<int64_t>(block_slot_start_.size()) - 1;
-  parallel_for(n_blocks, threads, [&](int, int64_t block) {
+  const int64_t n_reduce = static_cast<int64_t>(reduce_.size());
+  parallel_for(blocks(n_reduce), threads, [&](int, int64_t block) {
     for_chunks(c, [&](auto acc, int64_t k0) {
-      for (int64_t slot = block_slot_start_[block]; slot < block_slot_start_[block + 1]; ++slot) {
-        acc.zero();
-        for (int32_t at = slot_entries_[slot].begin; at < slot_entries_[slot].end; ++at) {
-          const int64_t e = splat_entry_[at];
-          acc.add(F4::set(splat_weight[e]), in + (e / per) * c + k0);
-        }
-        acc.store(partial + slot_row_[slot] * c + k0);
-      }
-    });
-  });
-  parallel_for(blocks(m_), threads, [&](int, int64_t block) {
-    for_chunks(c, [&](auto acc, int64_t k0) {
-      for (int64_t v = block * kBlock; v < std::min(m_, (block + 1) * kBlock); ++v) {
+      for (int64_t at = block * kBlock; at < std::min(n_reduce, (block + 1) * kBlock); ++at) {
+        const int64_t v = reduce_[at];
         acc.zero();  // vertices no point splats onto (densecrf_padding) stay zero
         for (int64_t r = row_start_[v]; r < row_start_[v + 1]; ++r) acc.add(partial + r * c + k0);
         acc.store(values + v * c + k0);
@@ -387,29 +352,25 @@ void Lattice::filter(const float* in, float* out, int channels, bool reverse, in
     });
     std::swap(old_values, new_values);
   }
+  return old_values;
+}
 
+void Lattice::filter(const float* in, float* out, int channels, bool reverse, int threads, float* scratch,
+                     const float* splat_weight, const float* slice_weight) const {
+  const int64_t c = padded(channels), per = d_ + 1;
+  parallel_for(splat_blocks(), threads,
+               [&](int, int64_t block) { splat(block, in, channels, scratch, splat_weight); });
+  const float* values = blur(channels, reverse, threads, scratch);
   // Slice. densecrf's sequential code (one or two channels) multiplies by alpha after
   // the weight, its SSE code folds alpha into the weight.
   const float a = alpha();
   const bool sequential = channels <= 2 && !slice_weight;
-  const int workers = resolve_threads(threads, blocks(n_));
-  std::vector<std::vector<float>> block_rows(sink ? static_cast<size_t>(workers) : 0);
-  parallel_for(blocks(n_), workers, [&](int worker, int64_t block) {
-    const int64_t first = block * kBlock, last = std::min(n_, first + kBlock);
-    float* rows = out;  // where row i goes: rows + (i - shift) * c
-    int64_t shift = 0;
-    if (sink) {
-      block_rows[worker].resize(static_cast<size_t>(kBlock * c));
-      rows = block_rows[worker].data();
-      shift = first;
-    }
+  parallel_for(blocks(n_), threads, [&](int, int64_t block) {
     for_chunks(c, [&](auto acc, int64_t k0) {
-      for (int64_t i = first; i < last; ++i) {
-        if (base) acc.load(base + i * c + k0);
-        else acc.zero();
-        for (int64_t r = 0; r < per; ++r) {
-          const int64_t e = i * per + r;
-          const float* val = old_values + static_cast<int64_t>(vertex_[e]) * c + k0;
+      for (int64_t i = block * kBlock; i < std::min(n_, (block + 1) * kBlock); ++i) {
+        acc.zero();
+        for (int64_t e = i * per; e < (i + 1) * per; ++e) {
+          const float* val = values + static_cast<int64_t>(vertex_[e]) * c + k0;
           if (sequential) {
             alignas(16) float row[4];
             acc.a[0].store(row);
@@ -419,10 +380,9 @@ void Lattice::filter(const float* in, float* out, int channels, bool reverse, in
             acc.add(F4::set(slice_weight ? slice_weight[e] : weight_[e] * a), val);
           }
         }
-        acc.store(rows + (i - shift) * c + k0);
+        acc.store(out + i * c + k0);
       }
     });
-    if (sink) sink->fn(sink->context, first, last - first, rows);
   });
 }
 

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "simd.hpp"
+
 namespace weaksup {
 
 class Lattice {
@@ -29,16 +31,19 @@ class Lattice {
   // `scratch` holds scratch_size(channels) floats (callers reuse it across calls).
   // Callers may fold per-point factors into the filter: entry e = point * (d + 1) + r
   // splats with splat_weight[e] (default weights()) and slices with slice_weight[e]
-  // (default weights() * alpha()), adding to the rows of `base` when given (it may be out).
-  // With a `sink`, sliced rows are not stored in out: each block of rows goes to
-  // sink.fn(sink.context, first point, count, rows) while it is still in cache.
-  struct Sink {
-    void (*fn)(void* context, int64_t first, int64_t count, const float* rows);
-    void* context;
-  };
+  // (default weights() * alpha()).
   void filter(const float* in, float* out, int channels, bool reverse, int threads, float* scratch,
-              const float* splat_weight = nullptr, const float* slice_weight = nullptr,
-              const float* base = nullptr, const Sink* sink = nullptr) const;
+              const float* splat_weight = nullptr, const float* slice_weight = nullptr) const;
+
+  // filter() in phases, for callers that fuse several lattices over the same points
+  // (mean-field): splat() each block of kPointBlock points (blocks in any order or in
+  // parallel), then blur(), which returns the blurred vertex values (m + 1 rows, the
+  // last zero); point i then slices sum_r w * values[entry_vertices()[i * (d + 1) + r]].
+  static constexpr int64_t kPointBlock = 4096;
+  int64_t splat_blocks() const;
+  void splat(int64_t block, const float* in, int channels, float* scratch, const float* splat_weight) const;
+  const float* blur(int channels, bool reverse, int threads, float* scratch) const;
+  const int32_t* entry_vertices() const { return vertex_.data(); }
   const std::vector<float>& weights() const { return weight_; }  // (n, d + 1) barycentric
   float alpha() const;
   int64_t scratch_size(int channels) const;
@@ -51,8 +56,9 @@ class Lattice {
   // Splatting: entry point * (d + 1) + r splats onto vertex_[entry]. Each block of
   // points keeps its entries grouped by vertex in its range of splat_entry_: slot s (a
   // block's vertex) owns splat_entry_[slot_entries_[s].begin .. end) and sums them into
-  // partial row slot_row_[s]; vertex v's partial rows are row_start_[v] .. row_start_[v + 1],
-  // blocks in order. Block b's slots are block_slot_start_[b] .. block_slot_start_[b + 1].
+  // scratch row slot_row_[s]: the vertex's value row if no other block splats onto it,
+  // else one of its partial rows row_start_[v] .. row_start_[v + 1] (blocks in order),
+  // which the vertices in reduce_ sum. Block b's slots are block_slot_start_[b] .. [b + 1].
   struct Range {
     int32_t begin, end;
   };
@@ -61,6 +67,7 @@ class Lattice {
   std::vector<Range> slot_entries_;
   std::vector<int64_t> slot_row_;
   std::vector<int64_t> row_start_;
+  std::vector<int32_t> reduce_;
   std::vector<int32_t> neighbour_;    // (m, d + 1, 2): along each axis; m = none (zero)
 };
 

@@ -21,6 +21,9 @@ struct F4 {
   static F4 load(const float* p) { return {_mm_loadu_ps(p)}; }
   static F4 set(float x) { return {_mm_set1_ps(x)}; }
   void store(float* p) const { _mm_storeu_ps(p, v); }
+  // A store that bypasses the cache (p 16-byte aligned): for big outputs read much later.
+  // Call stream_fence() before other threads may read them.
+  void stream(float* p) const { _mm_stream_ps(p, v); }
   friend F4 operator+(F4 a, F4 b) { return {_mm_add_ps(a.v, b.v)}; }
   friend F4 operator-(F4 a, F4 b) { return {_mm_sub_ps(a.v, b.v)}; }
   friend F4 operator*(F4 a, F4 b) { return {_mm_mul_ps(a.v, b.v)}; }
@@ -37,6 +40,8 @@ struct F4 {
     return (f[0] + f[1]) + (f[2] + f[3]);
   }
 };
+
+inline void stream_fence() { _mm_sfence(); }
 
 // exp(x) to about 2 ulp (Cephes' expf): x = n ln 2 + r, a degree-5 polynomial for
 // exp(r), times 2^n. Below -87.3 (where floats go subnormal) it gives 0.
@@ -67,6 +72,7 @@ struct F4 {
   void store(float* p) const {
     for (int i = 0; i < 4; ++i) p[i] = v[i];
   }
+  void stream(float* p) const { store(p); }
   friend F4 operator+(F4 a, F4 b) { return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}}; }
   friend F4 operator-(F4 a, F4 b) { return {{a.v[0] - b.v[0], a.v[1] - b.v[1], a.v[2] - b.v[2], a.v[3] - b.v[3]}}; }
   friend F4 operator*(F4 a, F4 b) { return {{a.v[0] * b.v[0], a.v[1] * b.v[1], a.v[2] * b.v[2], a.v[3] * b.v[3]}}; }
@@ -79,6 +85,46 @@ struct F4 {
   float sum_lanes() const { return (v[0] + v[1]) + (v[2] + v[3]); }
 };
 inline F4 exp4(F4 a) { return {{std::exp(a.v[0]), std::exp(a.v[1]), std::exp(a.v[2]), std::exp(a.v[3])}}; }
+inline void stream_fence() {}
 #endif
+
+// NV F4s of a row, held in registers while many weighted rows are summed into them.
+template <int NV>
+struct Acc {
+  F4 a[NV];
+  void zero() {
+    for (int i = 0; i < NV; ++i) a[i] = F4::set(0.0f);
+  }
+  void load(const float* p) {
+    for (int i = 0; i < NV; ++i) a[i] = F4::load(p + 4 * i);
+  }
+  void add(F4 w, const float* p) {
+    for (int i = 0; i < NV; ++i) a[i] = a[i] + w * F4::load(p + 4 * i);
+  }
+  void add(const float* p) {
+    for (int i = 0; i < NV; ++i) a[i] = a[i] + F4::load(p + 4 * i);
+  }
+  void store(float* p) const {
+    for (int i = 0; i < NV; ++i) a[i].store(p + 4 * i);
+  }
+};
+
+// fn(Acc<NV>{}, k0) over the chunks [k0, k0 + 4 NV) of a padded row of c floats, at
+// most 8 F4s (32 floats) each, so accumulators stay in registers.
+template <class Fn>
+void for_chunks(int64_t c, Fn&& fn) {
+  for (int64_t k0 = 0; k0 < c; k0 += 32) {
+    switch (c - k0 >= 32 ? 8 : (c - k0) / 4) {
+      case 1: fn(Acc<1>{}, k0); break;
+      case 2: fn(Acc<2>{}, k0); break;
+      case 3: fn(Acc<3>{}, k0); break;
+      case 4: fn(Acc<4>{}, k0); break;
+      case 5: fn(Acc<5>{}, k0); break;
+      case 6: fn(Acc<6>{}, k0); break;
+      case 7: fn(Acc<7>{}, k0); break;
+      default: fn(Acc<8>{}, k0); break;
+    }
+  }
+}
 
 }  // namespace weaksup
