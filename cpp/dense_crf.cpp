@@ -4,8 +4,10 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <string>
 #include <stdexcept>
 
+#include "crf_rows.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
 
@@ -28,6 +30,7 @@ void for_points(int64_t n, int threads, Fn&& fn, bool fence = false) {
 // Per-point label vectors padded to whole F4s (simd.hpp). Padding energies are a huge
 // negative number and padding probabilities exact zeros, so they never change a sum.
 constexpr float kPadEnergy = -1e30f;
+
 constexpr int64_t kMaxStride = 1024;  // labels per point, padded (checked in check_terms)
 
 struct Padded {
@@ -43,68 +46,30 @@ struct Padded {
       for (int64_t l = labels; l < stride; ++l) dst[i * stride + l] = pad;
     });
   }
+  // dst = -unary (energies) or log(min(max(p, clip), 1)) (probabilities, as pydensecrf's
+  // unary_from_softmax), checking the values on the way.
+  void minus_unary(const Unary& unary, float* dst, int threads) const {
+    for_points(n, threads, [&](int64_t i) {
+      for (int l = 0; l < labels; ++l) {
+        const float v = unary.values[i * labels + l];
+        if (!std::isfinite(v)) {
+          throw std::invalid_argument(std::string(unary.probabilities ? "probs" : "unary") +
+                                      " contains NaN or infinity; replace those values first");
+        }
+        if (unary.probabilities && v < 0) {
+          throw std::invalid_argument("probs has negative values; pass probabilities (or energies as unary=)");
+        }
+        dst[i * stride + l] = unary.probabilities ? std::log(std::min(std::max(v, unary.clip), 1.0f)) : -v;
+      }
+      for (int64_t l = labels; l < stride; ++l) dst[i * stride + l] = kPadEnergy;
+    });
+  }
   void out(const float* src, float* dst, int threads) const {
     for_points(n, threads, [&](int64_t i) {
       for (int l = 0; l < labels; ++l) dst[i * labels + l] = src[i * stride + l];
     });
   }
 };
-
-// kKeep[j] keeps the first j lanes of an F4 and zeroes the others.
-const float kKeepLanes[5][4] = {{0, 0, 0, 0}, {1, 0, 0, 0}, {1, 1, 0, 0}, {1, 1, 1, 0}, {1, 1, 1, 1}};
-const F4 kKeep[5] = {F4::load(kKeepLanes[0]), F4::load(kKeepLanes[1]), F4::load(kKeepLanes[2]),
-                     F4::load(kKeepLanes[3]), F4::load(kKeepLanes[4])};
-
-// densecrf's expAndNormalize for one point: q = exp(e - max e) / sum, over `labels`
-// values padded to whole F4s (padding lanes of q become 0). The row stays in registers
-// (NV F4s); q is written once, with streaming stores when `stream` (q 16-byte aligned).
-template <int NV>
-void exp_normalize_row(const float* e, int labels, float* q, bool stream) {
-  F4 x[NV];
-  F4 top = F4::load(e);
-  for (int i = 0; i < NV; ++i) {
-    x[i] = F4::load(e + 4 * i);
-    top = max(top, x[i]);
-  }
-  const F4 shift = F4::set(top.max_lane());
-  F4 total = F4::set(0.0f);
-  for (int i = 0; i < NV; ++i) {
-    x[i] = exp4(x[i] - shift);
-    if (4 * i + 4 > labels) x[i] = x[i] * kKeep[std::max(0, labels - 4 * i)];  // zero the padding
-    total = total + x[i];
-  }
-  const F4 sum = F4::set(total.sum_lanes());
-  for (int i = 0; i < NV; ++i) {
-    if (stream) (x[i] / sum).stream(q + 4 * i);
-    else (x[i] / sum).store(q + 4 * i);
-  }
-}
-
-void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool stream = false) {
-  switch (stride / 4) {
-    case 1: return exp_normalize_row<1>(e, labels, q, stream);
-    case 2: return exp_normalize_row<2>(e, labels, q, stream);
-    case 3: return exp_normalize_row<3>(e, labels, q, stream);
-    case 4: return exp_normalize_row<4>(e, labels, q, stream);
-    case 5: return exp_normalize_row<5>(e, labels, q, stream);
-    case 6: return exp_normalize_row<6>(e, labels, q, stream);
-    case 7: return exp_normalize_row<7>(e, labels, q, stream);
-    case 8: return exp_normalize_row<8>(e, labels, q, stream);
-    default: break;
-  }
-  F4 top = F4::load(e);
-  for (int64_t k = 4; k < stride; k += 4) top = max(top, F4::load(e + k));
-  const F4 shift = F4::set(top.max_lane());
-  F4 total = F4::set(0.0f);
-  for (int64_t k = 0; k < stride; k += 4) {
-    F4 x = exp4(F4::load(e + k) - shift);
-    if (k + 4 > labels) x = x * kKeep[std::max<int64_t>(0, labels - k)];
-    x.store(q + k);
-    total = total + x;
-  }
-  const F4 sum = F4::set(total.sum_lanes());
-  for (int64_t k = 0; k < stride; k += 4) (F4::load(q + k) / sum).store(q + k);
-}
 
 // energy -= mu(F) for one point (densecrf: tmp2 = mu(F); tmp1 -= tmp2).
 void subtract_compat(const Compatibility& mu, const float* f, int labels, int64_t stride, float* energy) {
@@ -142,11 +107,11 @@ void check_terms(int64_t n, int labels, const std::vector<PairwiseTerm>& terms) 
 // Mean-field state over padded label vectors: negated unary energies, q and scratch.
 class MeanField {
  public:
-  MeanField(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int threads)
+  MeanField(const Unary& unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int threads)
       : shape_(n, labels), terms_(terms), threads_(threads), minus_unary_(buffer()), q_(buffer()),
         scratch_(terms.size()), slice_weight_(terms.size()) {
     check_terms(n, labels, terms);
-    shape_.in(unary, minus_unary_.get(), -1.0f, kPadEnergy, threads);
+    shape_.minus_unary(unary, minus_unary_.get(), threads);
     for (size_t t = 0; t < terms_.size(); ++t) {
       const PairwiseTerm& term = terms_[t];
       scratch_[t].resize(static_cast<size_t>(term.kernel->lattice().scratch_size(labels)));
@@ -156,8 +121,9 @@ class MeanField {
   }
 
   void start() {
+    const RowKernels& rows = row_kernels(shape_.stride);
     for_points(shape_.n, threads_, [&](int64_t i) {
-      exp_normalize(&minus_unary_[i * shape_.stride], shape_.labels, shape_.stride, &q_[i * shape_.stride]);
+      rows.exp_normalize(&minus_unary_[i * shape_.stride], shape_.labels, shape_.stride, &q_[i * shape_.stride], false);
     });
   }
   void set_q(const float* q) { shape_.in(q, q_.get(), 1.0f, 0.0f, threads_); }
@@ -166,7 +132,8 @@ class MeanField {
   // q = softmax(-unary - sum_k mu_k(K_k q)), every term in one pass over the points:
   // each block of q is splatted into every lattice while it is in cache, and each
   // point's energy is sliced from every lattice and normalized in place.
-  void step() {
+  // `out` (n, labels), if given, gets q instead of the padded q_ (the last step).
+  void step(float* out = nullptr) {
     const int64_t stride = shape_.stride;
     const int labels = shape_.labels;
     const size_t n_terms = terms_.size();
@@ -184,25 +151,29 @@ class MeanField {
       values[t] = terms_[t].kernel->lattice().blur(labels, false, threads_, scratch_[t].data());
     }
     const bool aligned = reinterpret_cast<uintptr_t>(q_.get()) % 16 == 0;
+    const RowKernels& rows = row_kernels(stride);
     for_points(shape_.n, threads_, [&](int64_t i) {
       alignas(16) float energy[kMaxStride], filtered[kMaxStride];
       std::copy(&minus_unary_[i * stride], &minus_unary_[(i + 1) * stride], energy);
       for (size_t t = 0; t < n_terms; ++t) {
         const PairwiseTerm& term = terms_[t];
         const Lattice& lattice = term.kernel->lattice();
-        const int64_t per = lattice.dims() + 1;
+        const int per = lattice.dims() + 1;
         const int32_t* vertex = lattice.entry_vertices() + i * per;
-        const bool potts = term.compat.kind == Compatibility::potts;
-        const float* w = (potts ? slice_weight_[t].data() : term.kernel->slice_weights()) + i * per;
-        for_chunks(stride, [&](auto acc, int64_t k0) {
-          if (potts) acc.load(energy + k0);
-          else acc.zero();
-          for (int64_t r = 0; r < per; ++r) acc.add(F4::set(w[r]), values[t] + vertex[r] * stride + k0);
-          acc.store((potts ? energy : filtered) + k0);
-        });
-        if (!potts) subtract_compat(term.compat, filtered, labels, stride, energy);
+        if (term.compat.kind == Compatibility::potts) {
+          rows.slice_add(energy, values[t], vertex, slice_weight_[t].data() + i * per, per, stride);
+        } else {
+          std::fill(filtered, filtered + stride, 0.0f);
+          rows.slice_add(filtered, values[t], vertex, term.kernel->slice_weights() + i * per, per, stride);
+          subtract_compat(term.compat, filtered, labels, stride, energy);
+        }
       }
-      exp_normalize(energy, labels, stride, &q_[i * stride], aligned);
+      if (out) {
+        rows.exp_normalize(energy, labels, stride, filtered, false);
+        std::copy(filtered, filtered + labels, out + i * labels);
+      } else {
+        rows.exp_normalize(energy, labels, stride, &q_[i * stride], aligned);
+      }
     }, /*fence=*/true);
   }
 
@@ -311,36 +282,37 @@ void PairwiseKernel::filter(const float* in, float* out, int channels, int threa
 }
 
 void mean_field_start(const float* unary, int64_t n, int labels, float* q, int threads) {
-  MeanField mf(unary, n, labels, {}, threads);
+  MeanField mf(Unary{unary}, n, labels, {}, threads);
   mf.start();
   mf.get_q(q);
 }
 
 void mean_field_step(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, float* q,
                      int threads) {
-  MeanField mf(unary, n, labels, terms, threads);
+  MeanField mf(Unary{unary}, n, labels, terms, threads);
   mf.set_q(q);
   mf.step();
   mf.get_q(q);
 }
 
-void mean_field(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int iterations,
+void mean_field(const Unary& unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int iterations,
                 float* q, int threads) {
   MeanField mf(unary, n, labels, terms, threads);
   mf.start();
-  for (int it = 0; it < iterations; ++it) mf.step();
-  mf.get_q(q);
+  for (int it = 0; it + 1 < iterations; ++it) mf.step();
+  if (iterations > 0) mf.step(q);  // the last step writes q itself
+  else mf.get_q(q);
 }
 
 double kl_divergence(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms,
                      const float* q, int threads) {
-  MeanField mf(unary, n, labels, terms, threads);
+  MeanField mf(Unary{unary}, n, labels, terms, threads);
   mf.set_q(q);
   return mf.kl();
 }
 
 void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
-                      const float* unary, int labels, const ImageCrfParams& params, float* q, int threads) {
+                      const Unary& unary, int labels, const ImageCrfParams& params, float* q, int threads) {
   int64_t points = 1;
   for (int64_t s : spatial) points *= s;
   const int axes = static_cast<int>(spatial.size());
@@ -380,7 +352,9 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
     size_t k = 0;
     if (params.gaussian) terms.push_back({&kernels[k++], params.gaussian_compat});
     if (params.bilateral) terms.push_back({&kernels[k++], params.bilateral_compat});
-    mean_field(unary + b * points * labels, points, labels, terms, params.iterations, q + b * points * labels, inner);
+    Unary image_unary = unary;
+    image_unary.values += b * points * labels;
+    mean_field(image_unary, points, labels, terms, params.iterations, q + b * points * labels, inner);
   });
 }
 

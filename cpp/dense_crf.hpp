@@ -55,6 +55,14 @@ struct PairwiseTerm {
   Compatibility compat;
 };
 
+// Unary terms: energies, or probabilities p turned into energies -log(min(max(p, clip), 1))
+// (pydensecrf's unary_from_softmax) on the way in. Both must be finite, p >= 0.
+struct Unary {
+  const float* values;  // (n, labels)
+  bool probabilities = false;
+  float clip = 1e-5f;
+};
+
 // q = softmax(-unary) per point (densecrf's startInference).
 void mean_field_start(const float* unary, int64_t n, int labels, float* q, int threads);
 
@@ -63,7 +71,7 @@ void mean_field_step(const float* unary, int64_t n, int labels, const std::vecto
                      int threads);
 
 // q after `iterations` updates from softmax(-unary).
-void mean_field(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int iterations,
+void mean_field(const Unary& unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int iterations,
                 float* q, int threads);
 
 // densecrf's klDivergence(Q): sum Q log Q + sum unary Q + sum_k sum Q mu_k(K_k Q).
@@ -89,6 +97,6 @@ struct ImageCrfParams {
 // shape. Images run in parallel when there are enough of them, else one at a time on
 // all threads.
 void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
-                      const float* unary, int labels, const ImageCrfParams& params, float* q, int threads);
+                      const Unary& unary, int labels, const ImageCrfParams& params, float* q, int threads);
 
 }  // namespace weaksup

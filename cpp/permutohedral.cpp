@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "crf_rows.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
 
@@ -38,8 +39,7 @@ size_t table_size(int64_t items) {
 // the barycentric weight of each of the d + 1 vertices.
 class Simplexer {
  public:
-  explicit Simplexer(int d)
-      : d_(d), scale_(d), elevated_(d + 1), rem0_(d + 1), rank_(d + 1), bary_(d + 2) {
+  explicit Simplexer(int d) : d_(d) {
     // Expected standard deviation of the filter (p. 6 in Adams et al.), diagonal of E (p. 5).
     const float inv_std_dev = static_cast<float>(std::sqrt(2.0 / 3.0) * (d + 1));
     for (int i = 0; i < d; ++i) {
@@ -47,56 +47,75 @@ class Simplexer {
     }
   }
 
-  void locate(const float* f, int32_t* rem0, int16_t* rank, float* weight) {
+  // Points first .. first + count - 1 (count <= 4), one per F4 lane as densecrf does
+  // them: rem0 (4, d), rank (4, d + 1) and weight (4, d + 1) get lane after lane.
+  void locate4(const float* features, int64_t first, int count, int32_t* rem0, int16_t* rank, float* weight) {
     const int d = d_;
-    const float down = 1.0f / static_cast<float>(d + 1), up = static_cast<float>(d + 1);
-    float sm = 0;  // elevate the feature: y = E p
+    const F4 down = F4::set(1.0f / static_cast<float>(d + 1)), up = F4::set(static_cast<float>(d + 1));
+    const F4 zero = F4::set(0.0f), one = F4::set(1.0f);
+    auto feature = [&](int lane, int j) { return lane < count ? features[(first + lane) * d + j] : 0.0f; };
+    F4 sm = zero;  // elevate the feature: y = E p
     for (int j = d; j > 0; --j) {
-      const float cf = f[j - 1] * scale_[j - 1];
-      elevated_[j] = sm - static_cast<float>(j) * cf;
-      sm += cf;
+      const F4 f = F4::lanes(feature(0, j - 1), feature(1, j - 1), feature(2, j - 1), feature(3, j - 1));
+      const F4 cf = f * F4::set(scale_[j - 1]);
+      elevated_[j] = sm - F4::set(static_cast<float>(j)) * cf;
+      sm = sm + cf;
     }
     elevated_[0] = sm;
-    float sum = 0;  // the closest remainder-0 point, by rounding
+    F4 sum = zero;  // the closest remainder-0 point, by rounding
     for (int i = 0; i <= d; ++i) {
-      const float v = std::nearbyint(down * elevated_[i]);
+      const F4 v = (down * elevated_[i]).round_even();
       rem0_[i] = v * up;
-      sum += v;
+      sum = sum + v;
     }
-    for (int i = 0; i <= d; ++i) rank_[i] = 0;  // the simplex: sort order of the differences
+    for (int i = 0; i <= d; ++i) rank_[i] = zero;  // the simplex: sort order of the differences
     for (int i = 0; i < d; ++i) {
-      const float di = elevated_[i] - rem0_[i];
+      const F4 di = elevated_[i] - rem0_[i];
       for (int j = i + 1; j <= d; ++j) {
-        const float c = di < elevated_[j] - rem0_[j] ? 1.0f : 0.0f;
-        rank_[i] += c;
-        rank_[j] += 1.0f - c;
+        const F4 c = (di < elevated_[j] - rem0_[j]) & one;
+        rank_[i] = rank_[i] + c;
+        rank_[j] = rank_[j] + (one - c);
       }
     }
     for (int i = 0; i <= d; ++i) {  // back onto the plane if the rounding left it
-      rank_[i] += sum;
-      const float add = rank_[i] < 0 ? up : 0.0f, sub = rank_[i] >= up ? up : 0.0f;
-      rank_[i] += add - sub;
-      rem0_[i] += add - sub;
+      rank_[i] = rank_[i] + sum;
+      const F4 shift = ((rank_[i] < zero) & up) - ((rank_[i] >= up) & up);
+      rank_[i] = rank_[i] + shift;
+      rem0_[i] = rem0_[i] + shift;
     }
-    for (int i = 0; i < d + 2; ++i) bary_[i] = 0;  // barycentric coordinates (p. 10)
-    for (int i = 0; i <= d; ++i) {
-      const float v = (elevated_[i] - rem0_[i]) * down;
-      const int p = d - static_cast<int>(rank_[i]);
-      bary_[p] += v;
-      bary_[p + 1] -= v;
-    }
-    bary_[0] += 1.0f + bary_[d + 1];
-    for (int i = 0; i < d; ++i) rem0[i] = static_cast<int32_t>(rem0_[i]);
-    for (int i = 0; i <= d; ++i) {
-      rank[i] = static_cast<int16_t>(rank_[i]);
-      weight[i] = bary_[i];
+    alignas(16) float e[4], r0[4], rk[4];
+    for (int lane = 0; lane < count; ++lane) {
+      float* bary = bary_;  // barycentric coordinates (p. 10), lane by lane as densecrf
+      for (int i = 0; i < d + 2; ++i) bary[i] = 0;
+      for (int i = 0; i <= d; ++i) {
+        elevated_[i].store(e);
+        rem0_[i].store(r0);
+        rank_[i].store(rk);
+        const float v = (e[lane] - r0[lane]) * (1.0f / static_cast<float>(d + 1));
+        const int p = d - static_cast<int>(rk[lane]);
+        bary[p] += v;
+        bary[p + 1] -= v;
+        rank[lane * (d + 1) + i] = static_cast<int16_t>(rk[lane]);
+        if (i < d) rem0[lane * d + i] = static_cast<int32_t>(r0[lane]);
+      }
+      bary[0] += 1.0f + bary[d + 1];
+      for (int i = 0; i <= d; ++i) weight[lane * (d + 1) + i] = bary[i];
     }
   }
 
  private:
+  static constexpr int kMaxD = 64;
   int d_;
-  std::vector<float> scale_, elevated_, rem0_, rank_, bary_;
+  float scale_[kMaxD], bary_[kMaxD + 2];
+  F4 elevated_[kMaxD + 1], rem0_[kMaxD + 1], rank_[kMaxD + 1];
 };
+
+bool same_key(const int32_t* a, const int32_t* b, int d) {
+  for (int c = 0; c < d; ++c) {
+    if (a[c] != b[c]) return false;
+  }
+  return true;
+}
 
 // Vertex r of a simplex: rem0 plus the canonical simplex's vertex r, permuted by rank.
 void vertex_key(const int32_t* rem0, const int16_t* rank, int d, int r, int32_t* key) {
@@ -126,6 +145,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   std::vector<Block> block_of(static_cast<size_t>(n_blocks));
   struct Scratch {
     std::vector<int32_t> table, rem0, key;
+    std::vector<int64_t> slots;
     std::vector<int16_t> rank;
   };
   const int workers = resolve_threads(threads, n_blocks);
@@ -136,30 +156,39 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
     Block& out = block_of[block];
     const int64_t first = block * kPointBlock, last = std::min(n, first + kPointBlock);
     const int64_t size = static_cast<int64_t>(table_size((last - first) * per)), mask = size - 1;
-    s.table.assign(static_cast<size_t>(size), -1);
-    s.rem0.resize(static_cast<size_t>(d));
-    s.rank.resize(static_cast<size_t>(per));
+    if (s.table.size() < static_cast<size_t>(size)) s.table.assign(static_cast<size_t>(size), -1);
+    s.slots.clear();  // the slots this block fills, emptied again at its end
+    s.rem0.resize(static_cast<size_t>(4 * d));
+    s.rank.resize(static_cast<size_t>(4 * per));
     s.key.resize(static_cast<size_t>(d));
     int32_t found = 0;
     for (int64_t i = first; i < last; ++i) {
-      simplexers[worker].locate(features + i * d, s.rem0.data(), s.rank.data(), &weight_[i * per]);
+      const int lane = static_cast<int>((i - first) % 4);
+      if (lane == 0) {
+        simplexers[worker].locate4(features, i, static_cast<int>(std::min<int64_t>(4, last - i)), s.rem0.data(),
+                                   s.rank.data(), &weight_[i * per]);
+      }
+      const int32_t* point_rem0 = &s.rem0[lane * d];
+      const int16_t* point_rank = &s.rank[lane * per];
       for (int r = 0; r <= d; ++r) {
-        vertex_key(s.rem0.data(), s.rank.data(), d, r, s.key.data());
+        vertex_key(point_rem0, point_rank, d, r, s.key.data());
         const uint64_t h = hash_key(s.key.data(), d);
         int64_t slot = static_cast<int64_t>(h) & mask;
         for (;; slot = (slot + 1) & mask) {
           const int32_t v = s.table[slot];
           if (v < 0) {
             s.table[slot] = found++;
+            s.slots.push_back(slot);
             out.hashes.push_back(h);
             out.keys.insert(out.keys.end(), s.key.begin(), s.key.end());
             break;
           }
-          if (out.hashes[v] == h && std::equal(s.key.begin(), s.key.end(), &out.keys[static_cast<size_t>(v) * d])) break;
+          if (out.hashes[v] == h && same_key(s.key.data(), &out.keys[static_cast<size_t>(v) * d], d)) break;
         }
         vertex_[i * per + r] = s.table[slot];  // block-local for now
       }
     }
+    for (int64_t slot : s.slots) s.table[slot] = -1;
     out.start.assign(static_cast<size_t>(found) + 1, 0);
     for (int64_t e = first * per; e < last * per; ++e) ++out.start[vertex_[e] + 1];
     for (int32_t v = 0; v < found; ++v) out.start[v + 1] += out.start[v];
@@ -177,7 +206,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
     const int64_t mask = static_cast<int64_t>(table.size()) - 1;
     for (int64_t slot = static_cast<int64_t>(h) & mask;; slot = (slot + 1) & mask) {
       const int32_t v = table[slot];
-      if (v < 0 || (vertex_hash[v] == h && std::equal(key, key + d, &keys[static_cast<size_t>(v) * d]))) return slot;
+      if (v < 0 || (vertex_hash[v] == h && same_key(key, &keys[static_cast<size_t>(v) * d], d))) return slot;
     }
   };
   std::vector<int64_t> occurrences;  // per vertex, then turned into offsets
@@ -207,10 +236,10 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
     // densecrf locates points four at a time and pads the last four with points at the
     // origin: their simplex joins the lattice. It carries no value of its own but relays
     // the blur between its neighbours, so results near the origin depend on it.
-    std::vector<float> origin(static_cast<size_t>(d), 0.0f), unused(static_cast<size_t>(per));
-    std::vector<int32_t> rem0(static_cast<size_t>(d)), key(static_cast<size_t>(d));
-    std::vector<int16_t> rank(static_cast<size_t>(per));
-    Simplexer(d).locate(origin.data(), rem0.data(), rank.data(), unused.data());
+    std::vector<float> origin(static_cast<size_t>(d), 0.0f), unused(static_cast<size_t>(4 * per));
+    std::vector<int32_t> rem0(static_cast<size_t>(4 * d)), key(static_cast<size_t>(d));
+    std::vector<int16_t> rank(static_cast<size_t>(4 * per));
+    Simplexer(d).locate4(origin.data(), 0, 1, rem0.data(), rank.data(), unused.data());
     for (int r = 0; r <= d; ++r) {
       vertex_key(rem0.data(), rank.data(), d, r, key.data());
       const uint64_t h = hash_key(key.data(), d);
@@ -298,18 +327,14 @@ float Lattice::alpha() const { return 1.0f / (1.0f + std::pow(2.0f, static_cast<
 int64_t Lattice::splat_blocks() const { return static_cast<int64_t>(block_slot_start_.size()) - 1; }
 
 void Lattice::splat(int64_t block, const float* in, int channels, float* scratch, const float* splat_weight) const {
-  const int64_t c = padded(channels), per = d_ + 1;
+  const int64_t c = padded(channels);
   if (!splat_weight) splat_weight = weight_.data();
-  for_chunks(c, [&](auto acc, int64_t k0) {
-    for (int64_t slot = block_slot_start_[block]; slot < block_slot_start_[block + 1]; ++slot) {
-      acc.zero();
-      for (int32_t at = slot_entries_[slot].begin; at < slot_entries_[slot].end; ++at) {
-        const int64_t e = splat_entry_[at];
-        acc.add(F4::set(splat_weight[e]), in + (e / per) * c + k0);
-      }
-      acc.store(scratch + slot_row_[slot] * c + k0);
-    }
-  });
+  const RowKernels& rows = row_kernels(c);
+  for (int64_t slot = block_slot_start_[block]; slot < block_slot_start_[block + 1]; ++slot) {
+    const Range& r = slot_entries_[slot];
+    rows.splat_slot(scratch + slot_row_[slot] * c, in, &splat_entry_[r.begin], r.end - r.begin, splat_weight, d_ + 1,
+                    c);
+  }
 }
 
 const float* Lattice::blur(int channels, bool reverse, int threads, float* scratch) const {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -20,7 +21,14 @@ struct F4 {
   __m128 v;
   static F4 load(const float* p) { return {_mm_loadu_ps(p)}; }
   static F4 set(float x) { return {_mm_set1_ps(x)}; }
+  static F4 lanes(float a, float b, float c, float d) { return {_mm_setr_ps(a, b, c, d)}; }
   void store(float* p) const { _mm_storeu_ps(p, v); }
+  // Round half to even (the default rounding mode), as densecrf's _mm_cvtps_epi32.
+  F4 round_even() const { return {_mm_cvtepi32_ps(_mm_cvtps_epi32(v))}; }
+  // Lane-wise comparisons give masks; `mask & x` keeps x where the mask is set.
+  friend F4 operator<(F4 a, F4 b) { return {_mm_cmplt_ps(a.v, b.v)}; }
+  friend F4 operator>=(F4 a, F4 b) { return {_mm_cmpge_ps(a.v, b.v)}; }
+  friend F4 operator&(F4 mask, F4 x) { return {_mm_and_ps(mask.v, x.v)}; }
   // A store that bypasses the cache (p 16-byte aligned): for big outputs read much later.
   // Call stream_fence() before other threads may read them.
   void stream(float* p) const { _mm_stream_ps(p, v); }
@@ -69,8 +77,29 @@ struct F4 {
   float v[4];
   static F4 load(const float* p) { return {{p[0], p[1], p[2], p[3]}}; }
   static F4 set(float x) { return {{x, x, x, x}}; }
+  static F4 lanes(float a, float b, float c, float d) { return {{a, b, c, d}}; }
   void store(float* p) const {
     for (int i = 0; i < 4; ++i) p[i] = v[i];
+  }
+  F4 round_even() const { return {{std::nearbyint(v[0]), std::nearbyint(v[1]), std::nearbyint(v[2]), std::nearbyint(v[3])}}; }
+  static float bits(bool b) {
+    const uint32_t u = b ? 0xFFFFFFFFu : 0u;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+  friend F4 operator<(F4 a, F4 b) { return {{bits(a.v[0] < b.v[0]), bits(a.v[1] < b.v[1]), bits(a.v[2] < b.v[2]), bits(a.v[3] < b.v[3])}}; }
+  friend F4 operator>=(F4 a, F4 b) { return {{bits(a.v[0] >= b.v[0]), bits(a.v[1] >= b.v[1]), bits(a.v[2] >= b.v[2]), bits(a.v[3] >= b.v[3])}}; }
+  friend F4 operator&(F4 mask, F4 x) {
+    F4 out;
+    for (int i = 0; i < 4; ++i) {
+      uint32_t m, u;
+      std::memcpy(&m, &mask.v[i], 4);
+      std::memcpy(&u, &x.v[i], 4);
+      u &= m;
+      std::memcpy(&out.v[i], &u, 4);
+    }
+    return out;
   }
   void stream(float* p) const { store(p); }
   friend F4 operator+(F4 a, F4 b) { return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}}; }

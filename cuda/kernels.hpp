@@ -3,9 +3,11 @@
 // `stream` is a cudaStream_t (nullptr: the legacy default stream) on which all work is
 // queued. Functions that must report bad data (NaN, out-of-range values) wait for the
 // stream before returning. CUDA failures throw std::runtime_error; bad data throws
-// std::invalid_argument. Results equal those of the CPU kernels in cpp/ exactly.
+// std::invalid_argument. Results equal those of the CPU kernels in cpp/ exactly (except
+// dense_crf_images: to float rounding).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace weaksup {
 namespace gpu {
@@ -46,6 +48,25 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
                  int64_t n_thresholds, const int64_t* gt_boxes, const int64_t* gt_offsets,
                  const double* iou_thresholds, int64_t n_iou, bool multi_contour, uint8_t* correct,
                  int64_t* boxes_v1, void* stream);
+
+// A pairwise term of dense_crf_images (as ImageCrfParams in cpp/dense_crf.hpp).
+struct CrfTerm {
+  bool enabled = false;
+  std::vector<float> sigma;        // per spatial axis, fastest first (x, y[, z])
+  std::vector<float> color_sigma;  // per channel (the bilateral term only)
+  int compat_kind = 0;             // 0 Potts, 1 diagonal, 2 matrix (symmetrized)
+  std::vector<float> compat;       // 1, labels or labels * labels values
+};
+
+// dense_crf_images of cpp/dense_crf.hpp: images float32 (batch, points, channels) with
+// spatial shape `spatial` (slowest axis first, points = its product), unary energies
+// float32 (batch, points, labels) -> q float32 (same shape). The Gaussian term comes
+// before the bilateral one; normalization as Normalization. Results match the CPU's to
+// float rounding (not bit for bit) and are the same on every run. Waits for the stream
+// once per term (for the lattice size); all images run in the same launches.
+void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
+                      const float* unary, int labels, const CrfTerm& gaussian, const CrfTerm& bilateral,
+                      int normalization, int iterations, float* q, void* stream);
 
 }  // namespace gpu
 }  // namespace weaksup

@@ -99,3 +99,139 @@ def test_inputs_not_modified_on_gpu(cp, rng):
     weaksup.cam_to_boxes(cams)
     weaksup.box_accuracy(cams, [np.array([[0, 0, 10, 10]])] * 4)
     assert bool((cams == before).all())
+
+
+# ---- dense CRF: the CUDA mean-field against the CPU's, through the low-level bindings ----
+#
+# The GPU sums floats in another order than the CPU, so q agrees to float rounding
+# (1e-4), not bit for bit; two GPU runs must agree bit for bit.
+
+
+def _cpu_crf(images, spatial, unary, gaussian, bilateral, normalization, iterations):
+    from weaksup import _core
+
+    kwargs = dict(images=images, spatial=list(spatial), unary=unary, gaussian=gaussian, bilateral=bilateral,
+                  normalization=normalization, iterations=iterations, threads=0)
+    if "probabilities" in (_core.dense_crf_images.__doc__ or ""):  # energies, not probabilities
+        kwargs.update(probabilities=False, clip=1e-5)
+    return _core.dense_crf_images(**kwargs)
+
+
+def _gpu_crf(cp, images, spatial, unary, gaussian, bilateral, normalization, iterations):
+    from weaksup import _cuda
+
+    img, un = cp.asarray(images), cp.asarray(unary)
+    out = cp.full(unary.shape, -1.0, dtype=cp.float32)
+    g = None if gaussian is None else (list(gaussian[0]), gaussian[2], gaussian[3].ravel().tolist())
+    b = None if bilateral is None else (list(bilateral[0]), list(bilateral[1]), bilateral[2],
+                                        bilateral[3].ravel().tolist())
+    _cuda.dense_crf_images(img.data.ptr, images.shape[0], list(spatial), images.shape[2], un.data.ptr,
+                           unary.shape[2], g, b, normalization, iterations, out.data.ptr,
+                           cp.cuda.get_current_stream().ptr)
+    return out.get()
+
+
+def _term(kind, labels, rng, scale=1.0):
+    """(kind, float32 values) of a random compatibility: Potts, diagonal or matrix."""
+    if kind == 0:
+        return kind, np.array([scale * rng.uniform(1, 5)], dtype=np.float32)
+    shape = (labels,) if kind == 1 else (labels, labels)
+    return kind, (scale * rng.uniform(-2, 0.5, shape)).astype(np.float32)
+
+
+def _check_crf(cp, images, spatial, unary, gaussian, bilateral, normalization, iterations):
+    cpu = _cpu_crf(images, spatial, unary, gaussian, bilateral, normalization, iterations)
+    gpu = _gpu_crf(cp, images, spatial, unary, gaussian, bilateral, normalization, iterations)
+    again = _gpu_crf(cp, images, spatial, unary, gaussian, bilateral, normalization, iterations)
+    assert np.array_equal(gpu.view(np.uint32), again.view(np.uint32)), "two GPU runs differ"
+    assert np.abs(gpu - cpu).max() <= 1e-4, np.abs(gpu - cpu).max()
+    agree = (gpu.argmax(-1) == cpu.argmax(-1)).mean()
+    assert agree >= 0.999, agree
+    return gpu
+
+
+def _smooth_unary(rng, batch, spatial, labels, sharpness=3.0):
+    """Energies -log p of spatially smooth random label maps with noise."""
+    scores = ndimage.gaussian_filter(rng.random((batch, *spatial, labels)), (0, *([2] * len(spatial)), 0))
+    scores = sharpness * (scores - scores.mean()) / scores.std() + 0.5 * rng.standard_normal(scores.shape)
+    p = np.exp(scores - scores.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    return (-np.log(np.clip(p, 1e-5, 1))).reshape(batch, -1, labels).astype(np.float32)
+
+
+@pytest.mark.parametrize("labels", [2, 21])
+@pytest.mark.parametrize("normalization", [0, 1, 2, 3])
+@pytest.mark.parametrize("kinds", [(0, 0), (1, 2), (2, 0)])
+def test_dense_crf_random_equal_cpu(cp, rng, labels, normalization, kinds):
+    batch, spatial, channels = 3, (37, 50), 3
+    images = (255 * rng.random((batch, np.prod(spatial), channels))).astype(np.float32)
+    images = ndimage.gaussian_filter(images.reshape(batch, *spatial, channels), (0, 1.5, 1.5, 0))
+    images = np.ascontiguousarray(images.reshape(batch, -1, channels), dtype=np.float32)
+    unary = _smooth_unary(rng, batch, spatial, labels)
+    scale = 0.05 if normalization == 0 else 1.0  # unnormalized kernels sum many points
+    gaussian = ([3.0, 2.0], None, *_term(kinds[0], labels, rng, scale))
+    bilateral = ([40.0, 30.0], [13.0, 10.0, 20.0], *_term(kinds[1], labels, rng, scale))
+    for g, b in ((gaussian, bilateral), (gaussian, None), (None, bilateral)):
+        _check_crf(cp, images, spatial, unary, g, b, normalization, 5)
+
+
+@pytest.mark.parametrize("labels", [2, 21])
+def test_dense_crf_astronaut_equal_cpu(cp, rng, labels):
+    skimage_data = pytest.importorskip("skimage.data")
+    transform = pytest.importorskip("skimage.transform")
+    image = transform.resize(skimage_data.astronaut(), (96, 128), anti_aliasing=True, preserve_range=True)
+    images = np.ascontiguousarray(image.reshape(1, -1, 3), dtype=np.float32)
+    unary = _smooth_unary(rng, 1, (96, 128), labels, sharpness=1.5)
+    potts = np.array([3.0], dtype=np.float32)
+    gaussian = ([3.0, 3.0], None, 0, potts)
+    bilateral = ([80.0, 80.0], [13.0, 13.0, 13.0], 0, np.array([10.0], dtype=np.float32))
+    q = _check_crf(cp, images, (96, 128), unary, gaussian, bilateral, 3, 10)
+    assert (q.argmax(-1) != unary.argmin(-1)).any()  # the CRF did change labels
+
+
+def test_dense_crf_volume_equal_cpu(cp, rng):
+    spatial, labels = (6, 19, 23), 4  # 2622 points: not a multiple of 4 (densecrf's padding point)
+    vol = ndimage.gaussian_filter(rng.random((1, *spatial, 2)), (0, 1, 2, 2, 0))
+    images = np.ascontiguousarray((255 * vol).reshape(1, -1, 2), dtype=np.float32)
+    unary = _smooth_unary(rng, 1, spatial, labels)
+    gaussian = ([2.0, 2.0, 1.0], None, 0, np.array([3.0], dtype=np.float32))
+    bilateral = ([20.0, 20.0, 5.0], [10.0, 15.0], 1, np.full(labels, -5.0, dtype=np.float32))
+    for normalization in (1, 3):
+        _check_crf(cp, images, spatial, unary, gaussian, bilateral, normalization, 5)
+
+
+def test_dense_crf_sec_batch_equal_cpu(cp, rng):
+    """The SEC case: 32 images of 41x41, 21 labels, 10 iterations, one launch sequence."""
+    batch, spatial, labels = 32, (41, 41), 21
+    images = ndimage.gaussian_filter(255 * rng.random((batch, *spatial, 3)), (0, 2, 2, 0))
+    images = np.ascontiguousarray(images.reshape(batch, -1, 3), dtype=np.float32)
+    unary = _smooth_unary(rng, batch, spatial, labels)
+    gaussian = ([3.0, 3.0], None, 0, np.array([3.0], dtype=np.float32))
+    bilateral = ([80.0, 80.0], [13.0, 13.0, 13.0], 0, np.array([10.0], dtype=np.float32))
+    _check_crf(cp, images, spatial, unary, gaussian, bilateral, 3, 10)
+    # One image alone gives the same bits as inside the batch (images never mix).
+    alone = _gpu_crf(cp, images[5:6], spatial, unary[5:6], gaussian, bilateral, 3, 10)
+    together = _gpu_crf(cp, images, spatial, unary, gaussian, bilateral, 3, 10)
+    np.testing.assert_array_equal(alone[0], together[5])
+
+
+def test_dense_crf_gpu_reports_bad_input(cp, rng):
+    images = rng.random((1, 64, 3)).astype(np.float32)
+    images[0, 5, 1] = np.nan
+    unary = rng.random((1, 64, 2)).astype(np.float32)
+    bilateral = ([5.0, 5.0], [10.0, 10.0, 10.0], 0, np.array([1.0], dtype=np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        _gpu_crf(cp, images, (8, 8), unary, None, bilateral, 3, 2)
+    bad = ([5.0, 5.0], [10.0, 10.0, 10.0], 1, np.ones(3, dtype=np.float32))  # 3 values for 2 labels
+    with pytest.raises(ValueError, match="compat"):
+        _gpu_crf(cp, np.zeros((1, 64, 3), np.float32), (8, 8), unary, None, bad, 3, 2)
+
+
+def test_dense_crf_public_api_on_gpu(cp, rng):
+    """weaksup.dense_crf on CuPy arrays (the binding above) agrees with its host path."""
+    images = (255 * ndimage.gaussian_filter(rng.random((2, 41, 41, 3)), (0, 2, 2, 0))).astype(np.uint8)
+    probs = rng.dirichlet(np.ones(5), size=(2, 41, 41)).astype(np.float32)
+    host = weaksup.dense_crf(images, probs)
+    dev = weaksup.dense_crf(cp.asarray(images), cp.asarray(probs))
+    assert isinstance(dev, cp.ndarray)
+    assert np.abs(dev.get() - host).max() <= 1e-4

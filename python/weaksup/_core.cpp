@@ -208,7 +208,7 @@ carray<float> crf_mean_field(const carray<float>& unary, const py::list& terms, 
   const auto pairwise = pairwise_terms(terms, labels);
   carray<float> q({n, static_cast<int64_t>(labels)});
   py::gil_scoped_release release;
-  mean_field(unary.data(), n, labels, pairwise, iterations, q.mutable_data(), threads);
+  mean_field(Unary{unary.data()}, n, labels, pairwise, iterations, q.mutable_data(), threads);
   return q;
 }
 
@@ -236,9 +236,10 @@ double crf_kl(const carray<float>& unary, const carray<float>& q, const py::list
 
 // images (B, P, C), unary (B, P, L); a term is None or (sigmas, colour sigmas or None,
 // compat kind, compat values), sigmas fastest axis first.
+// `unary` holds probabilities (turned into energies with `clip`) when `probabilities`.
 carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>& spatial, const carray<float>& unary,
-                         const py::object& gaussian, const py::object& bilateral, int normalization, int iterations,
-                         int threads) {
+                         bool probabilities, float clip, const py::object& gaussian, const py::object& bilateral,
+                         int normalization, int iterations, int threads) {
   const int64_t batch = images.shape(0);
   const int channels = static_cast<int>(images.shape(2)), labels = static_cast<int>(unary.shape(2));
   ImageCrfParams params;
@@ -262,7 +263,8 @@ carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>
   carray<float> q({batch, unary.shape(1), static_cast<int64_t>(labels)});
   float* out = q.mutable_data();
   py::gil_scoped_release release;
-  dense_crf_images(images.data(), batch, spatial, channels, unary.data(), labels, params, out, threads);
+  dense_crf_images(images.data(), batch, spatial, channels, Unary{unary.data(), probabilities, clip}, labels, params,
+                   out, threads);
   return q;
 }
 
@@ -307,6 +309,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("kl_divergence", &crf_kl, py::arg("unary").noconvert(), py::arg("q").noconvert(), py::arg("terms"),
         py::arg("threads"));
   m.def("dense_crf_images", &crf_images, py::arg("images").noconvert(), py::arg("spatial"),
-        py::arg("unary").noconvert(), py::arg("gaussian"), py::arg("bilateral"), py::arg("normalization"),
+        py::arg("unary").noconvert(), py::arg("probabilities"), py::arg("clip"), py::arg("gaussian"),
+        py::arg("bilateral"), py::arg("normalization"),
         py::arg("iterations"), py::arg("threads"));
 }

@@ -2,9 +2,12 @@
 // e.g. cupy's `.data.ptr`) with their sizes; `stream` is a cudaStream_t as an int
 // (0: the legacy default stream). Validation, allocation and dispatch live in Python.
 // The GIL is released while kernels are queued (and while a call waits on its stream).
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels.hpp"
 
@@ -19,6 +22,27 @@ T* ptr(uintptr_t address) {
 }
 
 void* stream_of(uintptr_t handle) { return reinterpret_cast<void*>(handle); }
+
+// A dense-CRF term from Python: None (left out), (sigmas, kind, values) for the
+// Gaussian term or (sigmas, colour sigmas, kind, values) for the bilateral one.
+gpu::CrfTerm crf_term(const py::object& spec, bool bilateral) {
+  gpu::CrfTerm term;
+  if (spec.is_none()) return term;
+  const auto t = spec.cast<py::tuple>();
+  if (t.size() != (bilateral ? 4u : 3u)) {
+    throw py::value_error(bilateral ? "bilateral must be None or (sigmas, color_sigmas, kind, values)"
+                                    : "gaussian must be None or (sigmas, kind, values)");
+  }
+  size_t k = 0;
+  term.enabled = true;
+  term.sigma = t[k++].cast<std::vector<float>>();
+  if (bilateral) term.color_sigma = t[k++].cast<std::vector<float>>();
+  term.compat_kind = t[k++].cast<int>();
+  // values: any float sequence or array (a matrix is read in C order).
+  const auto values = t[k++].cast<py::array_t<float, py::array::c_style | py::array::forcecast>>();
+  term.compat.assign(values.data(), values.data() + values.size());
+  return term;
+}
 
 }  // namespace
 
@@ -83,4 +107,19 @@ PYBIND11_MODULE(_cuda, m) {
       py::arg("thresholds_ptr"), py::arg("n_thresholds"), py::arg("gt_boxes_ptr"), py::arg("gt_offsets_ptr"),
       py::arg("iou_ptr"), py::arg("n_iou"), py::arg("multi_contour"), py::arg("correct_ptr"), py::arg("boxes_ptr"),
       py::arg("stream"));
+
+  // The terms are parsed with the GIL held; it is released for the GPU work.
+  m.def(
+      "dense_crf_images",
+      [](uintptr_t images, int64_t batch, const std::vector<int64_t>& spatial, int channels, uintptr_t unary,
+         int labels, const py::object& gaussian, const py::object& bilateral, int normalization, int iterations,
+         uintptr_t out, uintptr_t stream) {
+        const gpu::CrfTerm g = crf_term(gaussian, false), b = crf_term(bilateral, true);
+        py::gil_scoped_release release;
+        gpu::dense_crf_images(ptr<const float>(images), batch, spatial, channels, ptr<const float>(unary), labels, g,
+                              b, normalization, iterations, ptr<float>(out), stream_of(stream));
+      },
+      py::arg("images_ptr"), py::arg("batch"), py::arg("spatial"), py::arg("channels"), py::arg("unary_ptr"),
+      py::arg("labels"), py::arg("gaussian"), py::arg("bilateral"), py::arg("normalization"), py::arg("iterations"),
+      py::arg("out_ptr"), py::arg("stream"));
 }

@@ -20,3 +20,9 @@ def box_correct(
     gt_boxes_ptr: int, gt_offsets_ptr: int, iou_ptr: int, n_iou: int, multi_contour: bool, correct_ptr: int,
     boxes_ptr: int, stream: int,
 ) -> None: ...
+def dense_crf_images(
+    images_ptr: int, batch: int, spatial: list[int], channels: int, unary_ptr: int, labels: int,
+    gaussian: tuple[list[float], int, list[float]] | None,
+    bilateral: tuple[list[float], list[float], int, list[float]] | None,
+    normalization: int, iterations: int, out_ptr: int, stream: int,
+) -> None: ...

@@ -263,13 +263,16 @@ def dense_crf(
     src = np.asarray(_arrays.to_host(source, source_name))
     img_f, src_l, spatial, batch_shape = _layout(img, src, source_name, spatial_dims, label_axis)
     labels = src_l.shape[-1]
-    energies = unary_from_probabilities(src_l, clip, source_name) if probs is not None else _finite_float32(src_l, "unary")
+    _arrays.real_dtype(src_l.dtype, source_name)
+    if not (0 < clip <= 1):
+        raise ValueError(f"clip must be in (0, 1], got {clip}")
+    values = np.ascontiguousarray(src_l, dtype=np.float32)  # the kernel checks values and takes the log
     gaussian, bilateral = _image_terms(len(spatial), img_f.shape[-1], labels, gaussian_sigma, gaussian_compat,
                                        bilateral_sigma, color_sigma, bilateral_compat)
     points = int(np.prod(spatial))
     q = _core.dense_crf_images(
-        img_f.reshape(-1, points, img_f.shape[-1]), list(spatial), energies.reshape(-1, points, labels), gaussian,
-        bilateral, norm, iterations, _arrays.check_threads(threads),
+        img_f.reshape(-1, points, img_f.shape[-1]), list(spatial), values.reshape(-1, points, labels),
+        probs is not None, float(clip), gaussian, bilateral, norm, iterations, _arrays.check_threads(threads),
     )
     out = np.moveaxis(q.reshape(batch_shape + spatial + (labels,)), -1, label_axis)
     return _arrays.like_caller(out, source)

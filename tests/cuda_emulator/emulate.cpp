@@ -21,6 +21,7 @@
 
 #include "cam_boxes.hpp"
 #include "components.hpp"
+#include "dense_crf.hpp"
 #include "kernels.hpp"
 #include "wsol.hpp"
 
@@ -312,6 +313,99 @@ void test_v1_boxes(int iter) {
   compare_box_correct("all levels", iter, q, 1, h, w, thresholds, gt, offsets, {50});
 }
 
+// A random compatibility of `kind` (Potts, diagonal, matrix) with values of size `scale`.
+std::vector<float> random_compat(int kind, int labels, double scale) {
+  const size_t n = kind == 0 ? 1 : kind == 1 ? labels : static_cast<size_t>(labels) * labels;
+  std::vector<float> w(n);
+  for (auto& v : w) v = static_cast<float>(scale * (kind == 0 ? 0.5 + uni() : uni() * 2 - 1.5));
+  return w;
+}
+
+// dense_crf_images: the GPU sums floats in another order, so it matches the CPU to 1e-4
+// rather than bit for bit; but it must give the same bits on every run (the emulator
+// runs the threads in a new shuffled order each time).
+void test_dense_crf(int iter) {
+  std::vector<int64_t> spatial;
+  int64_t h, w;
+  random_shape(h, w);
+  h = std::min<int64_t>(h, 28);
+  w = std::min<int64_t>(w, 28);
+  if (iter % 4 == 3) spatial = {randint(1, 4), h, w};  // a small volume
+  else spatial = {h, w};
+  const int64_t depth = spatial.size() == 3 ? spatial[0] : 1, points = depth * h * w;
+  const int64_t batch = randint(1, 3);
+  const int channels = static_cast<int>(randint(1, 3)), labels = uni() < 0.2 ? 21 : static_cast<int>(randint(2, 5));
+  std::vector<float> images(batch * points * channels), unary(batch * points * labels);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int c = 0; c < channels; ++c) {
+      const auto f = field(depth * h, w, static_cast<int>(randint(0, 2)));
+      for (int64_t i = 0; i < points; ++i) images[(b * points + i) * channels + c] = static_cast<float>(f[i] * 255);
+    }
+    for (int l = 0; l < labels; ++l) {  // noisy but spatially coherent label scores
+      const auto f = field(depth * h, w, 1);
+      for (int64_t i = 0; i < points; ++i) {
+        unary[(b * points + i) * labels + l] = static_cast<float>(-std::log(0.05 + f[i] * (0.5 + uni())));
+      }
+    }
+  }
+  ImageCrfParams params;
+  gpu::CrfTerm gaussian, bilateral;
+  const int normalization = static_cast<int>(randint(0, 3));
+  const double scale = normalization == 0 ? 0.05 : 1.0;  // unnormalized kernels sum many points
+  const int pick = static_cast<int>(randint(0, 5));      // 0: Gaussian only, 1: bilateral only, else both
+  params.gaussian = gaussian.enabled = pick != 1;
+  params.bilateral = bilateral.enabled = pick != 0;
+  for (size_t a = 0; a < spatial.size(); ++a) {
+    gaussian.sigma.push_back(static_cast<float>(0.5 + 4 * uni()));
+    bilateral.sigma.push_back(static_cast<float>(3 + 60 * uni()));
+  }
+  for (int c = 0; c < channels; ++c) bilateral.color_sigma.push_back(static_cast<float>(3 + 20 * uni()));
+  gaussian.compat_kind = static_cast<int>(randint(0, 2));
+  bilateral.compat_kind = static_cast<int>(randint(0, 2));
+  gaussian.compat = random_compat(gaussian.compat_kind, labels, scale);
+  bilateral.compat = random_compat(bilateral.compat_kind, labels, scale);
+  params.gaussian_sigma = gaussian.sigma;
+  params.gaussian_compat = Compatibility::make(gaussian.compat_kind, gaussian.compat.data(), labels);
+  params.bilateral_sigma = bilateral.sigma;
+  params.color_sigma = bilateral.color_sigma;
+  params.bilateral_compat = Compatibility::make(bilateral.compat_kind, bilateral.compat.data(), labels);
+  params.normalization = static_cast<Normalization>(normalization);
+  params.iterations = static_cast<int>(randint(0, 5));
+
+  std::vector<float> cpu(unary.size()), gpu1(unary.size(), -7), gpu2(unary.size(), -7);
+  dense_crf_images(images.data(), batch, spatial, channels, Unary{unary.data()}, labels, params, cpu.data(), 1);
+  auto run = [&](std::vector<float>& out) {
+    gpu::dense_crf_images(images.data(), batch, spatial, channels, unary.data(), labels, gaussian, bilateral,
+                          normalization, params.iterations, out.data(), nullptr);
+  };
+  run(gpu1);
+  run(gpu2);
+  double worst = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) worst = std::max(worst, std::fabs(double{cpu[i]} - gpu1[i]));
+  EXPECT(worst <= 1e-4, "dense_crf: max |GPU - CPU| = %g, iter %d (%zu axes, %lldx%lld, batch %lld, %d channels, "
+         "%d labels, normalization %d, terms %d, kinds %d %d)", worst, iter, spatial.size(), (long long)h,
+         (long long)w, (long long)batch, channels, labels, normalization, pick, gaussian.compat_kind,
+         bilateral.compat_kind);
+  EXPECT(std::memcmp(gpu1.data(), gpu2.data(), gpu1.size() * sizeof(float)) == 0,
+         "dense_crf: two GPU runs differ, iter %d", iter);
+
+  if (iter % 10 == 0) {  // bad inputs are reported, not computed
+    auto reported = [&](const char* what) {
+      try {
+        run(gpu1);
+      } catch (const std::invalid_argument& e) {
+        return std::string(e.what()).find(what) != std::string::npos;
+      }
+      return false;
+    };
+    bilateral.enabled = true;
+    images[randint(0, static_cast<int64_t>(images.size()) - 1)] = NAN;
+    EXPECT(reported("finite"), "dense_crf: NaN not reported, iter %d", iter);
+    bilateral.compat.push_back(1.0f);
+    EXPECT(reported("compat"), "dense_crf: wrong compat size not reported, iter %d", iter);
+  }
+}
+
 // Empty images: nothing to label, every mask empty.
 void test_empty() {
   for (int64_t h : {0, 3}) {
@@ -345,6 +439,7 @@ int main(int argc, char** argv) {
     test_box_correct(i);
     test_levels_below_minus_one(i);
     test_v1_boxes(i);
+    test_dense_crf(i);
   }
   EXPECT(emu_live.empty(), "%zu device buffers leaked", emu_live.size());
   std::printf("emulated CUDA == CPU: %lld checks, %lld failures (%lld launches)\n", (long long)checks,

@@ -1,4 +1,4 @@
-// Host stand-in for the one CUB call cuda/components.cu makes (see ../../cuda_runtime.h).
+// Host stand-in for the CUB scan cuda/components.cu and cuda/crf.cu make (see ../../cuda_runtime.h).
 #pragma once
 #include <cuda_runtime.h>
 

@@ -1,0 +1,101 @@
+// The baseline row kernels (4 floats at a time, simd.hpp) and the run-time choice.
+#include "crf_rows.hpp"
+
+#include <algorithm>
+
+#include "simd.hpp"
+
+namespace weaksup {
+
+namespace {
+
+// kKeep[j] keeps the first j lanes of an F4 and zeroes the others.
+const float kKeepLanes[5][4] = {{0, 0, 0, 0}, {1, 0, 0, 0}, {1, 1, 0, 0}, {1, 1, 1, 0}, {1, 1, 1, 1}};
+const F4 kKeep[5] = {F4::load(kKeepLanes[0]), F4::load(kKeepLanes[1]), F4::load(kKeepLanes[2]),
+                     F4::load(kKeepLanes[3]), F4::load(kKeepLanes[4])};
+
+// densecrf's expAndNormalize for one point: q = exp(e - max e) / sum, over `labels`
+// values padded to whole F4s (padding lanes of q become 0). The row stays in registers
+// (NV F4s); q is written once, with streaming stores when `stream` (q 16-byte aligned).
+template <int NV>
+void exp_normalize_row(const float* e, int labels, float* q, bool stream) {
+  F4 x[NV];
+  F4 top = F4::load(e);
+  for (int i = 0; i < NV; ++i) {
+    x[i] = F4::load(e + 4 * i);
+    top = max(top, x[i]);
+  }
+  const F4 shift = F4::set(top.max_lane());
+  F4 total = F4::set(0.0f);
+  for (int i = 0; i < NV; ++i) {
+    x[i] = exp4(x[i] - shift);
+    if (4 * i + 4 > labels) x[i] = x[i] * kKeep[std::max(0, labels - 4 * i)];  // zero the padding
+    total = total + x[i];
+  }
+  const F4 sum = F4::set(total.sum_lanes());
+  for (int i = 0; i < NV; ++i) {
+    if (stream) (x[i] / sum).stream(q + 4 * i);
+    else (x[i] / sum).store(q + 4 * i);
+  }
+}
+
+void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool stream) {
+  switch (stride / 4) {
+    case 1: return exp_normalize_row<1>(e, labels, q, stream);
+    case 2: return exp_normalize_row<2>(e, labels, q, stream);
+    case 3: return exp_normalize_row<3>(e, labels, q, stream);
+    case 4: return exp_normalize_row<4>(e, labels, q, stream);
+    case 5: return exp_normalize_row<5>(e, labels, q, stream);
+    case 6: return exp_normalize_row<6>(e, labels, q, stream);
+    case 7: return exp_normalize_row<7>(e, labels, q, stream);
+    case 8: return exp_normalize_row<8>(e, labels, q, stream);
+    default: break;
+  }
+  F4 top = F4::load(e);
+  for (int64_t k = 4; k < stride; k += 4) top = max(top, F4::load(e + k));
+  const F4 shift = F4::set(top.max_lane());
+  F4 total = F4::set(0.0f);
+  for (int64_t k = 0; k < stride; k += 4) {
+    F4 x = exp4(F4::load(e + k) - shift);
+    if (k + 4 > labels) x = x * kKeep[std::max<int64_t>(0, labels - k)];
+    x.store(q + k);
+    total = total + x;
+  }
+  const F4 sum = F4::set(total.sum_lanes());
+  for (int64_t k = 0; k < stride; k += 4) (F4::load(q + k) / sum).store(q + k);
+}
+
+// row += sum_r weight[r] * values[vertex[r]] (the baseline RowKernels::slice_add).
+void slice_add(float* row, const float* values, const int32_t* vertex, const float* weight, int per, int64_t stride) {
+  for_chunks(stride, [&](auto acc, int64_t k0) {
+    acc.load(row + k0);
+    for (int r = 0; r < per; ++r) acc.add(F4::set(weight[r]), values + vertex[r] * stride + k0);
+    acc.store(row + k0);
+  });
+}
+
+// The row kernels for rows of `stride` floats: 8-wide where the CPU has AVX2 and FMA.
+void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight, int per,
+                int64_t stride) {
+  for_chunks(stride, [&](auto acc, int64_t k0) {
+    acc.zero();
+    for (int32_t j = 0; j < count; ++j) {
+      const int64_t e = entries[j];
+      acc.add(F4::set(weight[e]), in + (e / per) * stride + k0);
+    }
+    acc.store(dst + k0);
+  });
+}
+
+}  // namespace
+
+const RowKernels& row_kernels(int64_t stride) {
+  static const RowKernels baseline{&slice_add, &exp_normalize, &splat_slot, 4};
+  static const RowKernels wide = [] {
+    RowKernels k = baseline;
+    return avx2_row_kernels(&k) ? k : baseline;
+  }();
+  return stride % wide.stride_multiple == 0 ? wide : baseline;
+}
+
+}  // namespace weaksup

@@ -1,0 +1,30 @@
+// The per-point row kernels of the mean-field step, in two builds: the baseline one
+// (simd.hpp, 4 floats at a time) and, on x86-64 CPUs with AVX2 and FMA, one 8 floats
+// wide (crf_rows_avx2.cpp, compiled for that target and only called after a CPU check).
+#pragma once
+
+#include <cstdint>
+
+namespace weaksup {
+
+struct RowKernels {
+  // row (stride floats) += sum_r weight[r] * values[vertex[r] * stride ...], r < per.
+  void (*slice_add)(float* row, const float* values, const int32_t* vertex, const float* weight, int per,
+                    int64_t stride);
+  // q = softmax(e) over `labels` values of a padded row (padding lanes of q become 0);
+  // `stream`: q is 16-byte aligned and may be written around the cache.
+  void (*exp_normalize)(const float* e, int labels, int64_t stride, float* q, bool stream);
+  // dst (stride floats) = sum over the `count` entries e of weight[e] * in[(e / per) * stride ...].
+  void (*splat_slot)(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
+                     int per, int64_t stride);
+  // The kernels take rows whose stride is a multiple of this.
+  int64_t stride_multiple;
+};
+
+// The best kernels for rows of `stride` floats (a multiple of 4) on this CPU.
+const RowKernels& row_kernels(int64_t stride);
+
+// The 8-wide kernels, or false where the build or the CPU lacks AVX2 + FMA.
+bool avx2_row_kernels(RowKernels* out);
+
+}  // namespace weaksup

@@ -1,0 +1,179 @@
+// 8-wide row kernels for the mean-field step (see crf_rows.hpp). This file is compiled
+// with -mavx2 -mfma and is self-contained (no shared inline code), so nothing built
+// for AVX2 can be picked by the linker for the baseline code; its kernels run only
+// after a CPU check.
+#include "crf_rows.hpp"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+namespace weaksup {
+namespace {
+
+// exp(x) as simd.hpp's exp4 (Cephes' expf), 8 lanes, 0 below -87.3.
+inline __m256 exp8(__m256 a) {
+  const __m256 underflow = _mm256_cmp_ps(a, _mm256_set1_ps(-87.3365f), _CMP_LT_OQ);
+  __m256 x = _mm256_min_ps(_mm256_max_ps(a, _mm256_set1_ps(-87.3365f)), _mm256_set1_ps(88.3762626647949f));
+  __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  const __m256 z = _mm256_mul_ps(x, x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_add_ps(_mm256_fmadd_ps(y, z, x), _mm256_set1_ps(1.0f));
+  const __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflow, _mm256_mul_ps(y, _mm256_castsi256_ps(n)));
+}
+
+float max_lane(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+  m = _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm_cvtss_f32(m);
+}
+
+float sum_lanes(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// The first `keep` lanes all ones, the rest zero.
+__m256 lane_mask(int keep) {
+  const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(keep), index));
+}
+
+template <int NV>
+void slice_add_n(float* row, const float* values, const int32_t* vertex, const float* weight, int per) {
+  __m256 acc[NV];
+  for (int i = 0; i < NV; ++i) acc[i] = _mm256_loadu_ps(row + 8 * i);
+  for (int r = 0; r < per; ++r) {
+    const __m256 w = _mm256_set1_ps(weight[r]);
+    const float* val = values + static_cast<int64_t>(vertex[r]) * (8 * NV);
+    for (int i = 0; i < NV; ++i) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(val + 8 * i), acc[i]);
+  }
+  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(row + 8 * i, acc[i]);
+}
+
+void slice_add(float* row, const float* values, const int32_t* vertex, const float* weight, int per,
+               int64_t stride) {
+  switch (stride / 8) {
+    case 1: return slice_add_n<1>(row, values, vertex, weight, per);
+    case 2: return slice_add_n<2>(row, values, vertex, weight, per);
+    case 3: return slice_add_n<3>(row, values, vertex, weight, per);
+    case 4: return slice_add_n<4>(row, values, vertex, weight, per);
+    default: break;
+  }
+  for (int64_t k0 = 0; k0 < stride; k0 += 8) {
+    __m256 acc = _mm256_loadu_ps(row + k0);
+    for (int r = 0; r < per; ++r) {
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(weight[r]), _mm256_loadu_ps(values + vertex[r] * stride + k0), acc);
+    }
+    _mm256_storeu_ps(row + k0, acc);
+  }
+}
+
+template <int NV>
+void exp_normalize_n(const float* e, int labels, float* q, bool stream) {
+  __m256 x[NV];
+  __m256 top = _mm256_loadu_ps(e);
+  for (int i = 0; i < NV; ++i) {
+    x[i] = _mm256_loadu_ps(e + 8 * i);
+    top = _mm256_max_ps(top, x[i]);
+  }
+  const __m256 shift = _mm256_set1_ps(max_lane(top));
+  __m256 total = _mm256_setzero_ps();
+  for (int i = 0; i < NV; ++i) {
+    x[i] = exp8(_mm256_sub_ps(x[i], shift));
+    if (8 * i + 8 > labels) x[i] = _mm256_and_ps(x[i], lane_mask(labels - 8 * i));
+    total = _mm256_add_ps(total, x[i]);
+  }
+  const __m256 sum = _mm256_set1_ps(sum_lanes(total));
+  for (int i = 0; i < NV; ++i) {
+    const __m256 v = _mm256_div_ps(x[i], sum);
+    if (stream) {  // 16-byte aligned: two 128-bit streaming stores
+      _mm_stream_ps(q + 8 * i, _mm256_castps256_ps128(v));
+      _mm_stream_ps(q + 8 * i + 4, _mm256_extractf128_ps(v, 1));
+    } else {
+      _mm256_storeu_ps(q + 8 * i, v);
+    }
+  }
+}
+
+void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool stream) {
+  switch (stride / 8) {
+    case 1: return exp_normalize_n<1>(e, labels, q, stream);
+    case 2: return exp_normalize_n<2>(e, labels, q, stream);
+    case 3: return exp_normalize_n<3>(e, labels, q, stream);
+    case 4: return exp_normalize_n<4>(e, labels, q, stream);
+    default: break;
+  }
+  __m256 top = _mm256_loadu_ps(e);
+  for (int64_t k = 8; k < stride; k += 8) top = _mm256_max_ps(top, _mm256_loadu_ps(e + k));
+  const __m256 shift = _mm256_set1_ps(max_lane(top));
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t k = 0; k < stride; k += 8) {
+    __m256 x = exp8(_mm256_sub_ps(_mm256_loadu_ps(e + k), shift));
+    if (k + 8 > labels) x = _mm256_and_ps(x, lane_mask(static_cast<int>(labels - k)));
+    _mm256_storeu_ps(q + k, x);
+    total = _mm256_add_ps(total, x);
+  }
+  const __m256 sum = _mm256_set1_ps(sum_lanes(total));
+  for (int64_t k = 0; k < stride; k += 8) _mm256_storeu_ps(q + k, _mm256_div_ps(_mm256_loadu_ps(q + k), sum));
+}
+
+template <int NV>
+void splat_slot_n(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight, int per) {
+  __m256 acc[NV];
+  for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();
+  for (int32_t j = 0; j < count; ++j) {
+    const int64_t e = entries[j];
+    const __m256 w = _mm256_set1_ps(weight[e]);
+    const float* src = in + (e / per) * (8 * NV);
+    for (int i = 0; i < NV; ++i) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(src + 8 * i), acc[i]);
+  }
+  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(dst + 8 * i, acc[i]);
+}
+
+void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight, int per,
+                int64_t stride) {
+  switch (stride / 8) {
+    case 1: return splat_slot_n<1>(dst, in, entries, count, weight, per);
+    case 2: return splat_slot_n<2>(dst, in, entries, count, weight, per);
+    case 3: return splat_slot_n<3>(dst, in, entries, count, weight, per);
+    case 4: return splat_slot_n<4>(dst, in, entries, count, weight, per);
+    default: break;
+  }
+  for (int64_t k0 = 0; k0 < stride; k0 += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int32_t j = 0; j < count; ++j) {
+      const int64_t e = entries[j];
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(weight[e]), _mm256_loadu_ps(in + (e / per) * stride + k0), acc);
+    }
+    _mm256_storeu_ps(dst + k0, acc);
+  }
+}
+
+}  // namespace
+
+bool avx2_row_kernels(RowKernels* out) {
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
+  *out = {&slice_add, &exp_normalize, &splat_slot, 8};
+  return true;
+}
+
+}  // namespace weaksup
+
+#else
+
+namespace weaksup {
+bool avx2_row_kernels(RowKernels*) { return false; }
+}  // namespace weaksup
+
+#endif
