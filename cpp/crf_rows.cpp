@@ -65,23 +65,24 @@ void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool st
   for (int64_t k = 0; k < stride; k += 4) (F4::load(q + k) / sum).store(q + k);
 }
 
-// row += sum_r weight[r] * values[vertex[r]] (the baseline RowKernels::slice_add).
-void slice_add(float* row, const float* values, const int32_t* vertex, const float* weight, int per, int64_t stride) {
+// row += scale * sum_r weight[r] * values[vertex[r]] (densecrf: tmp1 -= -w * F).
+void slice_add(float* row, const float* values, const int32_t* vertex, const float* weight, int per, int64_t stride,
+               float scale) {
   for_chunks(stride, [&](auto acc, int64_t k0) {
-    acc.load(row + k0);
+    acc.zero();
     for (int r = 0; r < per; ++r) acc.add(F4::set(weight[r]), values + vertex[r] * stride + k0);
-    acc.store(row + k0);
+    acc.scale_add_to(F4::set(scale), row + k0);
   });
 }
 
-// The row kernels for rows of `stride` floats: 8-wide where the CPU has AVX2 and FMA.
-void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight, int per,
-                int64_t stride) {
+void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
+                const float* point_scale, int per, int64_t stride) {
   for_chunks(stride, [&](auto acc, int64_t k0) {
     acc.zero();
     for (int32_t j = 0; j < count; ++j) {
       const int64_t e = entries[j];
-      acc.add(F4::set(weight[e]), in + (e / per) * stride + k0);
+      const float w = point_scale ? weight[e] * point_scale[e / per] : weight[e];
+      acc.add(F4::set(w), in + (e / per) * stride + k0);
     }
     acc.store(dst + k0);
   });
@@ -89,6 +90,7 @@ void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t cou
 
 }  // namespace
 
+// The row kernels for rows of `stride` floats: 8-wide where the CPU has AVX2 and FMA.
 const RowKernels& row_kernels(int64_t stride) {
   static const RowKernels baseline{&slice_add, &exp_normalize, &splat_slot, 4};
   static const RowKernels wide = [] {

@@ -8,15 +8,16 @@
 namespace weaksup {
 
 struct RowKernels {
-  // row (stride floats) += sum_r weight[r] * values[vertex[r] * stride ...], r < per.
+  // row (stride floats) += scale * sum_r weight[r] * values[vertex[r] * stride ...], r < per.
   void (*slice_add)(float* row, const float* values, const int32_t* vertex, const float* weight, int per,
-                    int64_t stride);
+                    int64_t stride, float scale);
   // q = softmax(e) over `labels` values of a padded row (padding lanes of q become 0);
   // `stream`: q is 16-byte aligned and may be written around the cache.
   void (*exp_normalize)(const float* e, int labels, int64_t stride, float* q, bool stream);
-  // dst (stride floats) = sum over the `count` entries e of weight[e] * in[(e / per) * stride ...].
+  // dst (stride floats) = sum over the `count` entries e of w * in[(e / per) * stride ...],
+  // w = weight[e] * point_scale[e / per] (weight[e] without point_scale).
   void (*splat_slot)(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
-                     int per, int64_t stride);
+                     const float* point_scale, int per, int64_t stride);
   // The kernels take rows whose stride is a multiple of this.
   int64_t stride_multiple;
 };

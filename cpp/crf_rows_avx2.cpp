@@ -50,32 +50,33 @@ __m256 lane_mask(int keep) {
 }
 
 template <int NV>
-void slice_add_n(float* row, const float* values, const int32_t* vertex, const float* weight, int per) {
+void slice_add_n(float* row, const float* values, const int32_t* vertex, const float* weight, int per, float scale) {
   __m256 acc[NV];
-  for (int i = 0; i < NV; ++i) acc[i] = _mm256_loadu_ps(row + 8 * i);
+  for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();
   for (int r = 0; r < per; ++r) {
     const __m256 w = _mm256_set1_ps(weight[r]);
     const float* val = values + static_cast<int64_t>(vertex[r]) * (8 * NV);
     for (int i = 0; i < NV; ++i) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(val + 8 * i), acc[i]);
   }
-  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(row + 8 * i, acc[i]);
+  const __m256 s = _mm256_set1_ps(scale);
+  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(row + 8 * i, _mm256_fmadd_ps(s, acc[i], _mm256_loadu_ps(row + 8 * i)));
 }
 
 void slice_add(float* row, const float* values, const int32_t* vertex, const float* weight, int per,
-               int64_t stride) {
+               int64_t stride, float scale) {
   switch (stride / 8) {
-    case 1: return slice_add_n<1>(row, values, vertex, weight, per);
-    case 2: return slice_add_n<2>(row, values, vertex, weight, per);
-    case 3: return slice_add_n<3>(row, values, vertex, weight, per);
-    case 4: return slice_add_n<4>(row, values, vertex, weight, per);
+    case 1: return slice_add_n<1>(row, values, vertex, weight, per, scale);
+    case 2: return slice_add_n<2>(row, values, vertex, weight, per, scale);
+    case 3: return slice_add_n<3>(row, values, vertex, weight, per, scale);
+    case 4: return slice_add_n<4>(row, values, vertex, weight, per, scale);
     default: break;
   }
   for (int64_t k0 = 0; k0 < stride; k0 += 8) {
-    __m256 acc = _mm256_loadu_ps(row + k0);
+    __m256 acc = _mm256_setzero_ps();
     for (int r = 0; r < per; ++r) {
       acc = _mm256_fmadd_ps(_mm256_set1_ps(weight[r]), _mm256_loadu_ps(values + vertex[r] * stride + k0), acc);
     }
-    _mm256_storeu_ps(row + k0, acc);
+    _mm256_storeu_ps(row + k0, _mm256_fmadd_ps(_mm256_set1_ps(scale), acc, _mm256_loadu_ps(row + k0)));
   }
 }
 
@@ -129,32 +130,34 @@ void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool st
 }
 
 template <int NV>
-void splat_slot_n(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight, int per) {
+void splat_slot_n(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
+                  const float* point_scale, int per) {
   __m256 acc[NV];
   for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();
   for (int32_t j = 0; j < count; ++j) {
     const int64_t e = entries[j];
-    const __m256 w = _mm256_set1_ps(weight[e]);
+    const __m256 w = _mm256_set1_ps(point_scale ? weight[e] * point_scale[e / per] : weight[e]);
     const float* src = in + (e / per) * (8 * NV);
     for (int i = 0; i < NV; ++i) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(src + 8 * i), acc[i]);
   }
   for (int i = 0; i < NV; ++i) _mm256_storeu_ps(dst + 8 * i, acc[i]);
 }
 
-void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight, int per,
-                int64_t stride) {
+void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
+                const float* point_scale, int per, int64_t stride) {
   switch (stride / 8) {
-    case 1: return splat_slot_n<1>(dst, in, entries, count, weight, per);
-    case 2: return splat_slot_n<2>(dst, in, entries, count, weight, per);
-    case 3: return splat_slot_n<3>(dst, in, entries, count, weight, per);
-    case 4: return splat_slot_n<4>(dst, in, entries, count, weight, per);
+    case 1: return splat_slot_n<1>(dst, in, entries, count, weight, point_scale, per);
+    case 2: return splat_slot_n<2>(dst, in, entries, count, weight, point_scale, per);
+    case 3: return splat_slot_n<3>(dst, in, entries, count, weight, point_scale, per);
+    case 4: return splat_slot_n<4>(dst, in, entries, count, weight, point_scale, per);
     default: break;
   }
   for (int64_t k0 = 0; k0 < stride; k0 += 8) {
     __m256 acc = _mm256_setzero_ps();
     for (int32_t j = 0; j < count; ++j) {
       const int64_t e = entries[j];
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(weight[e]), _mm256_loadu_ps(in + (e / per) * stride + k0), acc);
+      const float w = point_scale ? weight[e] * point_scale[e / per] : weight[e];
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(in + (e / per) * stride + k0), acc);
     }
     _mm256_storeu_ps(dst + k0, acc);
   }

@@ -31,7 +31,8 @@ void for_points(int64_t n, int threads, Fn&& fn, bool fence = false) {
 // negative number and padding probabilities exact zeros, so they never change a sum.
 constexpr float kPadEnergy = -1e30f;
 
-constexpr int64_t kMaxStride = 1024;  // labels per point, padded (checked in check_terms)
+constexpr int64_t kMaxStride = 1024;
+constexpr int kMaxDims = 64;  // feature dimensions (Lattice's limit)  // labels per point, padded (checked in check_terms)
 
 struct Padded {
   int64_t n;
@@ -109,14 +110,12 @@ class MeanField {
  public:
   MeanField(const Unary& unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int threads)
       : shape_(n, labels), terms_(terms), threads_(threads), minus_unary_(buffer()), q_(buffer()),
-        scratch_(terms.size()), slice_weight_(terms.size()) {
+        scratch_(terms.size()) {
     check_terms(n, labels, terms);
     shape_.minus_unary(unary, minus_unary_.get(), threads);
     for (size_t t = 0; t < terms_.size(); ++t) {
       const PairwiseTerm& term = terms_[t];
       scratch_[t].resize(static_cast<size_t>(term.kernel->lattice().scratch_size(labels)));
-      // A Potts term adds w K q to the energy: w folds into the slice weights.
-      if (term.compat.kind == Compatibility::potts) slice_weight_[t] = term.kernel->slice_weights(term.compat.w[0]);
     }
   }
 
@@ -142,11 +141,13 @@ class MeanField {
       parallel_for(first->splat_blocks(), threads_, [&](int, int64_t block) {
         for (size_t t = 0; t < n_terms; ++t) {
           terms_[t].kernel->lattice().splat(block, q_.get(), labels, scratch_[t].data(),
-                                            terms_[t].kernel->splat_weights());
+                                            terms_[t].kernel->splat_scale());
         }
       });
     }
     std::vector<const float*> values(n_terms);
+    std::vector<float> alphas(n_terms);
+    for (size_t t = 0; t < n_terms; ++t) alphas[t] = terms_[t].kernel->lattice().alpha();
     for (size_t t = 0; t < n_terms; ++t) {
       values[t] = terms_[t].kernel->lattice().blur(labels, false, threads_, scratch_[t].data());
     }
@@ -160,11 +161,15 @@ class MeanField {
         const Lattice& lattice = term.kernel->lattice();
         const int per = lattice.dims() + 1;
         const int32_t* vertex = lattice.entry_vertices() + i * per;
-        if (term.compat.kind == Compatibility::potts) {
-          rows.slice_add(energy, values[t], vertex, slice_weight_[t].data() + i * per, per, stride);
+        const float* bary = lattice.weights().data() + i * per;
+        const float* scale = term.kernel->slice_scale();
+        float w[kMaxDims + 1];  // the slice weights of point i, as Lattice::filter computes them
+        for (int r = 0; r < per; ++r) w[r] = scale ? bary[r] * alphas[t] * scale[i] : bary[r] * alphas[t];
+        if (term.compat.kind == Compatibility::potts) {  // - (-w F)
+          rows.slice_add(energy, values[t], vertex, w, per, stride, term.compat.w[0]);
         } else {
           std::fill(filtered, filtered + stride, 0.0f);
-          rows.slice_add(filtered, values[t], vertex, term.kernel->slice_weights() + i * per, per, stride);
+          rows.slice_add(filtered, values[t], vertex, w, per, stride, 1.0f);
           subtract_compat(term.compat, filtered, labels, stride, energy);
         }
       }
@@ -208,7 +213,7 @@ class MeanField {
   int threads_;
   // Uninitialized (first touched by the parallel loops, so pages fault in on every thread).
   std::unique_ptr<float[]> minus_unary_, q_;
-  std::vector<std::vector<float>> scratch_, slice_weight_;  // per term
+  std::vector<std::vector<float>> scratch_;  // per term
 
   std::unique_ptr<float[]> buffer() const { return std::unique_ptr<float[]>(new float[shape_.n * shape_.stride]); }
 };
@@ -241,36 +246,22 @@ Compatibility Compatibility::make(int kind, const float* values, int labels) {
 }
 
 PairwiseKernel::PairwiseKernel(const float* features, int64_t n, int d, Normalization normalization, int threads)
-    : lattice_(features, n, d, threads, /*densecrf_padding=*/true) {
-  std::vector<float> norm(static_cast<size_t>(n * padded(1)), 0.0f);  // K 1, one channel padded
-  for (int64_t i = 0; i < n; ++i) norm[i * padded(1)] = 1.0f;
+    : lattice_(features, n, d, threads, /*densecrf_padding=*/true),
+      // densecrf scales by the norm before filtering (symmetric, before) and after
+      // (symmetric, after). It computes a mean norm for `none` that it never uses.
+      before_(normalization == Normalization::symmetric || normalization == Normalization::before),
+      after_(normalization == Normalization::symmetric || normalization == Normalization::after) {
+  if (!before_ && !after_) return;
+  std::vector<float> k1(static_cast<size_t>(n * padded(1)), 0.0f);  // K 1, one channel padded
+  for (int64_t i = 0; i < n; ++i) k1[i * padded(1)] = 1.0f;
   std::vector<float> scratch(static_cast<size_t>(lattice_.scratch_size(1)));
-  lattice_.filter(norm.data(), norm.data(), 1, false, threads, scratch.data());
-  // densecrf scales by norm before filtering (symmetric, before) and after (symmetric,
-  // after); both fold into the per-entry weights. It computes a mean norm for `none`
-  // that it never uses.
-  const bool before = normalization == Normalization::symmetric || normalization == Normalization::before;
-  const bool after = normalization == Normalization::symmetric || normalization == Normalization::after;
-  const int64_t per = d + 1;
-  const float alpha = lattice_.alpha();
-  const std::vector<float>& w = lattice_.weights();
-  splat_weight_.resize(w.size());
-  slice_weight_.resize(w.size());
+  lattice_.filter(k1.data(), k1.data(), 1, false, threads, scratch.data());
+  norm_.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    const float k1 = norm[i * padded(1)];
-    const float scale = normalization == Normalization::symmetric ? static_cast<float>(1.0 / std::sqrt(k1 + 1e-20))
-                                                                   : static_cast<float>(1.0 / (k1 + 1e-20));
-    for (int64_t e = i * per; e < (i + 1) * per; ++e) {
-      splat_weight_[e] = before ? w[e] * scale : w[e];
-      slice_weight_[e] = after ? w[e] * alpha * scale : w[e] * alpha;
-    }
+    const float v = k1[i * padded(1)];
+    norm_[i] = normalization == Normalization::symmetric ? static_cast<float>(1.0 / std::sqrt(v + 1e-20))
+                                                          : static_cast<float>(1.0 / (v + 1e-20));
   }
-}
-
-std::vector<float> PairwiseKernel::slice_weights(float scale) const {
-  std::vector<float> out(slice_weight_.size());
-  for (size_t e = 0; e < out.size(); ++e) out[e] = scale * slice_weight_[e];
-  return out;
 }
 
 void PairwiseKernel::filter(const float* in, float* out, int channels, int threads,
@@ -278,7 +269,7 @@ void PairwiseKernel::filter(const float* in, float* out, int channels, int threa
   if (scratch.size() < static_cast<size_t>(lattice_.scratch_size(channels))) {
     scratch.resize(static_cast<size_t>(lattice_.scratch_size(channels)));
   }
-  lattice_.filter(in, out, channels, false, threads, scratch.data(), splat_weight_.data(), slice_weight_.data());
+  lattice_.filter(in, out, channels, false, threads, scratch.data(), splat_scale(), slice_scale());
 }
 
 void mean_field_start(const float* unary, int64_t n, int labels, float* q, int threads) {

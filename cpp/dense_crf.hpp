@@ -34,20 +34,18 @@ class PairwiseKernel {
   // they may be the same array. `scratch` is resized as needed (callers reuse it).
   void filter(const float* in, float* out, int channels, int threads, std::vector<float>& scratch) const;
 
-  // The lattice's per-entry weights with the normalization folded in (mean-field runs
-  // the lattice phases itself); slice_weights(scale) is the slice's, times scale.
-  const float* splat_weights() const { return splat_weight_.data(); }
-  const float* slice_weights() const { return slice_weight_.data(); }
-  std::vector<float> slice_weights(float scale) const;
+  // The per-point normalization factors before and after filtering (null: none), for
+  // callers that run the lattice phases themselves (mean-field).
+  const float* splat_scale() const { return before_ ? norm_.data() : nullptr; }
+  const float* slice_scale() const { return after_ ? norm_.data() : nullptr; }
 
   int64_t points() const { return lattice_.points(); }
   const Lattice& lattice() const { return lattice_; }
 
  private:
   Lattice lattice_;
-  // Per entry (point * (d + 1) + r): the barycentric weight with the normalization
-  // folded in, for the splat and (with alpha) for the slice.
-  std::vector<float> splat_weight_, slice_weight_;
+  bool before_, after_;
+  std::vector<float> norm_;  // per point: 1 / sqrt(K 1 + 1e-20) (symmetric) or 1 / (K 1 + 1e-20)
 };
 
 struct PairwiseTerm {

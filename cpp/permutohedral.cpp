@@ -326,14 +326,13 @@ float Lattice::alpha() const { return 1.0f / (1.0f + std::pow(2.0f, static_cast<
 
 int64_t Lattice::splat_blocks() const { return static_cast<int64_t>(block_slot_start_.size()) - 1; }
 
-void Lattice::splat(int64_t block, const float* in, int channels, float* scratch, const float* splat_weight) const {
+void Lattice::splat(int64_t block, const float* in, int channels, float* scratch, const float* splat_scale) const {
   const int64_t c = padded(channels);
-  if (!splat_weight) splat_weight = weight_.data();
   const RowKernels& rows = row_kernels(c);
   for (int64_t slot = block_slot_start_[block]; slot < block_slot_start_[block + 1]; ++slot) {
     const Range& r = slot_entries_[slot];
-    rows.splat_slot(scratch + slot_row_[slot] * c, in, &splat_entry_[r.begin], r.end - r.begin, splat_weight, d_ + 1,
-                    c);
+    rows.splat_slot(scratch + slot_row_[slot] * c, in, &splat_entry_[r.begin], r.end - r.begin, weight_.data(),
+                    splat_scale, d_ + 1, c);
   }
 }
 
@@ -381,15 +380,15 @@ const float* Lattice::blur(int channels, bool reverse, int threads, float* scrat
 }
 
 void Lattice::filter(const float* in, float* out, int channels, bool reverse, int threads, float* scratch,
-                     const float* splat_weight, const float* slice_weight) const {
+                     const float* splat_scale, const float* slice_scale) const {
   const int64_t c = padded(channels), per = d_ + 1;
   parallel_for(splat_blocks(), threads,
-               [&](int, int64_t block) { splat(block, in, channels, scratch, splat_weight); });
+               [&](int, int64_t block) { splat(block, in, channels, scratch, splat_scale); });
   const float* values = blur(channels, reverse, threads, scratch);
   // Slice. densecrf's sequential code (one or two channels) multiplies by alpha after
   // the weight, its SSE code folds alpha into the weight.
   const float a = alpha();
-  const bool sequential = channels <= 2 && !slice_weight;
+  const bool sequential = channels <= 2 && !slice_scale;
   parallel_for(blocks(n_), threads, [&](int, int64_t block) {
     for_chunks(c, [&](auto acc, int64_t k0) {
       for (int64_t i = block * kBlock; i < std::min(n_, (block + 1) * kBlock); ++i) {
@@ -402,7 +401,7 @@ void Lattice::filter(const float* in, float* out, int channels, bool reverse, in
             for (int k = 0; k < 4; ++k) row[k] += weight_[e] * val[k] * a;
             acc.a[0] = F4::load(row);
           } else {
-            acc.add(F4::set(slice_weight ? slice_weight[e] : weight_[e] * a), val);
+            acc.add(F4::set(slice_scale ? weight_[e] * a * slice_scale[i] : weight_[e] * a), val);
           }
         }
         acc.store(out + i * c + k0);

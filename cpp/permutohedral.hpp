@@ -29,19 +29,19 @@ class Lattice {
   // `reverse` blurs the axes in reverse order (the transposed filter). Deterministic:
   // each vertex sums its points in point order, whatever the thread count.
   // `scratch` holds scratch_size(channels) floats (callers reuse it across calls).
-  // Callers may fold per-point factors into the filter: entry e = point * (d + 1) + r
-  // splats with splat_weight[e] (default weights()) and slices with slice_weight[e]
-  // (default weights() * alpha()).
+  // Callers may scale by per-point factors (normalizations): point i's values are
+  // splatted times splat_scale[i] and sliced times slice_scale[i] (either may be null).
   void filter(const float* in, float* out, int channels, bool reverse, int threads, float* scratch,
-              const float* splat_weight = nullptr, const float* slice_weight = nullptr) const;
+              const float* splat_scale = nullptr, const float* slice_scale = nullptr) const;
 
   // filter() in phases, for callers that fuse several lattices over the same points
   // (mean-field): splat() each block of kPointBlock points (blocks in any order or in
   // parallel), then blur(), which returns the blurred vertex values (m + 1 rows, the
-  // last zero); point i then slices sum_r w * values[entry_vertices()[i * (d + 1) + r]].
+  // last zero); point i then slices sum_r weights()[e] * alpha() * values[entry_vertices()[e]],
+  // e = i * (d + 1) + r.
   static constexpr int64_t kPointBlock = 4096;
   int64_t splat_blocks() const;
-  void splat(int64_t block, const float* in, int channels, float* scratch, const float* splat_weight) const;
+  void splat(int64_t block, const float* in, int channels, float* scratch, const float* splat_scale) const;
   const float* blur(int channels, bool reverse, int threads, float* scratch) const;
   const int32_t* entry_vertices() const { return vertex_.data(); }
   const std::vector<float>& weights() const { return weight_; }  // (n, d + 1) barycentric

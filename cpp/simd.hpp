@@ -136,6 +136,10 @@ struct Acc {
   void store(float* p) const {
     for (int i = 0; i < NV; ++i) a[i].store(p + 4 * i);
   }
+  // p += scale * this
+  void scale_add_to(F4 scale, float* p) const {
+    for (int i = 0; i < NV; ++i) (F4::load(p + 4 * i) + scale * a[i]).store(p + 4 * i);
+  }
 };
 
 // fn(Acc<NV>{}, k0) over the chunks [k0, k0 + 4 NV) of a padded row of c floats, at

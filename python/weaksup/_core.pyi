@@ -1,6 +1,6 @@
 """Private C++ kernels; use the weaksup package. Arrays must already be C-contiguous with these dtypes."""
 
-from typing import Optional, Tuple, overload
+from typing import List, Optional, Tuple, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -45,3 +45,39 @@ def box_correct_maps(
 def pxap_histograms(
     scores: npt.NDArray[np.float64], masks: npt.NDArray[np.uint8], edges: npt.NDArray[np.float64], threads: int
 ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+
+# Dense CRF. A pairwise term is (kernel, compat kind 0/1/2 = Potts/diagonal/matrix, float32 values).
+Term = Tuple["PairwiseKernel", int, npt.NDArray[np.float32]]
+
+class PairwiseKernel:
+    def __init__(self, features: npt.NDArray[np.float32], normalization: int, threads: int) -> None: ...
+    @property
+    def points(self) -> int: ...
+    @property
+    def dims(self) -> int: ...
+    @property
+    def vertices(self) -> int: ...
+    def filter(self, values: npt.NDArray[np.float32], threads: int) -> npt.NDArray[np.float32]: ...
+
+def mean_field(
+    unary: npt.NDArray[np.float32], terms: List[Term], iterations: int, threads: int
+) -> npt.NDArray[np.float32]: ...
+def mean_field_start(unary: npt.NDArray[np.float32], threads: int) -> npt.NDArray[np.float32]: ...
+def mean_field_step(
+    unary: npt.NDArray[np.float32], q: npt.NDArray[np.float32], terms: List[Term], threads: int
+) -> None: ...
+def kl_divergence(
+    unary: npt.NDArray[np.float32], q: npt.NDArray[np.float32], terms: List[Term], threads: int
+) -> float: ...
+def dense_crf_images(
+    images: npt.NDArray[np.float32],
+    spatial: List[int],
+    unary: npt.NDArray[np.float32],
+    probabilities: bool,
+    clip: float,
+    gaussian: Optional[Tuple[List[float], None, int, npt.NDArray[np.float32]]],
+    bilateral: Optional[Tuple[List[float], List[float], int, npt.NDArray[np.float32]]],
+    normalization: int,
+    iterations: int,
+    threads: int,
+) -> npt.NDArray[np.float32]: ...
