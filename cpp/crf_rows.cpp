@@ -2,6 +2,7 @@
 #include "crf_rows.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "simd.hpp"
 
@@ -88,11 +89,22 @@ void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t cou
   });
 }
 
+int minus_unary(const float* src, int labels, bool probabilities, float clip, float pad, float* dst, int64_t stride) {
+  for (int l = 0; l < labels; ++l) {
+    const float v = src[l];
+    if (!std::isfinite(v)) return 1;
+    if (probabilities && v < 0) return 2;
+    dst[l] = probabilities ? std::log(std::min(std::max(v, clip), 1.0f)) : -v;
+  }
+  for (int64_t l = labels; l < stride; ++l) dst[l] = pad;
+  return 0;
+}
+
 }  // namespace
 
 // The row kernels for rows of `stride` floats: 8-wide where the CPU has AVX2 and FMA.
 const RowKernels& row_kernels(int64_t stride) {
-  static const RowKernels baseline{&slice_add, &exp_normalize, &splat_slot, 4};
+  static const RowKernels baseline{&slice_add, &exp_normalize, &splat_slot, &minus_unary, 4};
   static const RowKernels wide = [] {
     RowKernels k = baseline;
     return avx2_row_kernels(&k) ? k : baseline;

@@ -18,6 +18,11 @@ struct RowKernels {
   // w = weight[e] * point_scale[e / per] (weight[e] without point_scale).
   void (*splat_slot)(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
                      const float* point_scale, int per, int64_t stride);
+  // dst (stride floats) = -src (energies) or log(min(max(src, clip), 1)) (probabilities)
+  // over `labels` values, padding lanes = pad. Returns 0, or 1 if a value is NaN or
+  // infinite, or 2 if a probability is negative.
+  int (*minus_unary)(const float* src, int labels, bool probabilities, float clip, float pad, float* dst,
+                     int64_t stride);
   // The kernels take rows whose stride is a multiple of this.
   int64_t stride_multiple;
 };

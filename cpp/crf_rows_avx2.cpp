@@ -29,6 +29,32 @@ inline __m256 exp8(__m256 a) {
   return _mm256_andnot_ps(underflow, _mm256_mul_ps(y, _mm256_castsi256_ps(n)));
 }
 
+// log(x) for x > 0 (Cephes' logf, about 1 ulp): x = m 2^e with m in [sqrt(1/2), sqrt(2)).
+inline __m256 log8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256i bits = _mm256_castps_si256(x);
+  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126)));
+  __m256 m = _mm256_or_ps(_mm256_castsi256_ps(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF))),
+                          _mm256_set1_ps(0.5f));  // in [0.5, 1)
+  const __m256 small = _mm256_cmp_ps(m, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+  e = _mm256_sub_ps(e, _mm256_and_ps(small, one));
+  m = _mm256_sub_ps(_mm256_add_ps(m, _mm256_and_ps(small, m)), one);
+  const __m256 z = _mm256_mul_ps(m, m);
+  __m256 y = _mm256_set1_ps(7.0376836292e-2f);
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.1514610310e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.1676998740e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.2420140846e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.4249322787e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.6668057665e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(2.0000714765e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-2.4999993993e-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(3.3333331174e-1f));
+  y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
+  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
+  y = _mm256_fnmadd_ps(_mm256_set1_ps(0.5f), z, y);
+  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), _mm256_add_ps(m, y));
+}
+
 float max_lane(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
@@ -163,11 +189,38 @@ void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t cou
   }
 }
 
+int minus_unary(const float* src, int labels, bool probabilities, float clip, float pad, float* dst, int64_t stride) {
+  const __m256 inf = _mm256_set1_ps(__builtin_inff());
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 bad = _mm256_setzero_ps(), negative = _mm256_setzero_ps();
+  for (int64_t k = 0; k < stride; k += 8) {
+    const __m256 keep = lane_mask(static_cast<int>(labels - k));
+    __m256 v = _mm256_and_ps(_mm256_loadu_ps(src + k < src + labels ? src + k : src), keep);
+    if (k + 8 > labels) {  // the row's end: read only its own values
+      alignas(32) float tail[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int64_t l = k; l < labels; ++l) tail[l - k] = src[l];
+      v = _mm256_load_ps(tail);
+    }
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(sign, v), inf, _CMP_NLT_UQ));  // |v| >= inf or NaN
+    __m256 out;
+    if (probabilities) {
+      negative = _mm256_or_ps(negative, _mm256_and_ps(keep, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ)));
+      out = log8(_mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(clip)), _mm256_set1_ps(1.0f)));
+    } else {
+      out = _mm256_xor_ps(v, sign);
+    }
+    _mm256_storeu_ps(dst + k, _mm256_blendv_ps(_mm256_set1_ps(pad), out, keep));
+  }
+  if (_mm256_movemask_ps(bad)) return 1;
+  if (_mm256_movemask_ps(negative)) return 2;
+  return 0;
+}
+
 }  // namespace
 
 bool avx2_row_kernels(RowKernels* out) {
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
-  *out = {&slice_add, &exp_normalize, &splat_slot, 8};
+  *out = {&slice_add, &exp_normalize, &splat_slot, &minus_unary, 8};
   return true;
 }
 

@@ -50,19 +50,18 @@ struct Padded {
   // dst = -unary (energies) or log(min(max(p, clip), 1)) (probabilities, as pydensecrf's
   // unary_from_softmax), checking the values on the way.
   void minus_unary(const Unary& unary, float* dst, int threads) const {
+    const RowKernels& rows = row_kernels(stride);
     for_points(n, threads, [&](int64_t i) {
-      for (int l = 0; l < labels; ++l) {
-        const float v = unary.values[i * labels + l];
-        if (!std::isfinite(v)) {
+      switch (rows.minus_unary(unary.values + i * labels, labels, unary.probabilities, unary.clip, kPadEnergy,
+                               dst + i * stride, stride)) {
+        case 1:
           throw std::invalid_argument(std::string(unary.probabilities ? "probs" : "unary") +
                                       " contains NaN or infinity; replace those values first");
-        }
-        if (unary.probabilities && v < 0) {
+        case 2:
           throw std::invalid_argument("probs has negative values; pass probabilities (or energies as unary=)");
-        }
-        dst[i * stride + l] = unary.probabilities ? std::log(std::min(std::max(v, unary.clip), 1.0f)) : -v;
+        default:
+          break;
       }
-      for (int64_t l = labels; l < stride; ++l) dst[i * stride + l] = kPadEnergy;
     });
   }
   void out(const float* src, float* dst, int threads) const {
