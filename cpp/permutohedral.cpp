@@ -144,7 +144,8 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   };
   std::vector<Block> block_of(static_cast<size_t>(n_blocks));
   struct Scratch {
-    std::vector<int32_t> table, rem0, key;
+    std::vector<int32_t> table, rem0, key, last_rem0;
+    std::vector<int16_t> last_rank;
     std::vector<int64_t> slots;
     std::vector<int16_t> rank;
   };
@@ -170,6 +171,14 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
       }
       const int32_t* point_rem0 = &s.rem0[lane * d];
       const int16_t* point_rank = &s.rank[lane * per];
+      // Neighbouring points often share a simplex: then they share its vertices too.
+      if (i > first && std::equal(point_rem0, point_rem0 + d, s.last_rem0.begin()) &&
+          std::equal(point_rank, point_rank + per, s.last_rank.begin())) {
+        std::copy(&vertex_[(i - 1) * per], &vertex_[i * per], &vertex_[i * per]);
+        continue;
+      }
+      s.last_rem0.assign(point_rem0, point_rem0 + d);
+      s.last_rank.assign(point_rank, point_rank + per);
       for (int r = 0; r <= d; ++r) {
         vertex_key(point_rem0, point_rank, d, r, s.key.data());
         const uint64_t h = hash_key(s.key.data(), d);
