@@ -116,7 +116,7 @@ def pydensecrf_3d(volume: np.ndarray, probs: np.ndarray, iterations: int) -> np.
 
 def agreement(ours: np.ndarray, peer: np.ndarray) -> str:
     same = (ours.argmax(-1) == peer.argmax(-1)).mean()
-    return f"argmax agree {same:.4%}, max|dQ| {np.abs(ours - peer).max():.1e}"
+    return f"argmax agree {same:.4%}, max abs dQ {np.abs(ours - peer).max():.1e}"
 
 
 # ------------------------------------------------------------------ peak memory
@@ -245,6 +245,6 @@ def run_gpu(quick: bool = False, repeat: int = 20) -> List[Result]:
             cupy.cuda.get_current_stream().synchronize()
 
         gpu = cupy.asnumpy(weaksup.dense_crf(gi, gp, iterations=10, **kw))
-        note = f"vs CPU: max|dQ| {np.abs(gpu - cpu).max():.1e}"
+        note = f"vs CPU: max abs dQ {np.abs(gpu - cpu).max():.1e}"
         out.append(Result(SECTION, f"GPU {name}", "weaksup CUDA", measure(ours, repeat), "weaksup CUDA", note=note))
     return out
