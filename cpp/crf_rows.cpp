@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "simd.hpp"
 
@@ -107,6 +108,9 @@ const RowKernels& row_kernels(int64_t stride) {
   static const RowKernels baseline{&slice_add, &exp_normalize, &splat_slot, &minus_unary, 4};
   static const RowKernels wide = [] {
     RowKernels k = baseline;
+    // WEAKSUP_DISABLE_AVX2=1 keeps the baseline kernels (the tests compare the two).
+    const char* disable = std::getenv("WEAKSUP_DISABLE_AVX2");
+    if (disable && *disable && *disable != '0') return baseline;
     return avx2_row_kernels(&k) ? k : baseline;
   }();
   return stride % wide.stride_multiple == 0 ? wide : baseline;

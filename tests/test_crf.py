@@ -235,3 +235,25 @@ def test_utils_match_pydensecrf(rng):
     img = rng.integers(0, 255, (5, 6, 3)).astype(np.uint8)
     np.testing.assert_array_equal(wutils.create_pairwise_bilateral((2, 3), (4, 5, 6), img, chdim=2),
                                   putils.create_pairwise_bilateral((2, 3), (4, 5, 6), img, chdim=2))
+
+
+def test_baseline_and_avx2_kernels_agree(tmp_path):
+    """The 4-wide baseline kernels (any CPU) and the 8-wide AVX2 ones (picked at run time
+    where the CPU has them) give the same marginals to float rounding."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, sys, weaksup\n"
+        "from weaksup.bench import crf\n"
+        "img = crf.synthetic_image(40, 56, seed=3); p = crf.soft_segmentation(img, 21, seed=3)\n"
+        "np.save(sys.argv[1], weaksup.dense_crf(img, p, iterations=5))\n"
+    )
+    results = []
+    for disable in ("1", "0"):
+        out = tmp_path / f"q{disable}.npy"
+        env = dict(os.environ, WEAKSUP_DISABLE_AVX2=disable)
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env, timeout=120)
+        results.append(np.load(out))
+    np.testing.assert_allclose(results[0], results[1], atol=1e-4)  # FMA vs mul + add roundings
