@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <string>
 #include <stdexcept>
+#include <string>
 
 #include "crf_rows.hpp"
 #include "parallel.hpp"
@@ -31,8 +31,7 @@ void for_points(int64_t n, int threads, Fn&& fn, bool fence = false) {
 // negative number and padding probabilities exact zeros, so they never change a sum.
 constexpr float kPadEnergy = -1e30f;
 
-constexpr int64_t kMaxStride = 1024;
-constexpr int kMaxDims = 64;  // feature dimensions (Lattice's limit)  // labels per point, padded (checked in check_terms)
+constexpr int64_t kMaxStride = 1024;  // labels per point, padded (checked in check_terms)
 
 struct Padded {
   int64_t n;
@@ -162,7 +161,7 @@ class MeanField {
         const int32_t* vertex = lattice.entry_vertices() + i * per;
         const float* bary = lattice.weights().data() + i * per;
         const float* scale = term.kernel->slice_scale();
-        float w[kMaxDims + 1];  // the slice weights of point i, as Lattice::filter computes them
+        float w[Lattice::kMaxDims + 1];  // the slice weights of point i, as Lattice::filter computes them
         for (int r = 0; r < per; ++r) w[r] = scale ? bary[r] * alphas[t] * scale[i] : bary[r] * alphas[t];
         if (term.compat.kind == Compatibility::potts) {  // - (-w F)
           rows.slice_add(energy, values[t], vertex, w, per, stride, term.compat.w[0]);

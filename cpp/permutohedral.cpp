@@ -104,7 +104,7 @@ class Simplexer {
   }
 
  private:
-  static constexpr int kMaxD = 64;
+  static constexpr int kMaxD = Lattice::kMaxDims;
   int d_;
   float scale_[kMaxD], bary_[kMaxD + 2];
   F4 elevated_[kMaxD + 1], rem0_[kMaxD + 1], rank_[kMaxD + 1];
@@ -125,7 +125,7 @@ void vertex_key(const int32_t* rem0, const int16_t* rank, int d, int r, int32_t*
 }  // namespace
 
 Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool densecrf_padding) : n_(n), d_(d) {
-  if (d < 1 || d > 64) throw std::invalid_argument("features: need 1 to 64 dimensions");
+  if (d < 1 || d > kMaxDims) throw std::invalid_argument("features: need 1 to 64 dimensions");
   const int64_t per = d + 1, entries = n * per;
   if (entries >= (int64_t{1} << 31)) throw std::invalid_argument("features: too many points for one lattice");
   vertex_.resize(static_cast<size_t>(entries));

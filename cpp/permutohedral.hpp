@@ -14,6 +14,8 @@ namespace weaksup {
 
 class Lattice {
  public:
+  static constexpr int kMaxDims = 64;  // feature dimensions
+
   // features: (n, d) row-major. Vertex keys are int32 per coordinate, so large images
   // with small sigmas cannot overflow them (densecrf's are int16). `densecrf_padding`
   // adds the vertices densecrf's SSE code adds when n is not a multiple of 4 (see the
