@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "buffer_cache.hpp"
 #include "crf_rows.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
@@ -113,7 +114,7 @@ class MeanField {
     shape_.minus_unary(unary, minus_unary_.get(), threads);
     for (size_t t = 0; t < terms_.size(); ++t) {
       const PairwiseTerm& term = terms_[t];
-      scratch_[t].resize(static_cast<size_t>(term.kernel->lattice().scratch_size(labels)));
+      scratch_[t] = FloatBuffer(static_cast<size_t>(term.kernel->lattice().scratch_size(labels)));
     }
   }
 
@@ -138,7 +139,7 @@ class MeanField {
     if (first) {
       parallel_for(first->splat_blocks(), threads_, [&](int, int64_t block) {
         for (size_t t = 0; t < n_terms; ++t) {
-          terms_[t].kernel->lattice().splat(block, q_.get(), labels, scratch_[t].data(),
+          terms_[t].kernel->lattice().splat(block, q_.get(), labels, scratch_[t].get(),
                                             terms_[t].kernel->splat_scale());
         }
       });
@@ -147,7 +148,7 @@ class MeanField {
     std::vector<float> alphas(n_terms);
     for (size_t t = 0; t < n_terms; ++t) alphas[t] = terms_[t].kernel->lattice().alpha();
     for (size_t t = 0; t < n_terms; ++t) {
-      values[t] = terms_[t].kernel->lattice().blur(labels, false, threads_, scratch_[t].data());
+      values[t] = terms_[t].kernel->lattice().blur(labels, false, threads_, scratch_[t].get());
     }
     const bool aligned = reinterpret_cast<uintptr_t>(q_.get()) % 16 == 0;
     const RowKernels& rows = row_kernels(stride);
@@ -191,11 +192,12 @@ class MeanField {
         kl += q * std::log(std::max(q, 1e-20f)) - minus_unary_[i * stride + l] * q;
       }
     }
-    std::unique_ptr<float[]> filtered = buffer();
+    FloatBuffer filtered = buffer();
+    std::vector<float> kl_scratch;
     std::vector<float> mu(static_cast<size_t>(stride));
     for (size_t t = 0; t < terms_.size(); ++t) {
       const PairwiseTerm& term = terms_[t];
-      term.kernel->filter(q_.get(), filtered.get(), labels, threads_, scratch_[t]);
+      term.kernel->filter(q_.get(), filtered.get(), labels, threads_, kl_scratch);
       for (int64_t i = 0; i < shape_.n; ++i) {
         std::fill(mu.begin(), mu.end(), 0.0f);
         subtract_compat(term.compat, &filtered[i * stride], labels, stride, mu.data());  // -mu(F)
@@ -210,10 +212,10 @@ class MeanField {
   std::vector<PairwiseTerm> terms_;
   int threads_;
   // Uninitialized (first touched by the parallel loops, so pages fault in on every thread).
-  std::unique_ptr<float[]> minus_unary_, q_;
-  std::vector<std::vector<float>> scratch_;  // per term
+  FloatBuffer minus_unary_, q_;
+  std::vector<FloatBuffer> scratch_;  // per term
 
-  std::unique_ptr<float[]> buffer() const { return std::unique_ptr<float[]>(new float[shape_.n * shape_.stride]); }
+  FloatBuffer buffer() const { return FloatBuffer(static_cast<size_t>(shape_.n * shape_.stride)); }
 };
 
 }  // namespace
