@@ -40,11 +40,11 @@ struct Padded {
   int64_t stride;
   Padded(int64_t n_, int labels_) : n(n_), labels(labels_), stride(padded(labels_)) {}
 
-  // dst (n, stride) = sign * src (n, labels), padding lanes = pad.
-  void in(const float* src, float* dst, float sign, float pad, int threads) const {
+  // dst (n, stride) = src (n, labels), padding lanes 0.
+  void in(const float* src, float* dst, int threads) const {
     for_points(n, threads, [&](int64_t i) {
-      for (int l = 0; l < labels; ++l) dst[i * stride + l] = sign * src[i * labels + l];
-      for (int64_t l = labels; l < stride; ++l) dst[i * stride + l] = pad;
+      std::copy(src + i * labels, src + (i + 1) * labels, dst + i * stride);
+      std::fill(dst + i * stride + labels, dst + (i + 1) * stride, 0.0f);
     });
   }
   // dst = -unary (energies) or log(min(max(p, clip), 1)) (probabilities, as pydensecrf's
@@ -64,6 +64,7 @@ struct Padded {
       }
     });
   }
+  // dst (n, labels) = src (n, stride) without its padding.
   void out(const float* src, float* dst, int threads) const {
     for_points(n, threads, [&](int64_t i) {
       for (int l = 0; l < labels; ++l) dst[i * labels + l] = src[i * stride + l];
@@ -124,7 +125,7 @@ class MeanField {
       rows.exp_normalize(&minus_unary_[i * shape_.stride], shape_.labels, shape_.stride, &q_[i * shape_.stride], false);
     });
   }
-  void set_q(const float* q) { shape_.in(q, q_.get(), 1.0f, 0.0f, threads_); }
+  void set_q(const float* q) { shape_.in(q, q_.get(), threads_); }
   void get_q(float* q) const { shape_.out(q_.get(), q, threads_); }
 
   // q = softmax(-unary - sum_k mu_k(K_k q)), every term in one pass over the points:
