@@ -8,13 +8,9 @@
 #include <type_traits>
 
 #include "cam_boxes.hpp"
+#include "host_device.hpp"
 #include "wsol.hpp"
 
-#ifdef __CUDACC__
-#define WEAKSUP_HOST_DEVICE __host__ __device__
-#else
-#define WEAKSUP_HOST_DEVICE
-#endif
 
 namespace weaksup {
 

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "crf_rows.hpp"
+#include "lattice_keys.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
 
@@ -109,18 +110,6 @@ class Simplexer {
   float scale_[kMaxD], bary_[kMaxD + 2];
   F4 elevated_[kMaxD + 1], rem0_[kMaxD + 1], rank_[kMaxD + 1];
 };
-
-bool same_key(const int32_t* a, const int32_t* b, int d) {
-  for (int c = 0; c < d; ++c) {
-    if (a[c] != b[c]) return false;
-  }
-  return true;
-}
-
-// Vertex r of a simplex: rem0 plus the canonical simplex's vertex r, permuted by rank.
-void vertex_key(const int32_t* rem0, const int16_t* rank, int d, int r, int32_t* key) {
-  for (int c = 0; c < d; ++c) key[c] = rem0[c] + (rank[c] <= d - r ? r : r - (d + 1));
-}
 
 }  // namespace
 
@@ -299,8 +288,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   });
   block_of = {};
 
-  // 4. Blur neighbours along each axis j: the key minus one everywhere except + d at j
-  //    (n1), and plus one except - d at j (n2); axis d shifts every stored coordinate.
+  // 4. Blur neighbours along each axis (lattice_keys.hpp).
   neighbour_.resize(static_cast<size_t>(m_ * per * 2));
   parallel_for(blocks(m_), threads, [&](int, int64_t block) {
     std::vector<int32_t> n1(static_cast<size_t>(d)), n2(static_cast<size_t>(d));
@@ -311,14 +299,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
     for (int64_t v = block * kBlock; v < std::min(m_, (block + 1) * kBlock); ++v) {
       const int32_t* key = &keys[v * d];
       for (int j = 0; j <= d; ++j) {
-        for (int c = 0; c < d; ++c) {
-          n1[c] = key[c] - 1;
-          n2[c] = key[c] + 1;
-        }
-        if (j < d) {
-          n1[j] = key[j] + d;
-          n2[j] = key[j] - d;
-        }
+        neighbour_keys(key, d, j, n1.data(), n2.data());
         neighbour_[(v * per + j) * 2] = vertex_of(n1.data());
         neighbour_[(v * per + j) * 2 + 1] = vertex_of(n2.data());
       }

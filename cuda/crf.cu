@@ -28,6 +28,7 @@
 
 #include "common.cuh"
 #include "kernels.hpp"
+#include "lattice_keys.hpp"
 
 namespace weaksup {
 namespace gpu {
@@ -72,18 +73,13 @@ struct Points {
   __device__ void key(int64_t e, int32_t* out) const {
     const int64_t point = e / (d + 1);
     const int r = static_cast<int>(e - point * (d + 1));
-    for (int c = 0; c < d; ++c) {
-      out[c] = rem0[point * d + c] + (rank[point * (d + 1) + c] <= d - r ? r : r - (d + 1));
-    }
+    vertex_key(rem0 + point * d, rank + point * (d + 1), d, r, out);
   }
   __device__ bool same(int64_t e, int64_t img, const int32_t* k) const {
     if (image(e) != img) return false;
     int32_t other[kMaxDims];
     key(e, other);
-    for (int c = 0; c < d; ++c) {
-      if (other[c] != k[c]) return false;
-    }
-    return true;
+    return same_key(other, k, d);
   }
 };
 
@@ -235,8 +231,7 @@ __global__ void find_starts(const uint32_t* sorted, int64_t entries, int32_t m, 
 }
 
 // Step 5: neighbour[(v * (d + 1) + j) * 2 + {0, 1}] = v's neighbours along lattice axis
-// j: the key minus one everywhere except + d at j, and plus one except - d at j (axis d
-// shifts every stored coordinate); -1 where the lattice has no such vertex.
+// j (lattice_keys.hpp); -1 where the lattice has no such vertex.
 __global__ void find_neighbours(Points pts, int32_t m, const int32_t* rep, const int32_t* table, int64_t mask,
                                 const int32_t* number, int32_t* neighbour) {
   const int d = pts.d;
@@ -246,14 +241,7 @@ __global__ void find_neighbours(Points pts, int32_t m, const int32_t* rep, const
     int32_t key[kMaxDims], n1[kMaxDims], n2[kMaxDims];
     pts.key(rep[v], key);
     const int64_t image = pts.image(rep[v]);
-    for (int c = 0; c < d; ++c) {
-      n1[c] = key[c] - 1;
-      n2[c] = key[c] + 1;
-    }
-    if (j < d) {
-      n1[j] = key[j] + d;
-      n2[j] = key[j] - d;
-    }
+    neighbour_keys(key, d, j, n1, n2);
     const int32_t e1 = find_entry(pts, table, mask, image, n1), e2 = find_entry(pts, table, mask, image, n2);
     neighbour[2 * g] = e1 < 0 ? -1 : number[e1];
     neighbour[2 * g + 1] = e2 < 0 ? -1 : number[e2];

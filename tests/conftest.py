@@ -1,5 +1,8 @@
 import os
 import pathlib
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -53,3 +56,24 @@ def speckled(rng, shape, density):
     out = noise.copy()
     out[tuple(slice(0, s) for s in big.shape)] |= big
     return out
+
+
+def assert_no_crash(setup: str, bad_calls: list, valid: str = "") -> None:
+    """In a fresh interpreter with faulthandler on: after `setup`, every expression in
+    `bad_calls` must raise ValueError or TypeError, then `valid` must run; no crash."""
+    calls = "".join(f"    lambda: {call},\n" for call in bad_calls)
+    code = textwrap.dedent(setup) + "\nbad_calls = [\n" + calls + "]\n" + textwrap.dedent(
+        """
+        for call in bad_calls:
+            try:
+                call()
+            except (ValueError, TypeError):
+                pass
+            else:
+                raise SystemExit("no error raised")
+        """
+    ) + textwrap.dedent(valid) + "\nprint('ok')\n"
+    out = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
