@@ -10,6 +10,7 @@
 #include "cam_boxes.hpp"
 #include "components.hpp"
 #include "dense_crf.hpp"
+#include "label_model.hpp"
 #include "simd.hpp"
 #include "wsol.hpp"
 
@@ -268,6 +269,95 @@ carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>
   return q;
 }
 
+// Label models. A BadLabel becomes a ValueError naming L[row, column]; Python adds the fix.
+template <class T>
+VotePatterns collapse_matrix(const py::array_t<T>& labels, int64_t classes, int threads) {
+  if (labels.ndim() != 2) throw std::invalid_argument("internal: labels must be (n, m)");
+  const int64_t item = static_cast<int64_t>(sizeof(T));
+  const int64_t rows = labels.shape(0), sources = labels.shape(1);
+  const int64_t row_stride = labels.strides(0) / item, column_stride = labels.strides(1) / item;
+  try {
+    py::gil_scoped_release release;
+    return collapse_dense<T>(labels.data(), rows, sources, row_stride, column_stride, classes, threads);
+  } catch (const BadLabel& e) {
+    throw py::value_error("L[" + std::to_string(e.row) + ", " + std::to_string(e.column) +
+                          "] = " + std::to_string(e.value));
+  }
+}
+
+VotePatterns collapse_vote_lists(const carray<int64_t>& row_offsets, const carray<int32_t>& codes, int64_t sources,
+                                 int64_t classes, int threads) {
+  const int64_t rows = row_offsets.shape(0) - 1;
+  py::gil_scoped_release release;
+  return collapse_codes(row_offsets.data(), codes.data(), rows, sources, classes, threads);
+}
+
+// A NumPy view of a VotePatterns vector, kept alive by the Python object that owns it.
+template <class T>
+py::array_t<T> view(const std::vector<T>& data, const py::object& owner) {
+  return py::array_t<T>({static_cast<py::ssize_t>(data.size())}, {static_cast<py::ssize_t>(sizeof(T))}, data.data(),
+                        owner);
+}
+
+void check_weights(const VotePatterns& vp, const carray<double>& weights, const carray<double>& bias) {
+  const int64_t k = vp.classes;
+  if (weights.ndim() != 2 || weights.shape(0) != vp.sources * (k + 1) || weights.shape(1) != k || bias.ndim() != 1 ||
+      bias.shape(0) != k)
+    throw std::invalid_argument("internal: weights must be (m * (k + 1), k) and bias (k,)");
+}
+
+carray<double> scores_of_patterns(const VotePatterns& vp, const carray<double>& weights, const carray<double>& bias,
+                                  bool softmax, int threads) {
+  check_weights(vp, weights, bias);
+  carray<double> out({vp.patterns(), vp.classes});
+  double* o = out.mutable_data();
+  py::gil_scoped_release release;
+  pattern_scores(vp, weights.data(), bias.data(), softmax, o, threads);
+  return out;
+}
+
+py::tuple em_step(const VotePatterns& vp, const carray<double>& weights, const carray<double>& bias, int threads) {
+  check_weights(vp, weights, bias);
+  carray<double> vote_class({vp.sources * (vp.classes + 1), vp.classes});
+  carray<double> class_total(vp.classes);
+  double* vc = vote_class.mutable_data();
+  double* ct = class_total.mutable_data();
+  double log_likelihood;
+  {
+    py::gil_scoped_release release;
+    log_likelihood = em_statistics(vp, weights.data(), bias.data(), vc, ct, threads);
+  }
+  return py::make_tuple(vote_class, class_total, log_likelihood);
+}
+
+py::tuple statistics_of_majority(const VotePatterns& vp, const carray<double>& empty, int threads) {
+  if (empty.ndim() != 1 || empty.shape(0) != vp.classes) throw std::invalid_argument("internal: empty must be (k,)");
+  carray<double> vote_class({vp.sources * (vp.classes + 1), vp.classes});
+  carray<double> class_total(vp.classes);
+  double* vc = vote_class.mutable_data();
+  double* ct = class_total.mutable_data();
+  {
+    py::gil_scoped_release release;
+    majority_statistics(vp, empty.data(), vc, ct, threads);
+  }
+  return py::make_tuple(vote_class, class_total);
+}
+
+py::tuple marginal_of_classes(const VotePatterns& vp, const carray<double>& weights, const carray<double>& bias,
+                              int threads) {
+  check_weights(vp, weights, bias);
+  carray<double> marginal(vp.classes);
+  carray<double> hessian({vp.classes, vp.classes});
+  double* mg = marginal.mutable_data();
+  double* h = hessian.mutable_data();
+  double log_likelihood;
+  {
+    py::gil_scoped_release release;
+    log_likelihood = class_marginal(vp, weights.data(), bias.data(), mg, h, threads);
+  }
+  return py::make_tuple(marginal, hessian, log_likelihood);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -312,4 +402,28 @@ PYBIND11_MODULE(_core, m) {
         py::arg("unary").noconvert(), py::arg("probabilities"), py::arg("clip"), py::arg("gaussian"),
         py::arg("bilateral"), py::arg("normalization"),
         py::arg("iterations"), py::arg("threads"));
+  py::class_<VotePatterns>(m, "VotePatterns")
+      .def_readonly("rows", &VotePatterns::rows)
+      .def_readonly("sources", &VotePatterns::sources)
+      .def_readonly("classes", &VotePatterns::classes)
+      .def_property_readonly("patterns", &VotePatterns::patterns)
+      .def_property_readonly("counts", [](py::object self) { return view(self.cast<const VotePatterns&>().counts, self); })
+      .def_property_readonly("row_pattern",
+                             [](py::object self) { return view(self.cast<const VotePatterns&>().row_pattern, self); })
+      .def_property_readonly("offsets", [](py::object self) { return view(self.cast<const VotePatterns&>().offsets, self); })
+      .def_property_readonly("codes", [](py::object self) { return view(self.cast<const VotePatterns&>().codes, self); });
+  m.def("collapse_dense", &collapse_matrix<int8_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
+  m.def("collapse_dense", &collapse_matrix<int16_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
+  m.def("collapse_dense", &collapse_matrix<int32_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
+  m.def("collapse_dense", &collapse_matrix<int64_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
+  m.def("collapse_codes", &collapse_vote_lists, py::arg("row_offsets").noconvert(), py::arg("codes").noconvert(),
+        py::arg("sources"), py::arg("classes"), py::arg("threads"));
+  m.def("pattern_scores", &scores_of_patterns, py::arg("patterns"), py::arg("weights").noconvert(),
+        py::arg("bias").noconvert(), py::arg("softmax"), py::arg("threads"));
+  m.def("em_statistics", &em_step, py::arg("patterns"), py::arg("weights").noconvert(), py::arg("bias").noconvert(),
+        py::arg("threads"));
+  m.def("majority_statistics", &statistics_of_majority, py::arg("patterns"), py::arg("empty").noconvert(),
+        py::arg("threads"));
+  m.def("class_marginal", &marginal_of_classes, py::arg("patterns"), py::arg("weights").noconvert(),
+        py::arg("bias").noconvert(), py::arg("threads"));
 }

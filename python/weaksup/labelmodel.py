@@ -1,0 +1,525 @@
+"""Label models: turn the votes of noisy sources (labeling functions, crowd workers) into
+probabilistic labels, fitted by EM.
+
+Every source j has a table ``P(vote | true class)`` of shape (k + 1, k): row 0 is abstaining,
+row v + 1 voting class v. Two choices shape the table:
+
+``confusion``
+    ``"symmetric"`` (default): one accuracy per source, errors spread evenly over the
+    other classes. Right for labeling functions, which mostly vote a single class.
+    ``"full"``: a free table per source (Dawid-Skene), for crowd workers who confuse
+    particular classes.
+``abstain``
+    ``"observed"`` (default): how often a source abstains may differ by class, so abstaining
+    is evidence (a spam keyword that stays silent says "probably not spam").
+    ``"ignored"``: abstaining is independent of the class, as for crowd workers who simply
+    did not see an item. ``confusion="full", abstain="ignored"`` is classic Dawid-Skene
+    (crowd-kit's ``DawidSkene``); ``confusion="symmetric", abstain="ignored"`` is the
+    one-parameter-per-source model for sparse sources.
+
+Identical rows are collapsed first (distinct vote patterns with counts), so an EM iteration
+costs O(distinct votes), not O(n m). The E-step and the M-step's sums run in C++
+(``threads=``, GIL released) or, for CuPy / torch CUDA input, on the GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _arrays
+from . import _core
+
+_CONFUSIONS = ("symmetric", "full")
+_ABSTAINS = ("observed", "ignored")
+TIE_BREAKS = ("abstain", "random", "true-random", "first")
+_TIE_TOLERANCE = 1e-5  # probabilities this close to the row's maximum tie (as in Snorkel)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _cardinality(value: Any) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"cardinality must be an integer >= 2, got {value!r}")
+    if value < 2:
+        raise ValueError(f"cardinality must be >= 2 (the number of classes), got {value}")
+    return int(value)
+
+
+def _is_triplets(L: Any) -> bool:
+    return isinstance(L, tuple) and len(L) == 3
+
+
+def _is_sparse(L: Any) -> bool:
+    return hasattr(L, "tocsr") and hasattr(L, "nnz")
+
+
+def _integer_matrix(L: np.ndarray, name: str) -> np.ndarray:
+    """An integer view or copy of a dense label matrix; floats must hold whole numbers."""
+    if L.dtype == np.bool_ or L.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold integer labels (-1 = abstain), got dtype {L.dtype}; "
+                        f"convert it with {name}.astype(int)")
+    if L.dtype.kind == "f":
+        if not np.isfinite(L).all():
+            raise ValueError(f"{name} contains NaN or inf; labels must be integers (-1 = abstain)")
+        if not (L == np.round(L)).all():
+            raise ValueError(f"{name} contains non-integer values; labels must be whole numbers (-1 = abstain)")
+        return L.astype(np.int64)
+    if L.dtype.kind == "u":  # unsigned cannot say -1: widen so the range check sees real values
+        return L.astype(np.int64) if L.dtype.itemsize >= 4 else L.astype(np.int32)
+    return L
+
+
+def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threads: int = 0,
+             name: str = "L") -> Any:
+    """Distinct vote patterns of a label matrix (see the module docstring), validated.
+
+    ``L`` is a dense (n, m) integer matrix with -1 for abstain, a SciPy sparse matrix whose
+    stored entries are votes (classes 0..k-1; -1 entries and entries not stored abstain), or
+    long-format triplets ``(item, source, label)`` of equal-length 1-D integer arrays (items
+    0..n-1, sources 0..m-1, one vote per item and source).
+    """
+    k = _cardinality(cardinality)
+    threads = _arrays.check_threads(threads)
+    if _is_triplets(L):
+        return _collapse_triplets(L, k, n_sources, threads, name)
+    if _is_sparse(L):
+        return _collapse_sparse(L, k, n_sources, threads, name)
+    if _arrays.is_cuda_array(L):
+        raise TypeError(f"{name} is a CUDA array; collapse() runs on the CPU: pass a NumPy array")
+    L = _arrays.to_host(L, name)
+    if L.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (n_items, n_sources) label matrix, got shape {L.shape}")
+    if L.shape[0] == 0 or L.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {L.shape}); it needs at least one item and one source")
+    if n_sources is not None and L.shape[1] != n_sources:
+        raise ValueError(f"{name} has {L.shape[1]} sources (columns) but the model was fitted on {n_sources}")
+    if L.shape[1] * (k + 1) > _arrays._INT32_MAX:
+        raise ValueError(f"{name}: n_sources * (cardinality + 1) must stay below 2^31")
+    L = _integer_matrix(L, name)
+    try:
+        return _core.collapse_dense(L, k, threads)
+    except ValueError as e:
+        raise ValueError(f"{name} has a label outside -1..{k - 1}: {e}; labels are -1 (abstain) or a class "
+                         f"0..cardinality-1, so check cardinality={k} or remap the labels") from None
+
+
+def _vote_lists(items: np.ndarray, sources: np.ndarray, labels: np.ndarray, n: int, m: int, k: int,
+                threads: int, name: str) -> Any:
+    """Collapses votes given as (item, source, label) arrays; abstains (-1) are dropped."""
+    if labels.size and (labels.min() < -1 or labels.max() >= k):
+        bad = int(labels[(labels < -1) | (labels >= k)][0])
+        raise ValueError(f"{name} has a label {bad} outside -1..{k - 1}; labels are -1 (abstain) or a class "
+                         f"0..cardinality-1, so check cardinality={k} or remap the labels")
+    keep = labels >= 0
+    items, sources, labels = items[keep], sources[keep], labels[keep]
+    order = np.lexsort((sources, items))
+    items, sources, labels = items[order], sources[order], labels[order]
+    if items.size > 1:
+        dup = (items[1:] == items[:-1]) & (sources[1:] == sources[:-1])
+        if dup.any():
+            at = int(np.argmax(dup))
+            raise ValueError(f"{name} has two votes of source {int(sources[at])} on item {int(items[at])}; "
+                             f"keep one vote per (item, source)")
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(items, minlength=n), out=offsets[1:])
+    codes = (sources * (k + 1) + labels + 1).astype(np.int32)
+    return _core.collapse_codes(offsets, codes, m, k, threads)
+
+
+def _integer_vector(x: Any, name: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {x.shape}")
+    return _integer_matrix(x[:, None], name)[:, 0].astype(np.int64)
+
+
+def _collapse_triplets(L: tuple, k: int, n_sources: Optional[int], threads: int, name: str) -> Any:
+    items, sources, labels = (_integer_vector(a, f"{name}[{i}]") for i, a in enumerate(L))
+    if not (items.size == sources.size == labels.size):
+        raise ValueError(f"{name} = (item, source, label) must be arrays of one length, got "
+                         f"{items.size}, {sources.size}, {labels.size}")
+    if items.size == 0:
+        raise ValueError(f"{name} holds no votes; it needs at least one (item, source, label)")
+    if items.min() < 0 or sources.min() < 0:
+        raise ValueError(f"{name}: items and sources are indices from 0; map ids with numpy.unique(..., "
+                         f"return_inverse=True)")
+    m = int(sources.max()) + 1 if n_sources is None else n_sources
+    if sources.max() >= m:
+        raise ValueError(f"{name} has source {int(sources.max())} but the model was fitted on {m} sources")
+    if m * (k + 1) > _arrays._INT32_MAX:
+        raise ValueError(f"{name}: n_sources * (cardinality + 1) must stay below 2^31")
+    return _vote_lists(items, sources, labels, int(items.max()) + 1, m, k, threads, name)
+
+
+def _collapse_sparse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str) -> Any:
+    coo = L.tocoo()
+    n, m = coo.shape
+    if n == 0 or m == 0:
+        raise ValueError(f"{name} is empty (shape {coo.shape}); it needs at least one item and one source")
+    if n_sources is not None and m != n_sources:
+        raise ValueError(f"{name} has {m} sources (columns) but the model was fitted on {n_sources}")
+    labels = _integer_vector(coo.data, name)
+    return _vote_lists(coo.row.astype(np.int64), coo.col.astype(np.int64), labels, n, m, k, threads, name)
+
+
+def _gold(Y: Any, n: int, k: int, name: str) -> np.ndarray:
+    Y = np.asarray(Y)
+    if Y.ndim != 1 or Y.shape[0] != n:
+        raise ValueError(f"{name} must be a 1-D array of {n} labels (one per item), got shape {Y.shape}")
+    Y = _integer_vector(Y, name)
+    if Y.size and (Y.min() < 0 or Y.max() >= k):
+        raise ValueError(f"{name} has classes outside 0..{k - 1}; gold labels must be classes of the model")
+    return Y
+
+
+def _class_balance(class_balance: Any, Y_dev: Any, k: int) -> Optional[np.ndarray]:
+    if class_balance is not None:
+        p = np.asarray(class_balance, dtype=np.float64)
+        if p.shape != (k,):
+            raise ValueError(f"class_balance must have {k} entries (one per class), got shape {p.shape}")
+        if not np.isfinite(p).all() or (p <= 0).any():
+            raise ValueError("class_balance must be finite and positive for every class")
+        if abs(p.sum() - 1.0) > 1e-6:
+            raise ValueError(f"class_balance must sum to 1, got {p.sum():.6g}; divide it by its sum")
+        return p
+    if Y_dev is not None:
+        Y = np.asarray(Y_dev)
+        if Y.ndim != 1 or Y.size == 0:
+            raise ValueError(f"Y_dev must be a non-empty 1-D array of gold labels, got shape {Y.shape}")
+        Y = _gold(Y, Y.shape[0], k, "Y_dev")
+        return (np.bincount(Y, minlength=k) + 1.0) / (Y.size + k)  # add-one: no class gets zero
+    return None
+
+
+# ---------------------------------------------------------------- the model
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+
+
+def _array_module(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return np
+    import cupy
+
+    return cupy
+
+
+_FLOOR = 1e-10
+
+
+def _ratio(num: Any, den: Any, xp: Any) -> Any:
+    """num / den with both floored, so that 0 / 0 (an unused source) gives 1/2, not NaN."""
+    return xp.maximum(num, _FLOOR) / xp.maximum(den, 2 * _FLOOR)
+
+
+def _log(x: Any, xp: Any) -> Any:
+    return xp.log(xp.maximum(x, 1e-300))
+
+
+class LabelModel:
+    """EM label model over a label matrix (see the module docstring for the model).
+
+    Parameters
+    ----------
+    cardinality : number of classes k (>= 2).
+    confusion : ``"symmetric"`` or ``"full"``.
+    abstain : ``"observed"`` or ``"ignored"``.
+    smoothing : Dirichlet pseudo-count added to every count of the M-step (0 = maximum
+        likelihood, as crowd-kit).
+    max_iter, tol : EM stops after ``max_iter`` iterations or when the mean log-likelihood
+        per item changes by less than ``tol``.
+    threads : CPU threads (0 = all cores).
+    seed : seeds ``tie_break="random"`` in :meth:`predict`.
+
+    After :meth:`fit`: ``conditional_probs_`` (m, k + 1, k), ``class_balance_`` (k,),
+    ``accuracies_`` (m,), ``history_`` (mean log-likelihood per iteration), ``n_iter_``.
+    """
+
+    def __init__(self, cardinality: int = 2, *, confusion: str = "symmetric", abstain: str = "observed",
+                 smoothing: float = 1.0, max_iter: int = 100, tol: float = 1e-6, threads: int = 0,
+                 seed: int = 0):
+        self.cardinality = _cardinality(cardinality)
+        if confusion not in _CONFUSIONS:
+            raise ValueError(f"confusion must be one of {_CONFUSIONS}, got {confusion!r}")
+        if abstain not in _ABSTAINS:
+            raise ValueError(f"abstain must be one of {_ABSTAINS}, got {abstain!r}")
+        if not (isinstance(smoothing, numbers.Real) and np.isfinite(smoothing) and smoothing >= 0):
+            raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
+        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+            raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+        if not (isinstance(tol, numbers.Real) and tol >= 0):
+            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+        self.confusion = confusion
+        self.abstain = abstain
+        self.smoothing = float(smoothing)
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+        self.threads = _arrays.check_threads(threads)
+        self.seed = int(seed)
+        self.conditional_probs_: Optional[np.ndarray] = None
+
+    # -- M-step: tables from expected counts (xp = numpy or cupy)
+
+    def _tables(self, vote_class: Any, class_total: Any, n: float, fixed_prior: Any, xp: Any):
+        k, a = self.cardinality, self.smoothing
+        counts = vote_class.reshape(-1, k + 1, k)
+        m = counts.shape[0]
+        votes = counts[:, 1:, :]                      # (m, vote, class)
+        voted = votes.sum(axis=1)                     # (m, class): expected votes per class
+        # Ratios of counts that may be zero (smoothing=0) are floored at _FLOOR, as crowd-kit does.
+        if self.abstain == "observed":
+            coverage = _ratio(voted + a, class_total[None, :] + 2 * a, xp)
+        else:  # one propensity per source, whatever the class
+            coverage = xp.broadcast_to(_ratio(voted.sum(axis=1) + a, n + 2 * a, xp)[:, None], (m, k))
+        if self.confusion == "full":
+            given = xp.maximum(votes + a, _FLOOR)
+            given = given / given.sum(axis=1, keepdims=True)
+        else:
+            correct = xp.trace(votes, axis1=1, axis2=2)
+            accuracy = _ratio(correct + a, voted.sum(axis=1) + 2 * a, xp)
+            wrong = (1.0 - accuracy) / (k - 1)
+            given = xp.broadcast_to(wrong[:, None, None], (m, k, k)).copy()
+            idx = xp.arange(k)
+            given[:, idx, idx] = accuracy[:, None]
+        theta = xp.empty((m, k + 1, k))
+        theta[:, 0, :] = 1.0 - coverage
+        theta[:, 1:, :] = given * coverage[:, None, :]
+        prior = fixed_prior if fixed_prior is not None else (class_total + a) / (n + k * a)
+        return theta, prior
+
+    @staticmethod
+    def _weights(theta: Any, xp: Any) -> Tuple[Any, Any]:
+        """E-step weights: log P(vote | y) relative to abstaining, plus the all-abstain base."""
+        log_theta = _log(theta, xp)
+        base = log_theta[:, 0, :].sum(axis=0)
+        weights = log_theta - log_theta[:, :1, :]
+        weights[:, 0, :] = 0.0
+        return xp.ascontiguousarray(weights.reshape(-1, theta.shape[2])), base
+
+    # -- fitting
+
+    def fit(self, L: Any, Y_dev: Any = None, class_balance: Any = None) -> "LabelModel":
+        """Fit on a label matrix (see :func:`collapse` for the accepted forms).
+
+        ``class_balance`` (k,) or ``Y_dev`` (gold labels of a small dev set; add-one
+        frequencies) fixes the class prior and holds the posterior class marginal over the
+        training items at it, so that one prolific, inaccurate source cannot absorb a class.
+        Without either, the prior is learned. Items where every source abstains get the prior.
+        """
+        k = self.cardinality
+        prior = _class_balance(class_balance, Y_dev, k)
+        if _arrays.is_cuda_array(L):
+            from ._labelmodel_gpu import GpuVotes
+            votes: Any = GpuVotes(L, k, "L")
+        else:
+            votes = _CpuVotes(collapse(L, k, threads=self.threads), self.threads)
+        self._fit_votes(votes, prior)
+        return self
+
+    def _fit_votes(self, votes: Any, prior: Any) -> None:
+        xp, k = votes.xp, self.cardinality
+        n = float(votes.rows)
+        fixed = None if prior is None else xp.asarray(prior)
+        vote_class, class_total = votes.majority_statistics(fixed)
+        bias = xp.zeros(k)
+        history: List[float] = []
+        for _ in range(self.max_iter):
+            theta, p = self._tables(vote_class, class_total, n, fixed, xp)
+            weights, base = self._weights(theta, xp)
+            log_prior = base + _log(p, xp)
+            if fixed is not None:
+                bias = _balance(votes, weights, log_prior, bias, fixed * n)
+            vote_class, class_total, log_likelihood = votes.statistics(weights, log_prior + bias)
+            history.append(float(log_likelihood) / n)
+            if len(history) > 1 and abs(history[-1] - history[-2]) < self.tol:
+                break
+        theta, p = self._tables(vote_class, class_total, n, fixed, xp)
+        self._set(theta, p, bias, votes.sources, history)
+
+    def _set(self, theta: Any, prior: Any, bias: Any, sources: int, history: List[float]) -> None:
+        asnumpy = _to_numpy
+        self.conditional_probs_ = np.ascontiguousarray(asnumpy(theta))
+        self.class_balance_ = np.asarray(asnumpy(prior), dtype=np.float64)
+        self.balance_bias_ = np.asarray(asnumpy(bias), dtype=np.float64)
+        self.n_sources_ = int(sources)
+        self.history_ = np.asarray(history)
+        self.n_iter_ = len(history)
+
+    def _check_fitted(self) -> None:
+        if self.conditional_probs_ is None:
+            raise ValueError("this LabelModel is not fitted yet; call fit(L) first")
+
+    @property
+    def accuracies_(self) -> np.ndarray:
+        """P(vote is the true class | the source voted), averaged over the class balance."""
+        self._check_fitted()
+        theta, p = self.conditional_probs_, self.class_balance_
+        k = self.cardinality
+        correct = theta[:, 1 + np.arange(k), np.arange(k)]  # (m, k)
+        voted = 1.0 - theta[:, 0, :]
+        return (correct * p).sum(axis=1) / np.maximum((voted * p).sum(axis=1), 1e-300)
+
+    # -- prediction
+
+    def predict_proba(self, L: Any) -> Any:
+        """P(true class | votes), (n, k) float64, in the caller's array type."""
+        self._check_fitted()
+        k = self.cardinality
+        if _arrays.is_cuda_array(L):
+            from ._labelmodel_gpu import GpuVotes
+            votes: Any = GpuVotes(L, k, "L", n_sources=self.n_sources_)
+        else:
+            votes = _CpuVotes(collapse(L, k, n_sources=self.n_sources_, threads=self.threads), self.threads)
+        xp = votes.xp
+        weights, base = self._weights(xp.asarray(self.conditional_probs_), xp)
+        bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
+        return votes.posteriors(weights, bias)
+
+    def predict(self, L: Any, return_probs: bool = False, tie_break: str = "random") -> Any:
+        """Most probable class per item (int64); ties within 1e-5 follow ``tie_break``:
+        ``"abstain"`` (-1), ``"random"`` (seeded by ``seed``), ``"true-random"`` or ``"first"``."""
+        probs = self.predict_proba(L)
+        preds = probabilities_to_labels(probs, tie_break, self.seed)
+        return (preds, probs) if return_probs else preds
+
+    def score(self, L: Any, Y: Any, metrics: Sequence[str] = ("accuracy",), tie_break: str = "abstain") -> Dict[str, float]:
+        """Metrics of the predictions against gold labels ``Y``: accuracy, coverage, f1 (k = 2),
+        f1_micro, f1_macro. Abstained predictions count as wrong for accuracy."""
+        preds = _to_numpy(self.predict(L, tie_break=tie_break))
+        Y = _gold(_to_numpy(Y), preds.shape[0], self.cardinality, "Y")
+        return classification_metrics(Y, preds, self.cardinality, metrics)
+
+    # -- persistence
+
+    def save(self, path: str) -> None:
+        """Write the fitted model as a NumPy .npz file."""
+        self._check_fitted()
+        config = dict(cardinality=self.cardinality, confusion=self.confusion, abstain=self.abstain,
+                      smoothing=self.smoothing, max_iter=self.max_iter, tol=self.tol, seed=self.seed)
+        with open(path, "wb") as f:
+            np.savez(f, config=np.asarray(json.dumps(config)), conditional_probs=self.conditional_probs_,
+                     class_balance=self.class_balance_, balance_bias=self.balance_bias_, history=self.history_)
+
+    @classmethod
+    def load(cls, path: str, threads: int = 0) -> "LabelModel":
+        """Read a model written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as f:
+            model = cls(**json.loads(str(f["config"])), threads=threads)
+            theta = f["conditional_probs"]
+            model._set(theta, f["class_balance"], f["balance_bias"], theta.shape[0], list(f["history"]))
+        return model
+
+
+def _balance(votes: Any, weights: Any, log_prior: Any, bias: Any, target: Any) -> Any:
+    """The bias b that makes sum_i softmax(score_i + b) equal `target` (counts per class).
+
+    Newton's method on the convex F(b) = sum_i logsumexp(score_i + b) - target . b, whose
+    gradient is the marginal minus the target and whose Hessian the marginal's Jacobian;
+    backtracking keeps every step a descent. F is flat along b + c, so steps are taken
+    orthogonal to that direction (least squares).
+    """
+    xp = votes.xp
+    marginal, hessian, lse = votes.marginal(weights, log_prior + bias)
+    value = float(lse) - float(target @ bias)
+    scale = float(target.sum())
+    for _ in range(30):
+        gradient = marginal - target
+        if float(xp.abs(gradient).max()) <= 1e-10 * scale:
+            break
+        step = np.linalg.lstsq(_to_numpy(hessian), -_to_numpy(gradient), rcond=None)[0]
+        step = xp.asarray(step - step.mean())
+        t = 1.0
+        while True:
+            trial = bias + t * step
+            m2, h2, lse2 = votes.marginal(weights, log_prior + trial)
+            v2 = float(lse2) - float(target @ trial)
+            if v2 <= value + 1e-12 * abs(value) or t < 1e-6:
+                break
+            t *= 0.5
+        bias, marginal, hessian, value = trial, m2, h2, v2
+    return bias
+
+
+class _CpuVotes:
+    """Vote patterns on the CPU: the EM loop's view of the C++ kernels."""
+
+    xp = np
+
+    def __init__(self, patterns: Any, threads: int):
+        self.patterns = patterns
+        self.threads = threads
+        self.rows = patterns.rows
+        self.sources = patterns.sources
+
+    def majority_statistics(self, fixed_prior: Optional[np.ndarray]):
+        """EM's start: expected counts under majority-vote fractions (the prior, or uniform,
+        for items without votes)."""
+        k = self.patterns.classes
+        empty = fixed_prior if fixed_prior is not None else np.full(k, 1.0 / k)
+        return _core.majority_statistics(self.patterns, np.ascontiguousarray(empty, dtype=np.float64), self.threads)
+
+    def statistics(self, weights: np.ndarray, bias: np.ndarray):
+        return _core.em_statistics(self.patterns, weights, np.ascontiguousarray(bias), self.threads)
+
+    def marginal(self, weights: np.ndarray, bias: np.ndarray):
+        return _core.class_marginal(self.patterns, weights, np.ascontiguousarray(bias), self.threads)
+
+    def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        q = _core.pattern_scores(self.patterns, weights, np.ascontiguousarray(bias), True, self.threads)
+        # Patterns are numbered by first occurrence: as many as rows means one per row, in order.
+        return q if self.patterns.patterns == self.rows else q[self.patterns.row_pattern]
+
+
+# ---------------------------------------------------------------- predictions and metrics
+
+
+def probabilities_to_labels(probs: Any, tie_break: str = "random", seed: int = 0) -> Any:
+    """Argmax per row of (n, k) probabilities, with classes within 1e-5 of the maximum tied.
+
+    ``tie_break``: ``"abstain"`` gives -1, ``"random"`` a choice seeded by ``seed``
+    (reproducible), ``"true-random"`` an unseeded choice, ``"first"`` the lowest class.
+    """
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+    xp = _array_module(probs)
+    tied = probs >= probs.max(axis=1, keepdims=True) - _TIE_TOLERANCE
+    if tie_break == "first":
+        return xp.argmax(tied, axis=1).astype(xp.int64)
+    if tie_break == "abstain":
+        return xp.where(tied.sum(axis=1) > 1, -1, xp.argmax(tied, axis=1)).astype(xp.int64)
+    rng = np.random.default_rng(seed if tie_break == "random" else None)
+    noise = xp.asarray(rng.random(tuple(probs.shape)))
+    return xp.argmax(tied * (1.0 + noise), axis=1).astype(xp.int64)
+
+
+def classification_metrics(Y: np.ndarray, preds: np.ndarray, k: int, metrics: Sequence[str]) -> Dict[str, float]:
+    """accuracy, coverage (share of non-abstained predictions), f1 (binary, class 1), f1_micro,
+    f1_macro."""
+    out: Dict[str, float] = {}
+    for metric in metrics:
+        if metric == "accuracy":
+            out[metric] = float((preds == Y).mean())
+        elif metric == "coverage":
+            out[metric] = float((preds >= 0).mean())
+        elif metric in ("f1", "f1_macro", "f1_micro"):
+            f1s = []
+            classes = [1] if metric == "f1" else range(k)
+            tp_all = fp_all = fn_all = 0
+            for c in classes:
+                tp = int(((preds == c) & (Y == c)).sum())
+                fp = int(((preds == c) & (Y != c)).sum())
+                fn = int(((preds != c) & (Y == c)).sum())
+                tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+                f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
+            out[metric] = (2 * tp_all / max(2 * tp_all + fp_all + fn_all, 1)) if metric == "f1_micro" \
+                else float(np.mean(f1s))
+        else:
+            raise ValueError(f"unknown metric {metric!r}; use accuracy, coverage, f1, f1_micro or f1_macro")
+    return out
