@@ -7,6 +7,7 @@ back as the caller's array type.
 
 from ._arrays import cuda_available, cuda_built
 from .crf import DenseCRF, crf_inference, crf_labels, dense_crf
+from .labelmodel import LabelModel, probabilities_to_labels
 from .components import Components, cam_to_boxes, component_stats, keep_largest, label, largest_components
 from .wsol import (
     BoxAccuracy,
@@ -25,6 +26,7 @@ __all__ = [
     "BoxAccuracy",
     "BoxEvaluator",
     "Components",
+    "LabelModel",
     "DenseCRF",
     "PxAPEvaluator",
     "box_accuracy",
@@ -40,6 +42,7 @@ __all__ = [
     "largest_components",
     "max_box_acc",
     "max_box_acc_v2",
+    "probabilities_to_labels",
     "pxap",
     "scoremap_boxes",
 ]

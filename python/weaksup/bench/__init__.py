@@ -9,10 +9,10 @@ from typing import List
 
 import weaksup
 
-from . import crf, localize
+from . import crf, labelmodel, localize
 from ._timing import Result, fill_speedups, table
 
-SECTIONS = {"crf": crf, "localize": localize}
+SECTIONS = {"crf": crf, "labelmodel": labelmodel, "localize": localize}
 
 
 def run(sections: List[str], quick: bool = False, json_path: str = "weaksup-bench.json") -> List[Result]:

@@ -1,0 +1,271 @@
+"""weaksup.LabelModel against a plain NumPy EM written here from the model's equations, on real
+WRENCH / crowd data (../shared/data) and on random label matrices."""
+
+import csv
+import json
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from weaksup.labelmodel import LabelModel, collapse, probabilities_to_labels
+
+DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
+COMBOS = [(c, a) for c in ("symmetric", "full") for a in ("observed", "ignored")]
+
+
+def wrench(name, split):
+    d = json.loads((DATA / f"wrench_{name}" / f"{split}.json").read_text())
+    ids = sorted(d, key=int)
+    return np.array([d[i]["weak_labels"] for i in ids]), np.array([d[i]["label"] for i in ids])
+
+
+def crowd_dog():
+    with open(DATA / "crowd_dog" / "answer.csv") as f:
+        rows = list(csv.reader(f))[1:]
+    with open(DATA / "crowd_dog" / "truth.csv") as f:
+        truth = dict(list(csv.reader(f))[1:])
+    tasks, item = np.unique([r[0] for r in rows], return_inverse=True)
+    _, worker = np.unique([r[1] for r in rows], return_inverse=True)
+    label = np.array([int(r[2]) for r in rows])
+    y = np.array([int(truth.get(t, -1)) for t in tasks])
+    return (item, worker, label), y
+
+
+def synthetic(n, m, k, coverage=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    acc = rng.uniform(0.55, 0.95, m)
+    y = rng.integers(0, k, n)
+    L = np.full((n, m), -1, np.int8)
+    for j in range(m):
+        votes = rng.random(n) < coverage
+        wrong = (y + rng.integers(1, k, n)) % k
+        L[votes, j] = np.where(rng.random(n) < acc[j], y, wrong)[votes]
+    return L, y, acc
+
+
+def majority_accuracy(L, y, k, seeds=20):
+    """Majority vote with random tie-breaks, averaged over seeds (the peers' baseline)."""
+    counts = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1).astype(float)
+    accs = []
+    for s in range(seeds):
+        noise = np.random.default_rng(s).random(counts.shape)
+        accs.append(((counts == counts.max(1, keepdims=True)) * (1 + noise)).argmax(1) == y)
+    return float(np.mean(accs))
+
+
+# ------------------------------------------------------------ NumPy reference
+
+
+def reference_em(L, k, confusion, abstain, smoothing, iterations, balance=None):
+    """Dense NumPy EM over rows (no pattern collapsing), from the model's definition."""
+    n, m = L.shape
+    onehot = np.zeros((n, m, k + 1))
+    onehot[np.arange(n)[:, None], np.arange(m)[None, :], L + 1] = 1.0
+    counts = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1).astype(float)
+    empty = balance if balance is not None else np.full(k, 1.0 / k)
+    q = np.where(counts.sum(1, keepdims=True) > 0, counts / np.maximum(counts.sum(1, keepdims=True), 1), empty)
+    a = smoothing
+    bias = np.zeros(k)
+
+    def tables(q):
+        c = np.einsum("nmv,ny->mvy", onehot, q)
+        votes = c[:, 1:, :]
+        voted = votes.sum(1)
+        total = q.sum(0)
+        if abstain == "observed":
+            cov = np.maximum(voted + a, 1e-10) / np.maximum(total[None, :] + 2 * a, 2e-10)
+        else:
+            cov = np.repeat((np.maximum(voted.sum(1) + a, 1e-10) / max(n + 2 * a, 2e-10))[:, None], k, 1)
+        if confusion == "full":
+            g = np.maximum(votes + a, 1e-10)
+            g = g / g.sum(1, keepdims=True)
+        else:
+            acc = np.maximum(np.trace(votes, axis1=1, axis2=2) + a, 1e-10) / np.maximum(voted.sum(1) + 2 * a, 2e-10)
+            g = np.repeat(((1 - acc) / (k - 1))[:, None, None], k, 1).repeat(k, 2)
+            g[:, np.arange(k), np.arange(k)] = acc[:, None]
+        theta = np.concatenate([(1 - cov)[:, None, :], g * cov[:, None, :]], axis=1)
+        prior = balance if balance is not None else (total + a) / (n + k * a)
+        return theta, prior
+
+    def scores(theta, prior):
+        return np.log(np.maximum(prior, 1e-300)) + np.einsum("nmv,mvy->ny", onehot, np.log(np.maximum(theta, 1e-300)))
+
+    def softmax(s):
+        e = np.exp(s - s.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    for _ in range(iterations):
+        theta, prior = tables(q)
+        s = scores(theta, prior)
+        if balance is not None:  # hold the class marginal at the balance (fixed point)
+            for _ in range(100000):
+                step = np.log(balance * n) - np.log(softmax(s + bias).sum(0))
+                bias += step
+                if np.abs(step).max() < 1e-13:
+                    break
+        q = softmax(s + bias)
+    theta, prior = tables(q)
+    return theta, prior, softmax(scores(theta, prior) + bias)
+
+
+@pytest.mark.parametrize("confusion,abstain", COMBOS)
+@pytest.mark.parametrize("balanced", [False, True])
+def test_matches_numpy_reference(confusion, abstain, balanced):
+    L, _, _ = synthetic(3000, 7, 3, coverage=0.4, seed=1)
+    L[:40] = -1  # some all-abstain rows
+    balance = np.array([0.5, 0.3, 0.2]) if balanced else None
+    model = LabelModel(3, confusion=confusion, abstain=abstain, smoothing=0.5, max_iter=12, tol=0.0)
+    model.fit(L, class_balance=balance)
+    theta, prior, q = reference_em(L, 3, confusion, abstain, 0.5, 12, balance)
+    np.testing.assert_allclose(model.conditional_probs_, theta, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(model.class_balance_, prior, rtol=1e-10)
+    np.testing.assert_allclose(model.predict_proba(L), q, rtol=1e-7, atol=1e-10)
+    assert model.n_iter_ == 12
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 60), m=st.integers(1, 6), k=st.integers(2, 5), seed=st.integers(0, 2**16),
+       smoothing=st.sampled_from([0.0, 1.0]), combo=st.sampled_from(COMBOS))
+def test_random_matrices_match_reference(n, m, k, seed, smoothing, combo):
+    rng = np.random.default_rng(seed)
+    L = rng.integers(-1, k, size=(n, m))
+    model = LabelModel(k, confusion=combo[0], abstain=combo[1], smoothing=smoothing, max_iter=5, tol=0.0).fit(L)
+    _, _, q = reference_em(L, k, combo[0], combo[1], smoothing, 5)
+    np.testing.assert_allclose(model.predict_proba(L), q, rtol=1e-6, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 300), m=st.integers(1, 8), k=st.integers(2, 4), seed=st.integers(0, 2**16))
+def test_collapse_matches_numpy_unique(n, m, k, seed):
+    rng = np.random.default_rng(seed)
+    L = rng.integers(-1, k, size=(n, m)).astype(np.int8)
+    L[rng.random(n) < 0.5] = L[0]  # repeats
+    p = collapse(L, k)
+    unique, first, inverse, counts = np.unique(L, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(first)  # weaksup numbers patterns by first occurrence
+    assert p.patterns == len(unique)
+    np.testing.assert_array_equal(p.counts, counts[order])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    np.testing.assert_array_equal(p.row_pattern, rank[inverse.ravel()])
+    for i, row in enumerate(unique[order]):  # votes as codes source*(k+1) + label + 1
+        j = np.flatnonzero(row >= 0)
+        np.testing.assert_array_equal(p.codes[p.offsets[i]:p.offsets[i + 1]], j * (k + 1) + row[j] + 1)
+
+
+# ------------------------------------------------------------ real data
+
+
+@needs_data
+def test_youtube_beats_majority_vote():
+    Lt, _ = wrench("youtube", "train")
+    Ls, ys = wrench("youtube", "test")
+    acc = (LabelModel(2).fit(Lt).predict(Ls) == ys).mean()
+    assert acc >= majority_accuracy(Ls, ys, 2)
+    assert acc >= 0.840  # REFERENCE.md: the best peer (majority vote, random ties)
+
+
+@needs_data
+def test_trec_with_dev_balance_beats_majority_vote():
+    Lt, _ = wrench("trec", "train")
+    _, yv = wrench("trec", "valid")
+    Ls, ys = wrench("trec", "test")
+    acc = (LabelModel(6).fit(Lt, Y_dev=yv).predict(Ls) == ys).mean()
+    assert acc >= majority_accuracy(Ls, ys, 6)
+    assert acc >= 0.608
+
+
+@needs_data
+def test_dog_dawid_skene():
+    votes, y = crowd_dog()
+    model = LabelModel(4, confusion="full", abstain="ignored").fit(votes)
+    known = y >= 0
+    acc = (model.predict(votes, tie_break="first")[known] == y[known]).mean()
+    L = np.full((len(y), votes[1].max() + 1), -1)
+    L[votes[0], votes[1]] = votes[2]
+    assert acc >= majority_accuracy(L[known], y[known], 4)
+    assert acc >= 0.8426  # crowd-kit's DawidSkene: 680 / 807
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_recovers_source_accuracies(k):
+    L, y, acc = synthetic(100_000, 10, k, seed=3)
+    for confusion in ("symmetric", "full"):
+        model = LabelModel(k, confusion=confusion).fit(L)
+        assert np.abs(model.accuracies_ - acc).mean() <= 0.01
+        assert (model.predict(L) == y).mean() > majority_accuracy(L[:5000], y[:5000], k, seeds=3)
+
+
+# ------------------------------------------------------------ inputs, determinism, persistence
+
+
+def test_input_forms_agree():
+    L, _, _ = synthetic(2000, 6, 3, seed=4)
+    expected = LabelModel(3).fit(L).predict_proba(L)
+    sparse = pytest.importorskip("scipy.sparse")
+    rows, cols = np.nonzero(L >= 0)
+    forms = [L.astype(np.int16), L.astype(np.int32), L.astype(np.int64), L.astype(np.float64),
+             np.asfortranarray(L), L[::-1][::-1], np.ascontiguousarray(L.T).T,
+             sparse.csr_matrix((L[rows, cols], (rows, cols)), shape=L.shape),
+             (rows, cols, L[rows, cols])]
+    for form in forms:
+        got = LabelModel(3).fit(form).predict_proba(form)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_negative_strides():
+    L, _, _ = synthetic(500, 5, 2, seed=5)
+    flipped = L[::-1, ::-1]
+    model = LabelModel(2).fit(np.ascontiguousarray(flipped))
+    np.testing.assert_array_equal(model.predict_proba(flipped), model.predict_proba(np.ascontiguousarray(flipped)))
+
+
+def test_same_result_for_any_thread_count():
+    L, _, _ = synthetic(50_000, 12, 4, seed=6)
+    results = [LabelModel(4, threads=t).fit(L, class_balance=[0.4, 0.3, 0.2, 0.1]).predict_proba(L) for t in (1, 2, 3)]
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+
+
+def test_all_abstain_rows_get_the_prior():
+    L, _, _ = synthetic(1000, 5, 3, seed=7)
+    L[:10] = -1
+    model = LabelModel(3, abstain="ignored").fit(L)
+    np.testing.assert_allclose(model.predict_proba(L)[:10], np.tile(model.class_balance_, (10, 1)), rtol=1e-12)
+
+
+def test_save_load_round_trip(tmp_path):
+    L, _, _ = synthetic(1000, 5, 3, seed=8)
+    model = LabelModel(3, confusion="full", smoothing=0.5).fit(L, class_balance=[0.2, 0.3, 0.5])
+    model.save(tmp_path / "model.npz")
+    loaded = LabelModel.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(loaded.predict_proba(L), model.predict_proba(L))
+    assert (loaded.confusion, loaded.smoothing) == ("full", 0.5)
+
+
+def test_history_and_convergence():
+    L, _, _ = synthetic(5000, 8, 2, seed=9)
+    model = LabelModel(2, tol=1e-9, max_iter=500).fit(L)
+    assert model.n_iter_ < 500 and len(model.history_) == model.n_iter_
+    assert np.all(np.diff(model.history_) > -1e-9)  # EM never lowers the likelihood
+
+
+def test_tie_breaks():
+    probs = np.array([[0.5, 0.5], [0.2, 0.8], [0.5, 0.5]])
+    np.testing.assert_array_equal(probabilities_to_labels(probs, "abstain"), [-1, 1, -1])
+    np.testing.assert_array_equal(probabilities_to_labels(probs, "first"), [0, 1, 0])
+    a = probabilities_to_labels(np.full((200, 3), 1 / 3), "random", seed=1)
+    np.testing.assert_array_equal(a, probabilities_to_labels(np.full((200, 3), 1 / 3), "random", seed=1))
+    assert set(a) == {0, 1, 2}
+
+
+def test_score():
+    L, y, _ = synthetic(2000, 8, 2, seed=10)
+    model = LabelModel(2).fit(L)
+    out = model.score(L, y, metrics=["accuracy", "coverage", "f1"])
+    assert out["accuracy"] == pytest.approx((model.predict(L, tie_break="abstain") == y).mean())
+    assert 0 < out["f1"] <= 1 and out["coverage"] <= 1
