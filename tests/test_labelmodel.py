@@ -269,3 +269,10 @@ def test_score():
     out = model.score(L, y, metrics=["accuracy", "coverage", "f1"])
     assert out["accuracy"] == pytest.approx((model.predict(L, tie_break="abstain") == y).mean())
     assert 0 < out["f1"] <= 1 and out["coverage"] <= 1
+
+
+def test_fit_predict_proba_equals_fit_then_predict_proba():
+    L, _, _ = synthetic(3000, 6, 3, seed=11)
+    a = LabelModel(3).fit_predict_proba(L, class_balance=[0.5, 0.3, 0.2])
+    b = LabelModel(3).fit(L, class_balance=[0.5, 0.3, 0.2]).predict_proba(L)
+    np.testing.assert_array_equal(a, b)

@@ -305,6 +305,19 @@ class LabelModel:
 
     # -- fitting
 
+    def fit_predict_proba(self, L: Any, Y_dev: Any = None, class_balance: Any = None) -> Any:
+        """``fit(L, ...)`` then ``predict_proba(L)``, collapsing L once."""
+        votes = self._votes(L)
+        self._fit_votes(votes, _class_balance(class_balance, Y_dev, self.cardinality))
+        return self._posteriors(votes)
+
+    def _votes(self, L: Any, n_sources: Optional[int] = None) -> Any:
+        if _arrays.is_cuda_array(L):
+            from ._labelmodel_gpu import GpuVotes
+
+            return GpuVotes(L, self.cardinality, "L", n_sources=n_sources)
+        return _CpuVotes(collapse(L, self.cardinality, n_sources=n_sources, threads=self.threads), self.threads)
+
     def fit(self, L: Any, Y_dev: Any = None, class_balance: Any = None) -> "LabelModel":
         """Fit on a label matrix (see :func:`collapse` for the accepted forms).
 
@@ -313,14 +326,8 @@ class LabelModel:
         training items at it, so that one prolific, inaccurate source cannot absorb a class.
         Without either, the prior is learned. Items where every source abstains get the prior.
         """
-        k = self.cardinality
-        prior = _class_balance(class_balance, Y_dev, k)
-        if _arrays.is_cuda_array(L):
-            from ._labelmodel_gpu import GpuVotes
-            votes: Any = GpuVotes(L, k, "L")
-        else:
-            votes = _CpuVotes(collapse(L, k, threads=self.threads), self.threads)
-        self._fit_votes(votes, prior)
+        prior = _class_balance(class_balance, Y_dev, self.cardinality)
+        self._fit_votes(self._votes(L), prior)
         return self
 
     def _fit_votes(self, votes: Any, prior: Any) -> None:
@@ -371,12 +378,9 @@ class LabelModel:
     def predict_proba(self, L: Any) -> Any:
         """P(true class | votes), (n, k) float64, in the caller's array type."""
         self._check_fitted()
-        k = self.cardinality
-        if _arrays.is_cuda_array(L):
-            from ._labelmodel_gpu import GpuVotes
-            votes: Any = GpuVotes(L, k, "L", n_sources=self.n_sources_)
-        else:
-            votes = _CpuVotes(collapse(L, k, n_sources=self.n_sources_, threads=self.threads), self.threads)
+        return self._posteriors(self._votes(L, self.n_sources_))
+
+    def _posteriors(self, votes: Any) -> Any:
         xp = votes.xp
         weights, base = self._weights(xp.asarray(self.conditional_probs_), xp)
         bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
