@@ -82,6 +82,9 @@ def reference_em(L, k, confusion, abstain, smoothing, iterations, balance=None):
             cov = np.repeat((np.maximum(voted.sum(1) + a, 1e-10) / max(n + 2 * a, 2e-10))[:, None], k, 1)
         if confusion == "full":
             g = np.maximum(votes + a, 1e-10)
+            if a == 0:  # only answers a source gave share its probability (crowd-kit)
+                seen = votes.sum(2, keepdims=True) > 0
+                g = np.where(seen | ~seen.any(1, keepdims=True), g, 0.0)
             g = g / g.sum(1, keepdims=True)
         else:
             acc = np.maximum(np.trace(votes, axis1=1, axis2=2) + a, 1e-10) / np.maximum(voted.sum(1) + 2 * a, 2e-10)

@@ -280,6 +280,9 @@ class LabelModel:
             coverage = xp.broadcast_to(_ratio(voted.sum(axis=1) + a, n + 2 * a, xp)[:, None], (m, k))
         if self.confusion == "full":
             given = xp.maximum(votes + a, _FLOOR)
+            if a == 0:  # as crowd-kit: only the answers a source ever gave share its probability
+                seen = votes.sum(axis=2, keepdims=True) > 0
+                given = xp.where(seen | ~seen.any(axis=1, keepdims=True), given, 0.0)
             given = given / given.sum(axis=1, keepdims=True)
         else:
             correct = xp.trace(votes, axis1=1, axis2=2)
@@ -390,7 +393,13 @@ class LabelModel:
         """Most probable class per item (int64); ties within 1e-5 follow ``tie_break``:
         ``"abstain"`` (-1), ``"random"`` (seeded by ``seed``), ``"true-random"`` or ``"first"``."""
         probs = self.predict_proba(L)
-        preds = probabilities_to_labels(probs, tie_break, self.seed)
+        if _arrays._torch_tensor(probs):  # torch CUDA: decide on a CuPy view, answer in torch
+            import cupy
+            import torch
+
+            preds = torch.from_dlpack(probabilities_to_labels(cupy.from_dlpack(probs), tie_break, self.seed))
+        else:
+            preds = probabilities_to_labels(probs, tie_break, self.seed)
         return (preds, probs) if return_probs else preds
 
     def score(self, L: Any, Y: Any, metrics: Sequence[str] = ("accuracy",), tie_break: str = "abstain") -> Dict[str, float]:

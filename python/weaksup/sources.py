@@ -1,0 +1,293 @@
+"""Baselines and diagnostics over a label matrix: majority vote and per-source statistics.
+
+Everything here works on the distinct vote patterns of ``L`` (:func:`weaksup.labelmodel.collapse`:
+any dense (n, m) matrix with -1 for abstain, SciPy sparse matrix or (item, source, label)
+triplets), so the cost is O(distinct votes) plus O(n) to spread per-pattern results back to
+the items, with NumPy vector operations only.
+
+``majority_vote_proba`` / ``majority_vote``
+    Vote fractions per item and the most voted class. With ``weights`` (one non-negative
+    number per source) every vote counts its source's weight: the *weighted majority vote*.
+    A common choice is the log-odds of each source's accuracy,
+    ``w_j = log(a_j / (1 - a_j)) + log(k - 1)`` (the weight a symmetric-noise naive Bayes model
+    gives a vote), clipped at 0 so that sources no better than chance are ignored, for example
+    from ``LabelModel(...).fit(L).accuracies_`` or :meth:`SourceAnalysis.empirical_accuracies`.
+
+``SourceAnalysis``
+    Coverage, overlaps, conflicts, polarities and accuracies against gold labels per source,
+    with the definitions of Snorkel's ``LFAnalysis`` (``snorkel.labeling.analysis``, 0.10.0):
+    the same numbers, bit for bit, for the same matrix (``weaksup.compat.snorkel.LFAnalysis``
+    is a thin layer over this class).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from .labelmodel import _cardinality, _is_sparse, _is_triplets, collapse, probabilities_to_labels
+
+__all__ = ["SourceAnalysis", "majority_vote", "majority_vote_proba", "infer_cardinality"]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def infer_cardinality(L: Any) -> int:
+    """Number of classes implied by the largest label in ``L`` (max label + 1, at least 2)."""
+    if _is_triplets(L):
+        labels = np.asarray(L[2])
+    elif _is_sparse(L):
+        labels = np.asarray(L.tocoo().data)
+    else:
+        labels = np.asarray(L)
+    if labels.dtype == np.bool_ or labels.dtype.kind not in "iuf":
+        raise TypeError(f"L must hold integer labels (-1 = abstain), got dtype {labels.dtype}")
+    top = labels.max() if labels.size else -1
+    if labels.dtype.kind == "f" and not np.isfinite(top):
+        raise ValueError("L contains NaN or inf; labels must be integers (-1 = abstain)")
+    return max(2, int(top) + 1)
+
+
+def _gold_labels(Y: Any, n: int) -> np.ndarray:
+    """Gold labels as int64 (n,): whole numbers >= -1 (-1 = unknown); (n, 1) is flattened."""
+    Y = np.asarray(Y)
+    if Y.ndim == 2 and Y.shape[1] == 1:
+        Y = Y[:, 0]
+    if Y.ndim != 1 or Y.shape[0] != n:
+        raise ValueError(f"Y must be a 1-D array of {n} gold labels (one per item), got shape {Y.shape}")
+    if Y.dtype == np.bool_ or Y.dtype.kind not in "iuf":
+        raise TypeError(f"Y must hold integer labels, got dtype {Y.dtype}")
+    if Y.dtype.kind == "f" and not (np.isfinite(Y).all() and (Y == np.round(Y)).all()):
+        raise ValueError("Y contains non-integer values; gold labels must be whole numbers (-1 = unknown)")
+    Y = Y.astype(np.int64)
+    if Y.size and Y.min() < -1:
+        raise ValueError(f"Y has a label {int(Y.min())} below -1; gold labels are classes 0..k-1 or -1 (unknown)")
+    return Y
+
+
+def _vote_weights_table(weights: Optional[Any], m: int, k: int) -> np.ndarray:
+    """W (m * (k + 1), k) with W[source * (k + 1) + label + 1, label] = weight of the source."""
+    if weights is None:
+        w = np.ones(m)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (m,):
+            raise ValueError(f"weights must have one entry per source ({m}), got shape {w.shape}")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("weights must be finite and >= 0 (clip log-odds weights at 0)")
+    W = np.zeros((m, k + 1, k))
+    idx = np.arange(k)
+    W[:, idx + 1, idx] = w[:, None]
+    return W.reshape(m * (k + 1), k)
+
+
+def _vote_counts(patterns: Any, weights: Optional[Any], threads: int) -> np.ndarray:
+    """(P, k) weighted vote counts per distinct pattern."""
+    k, m = patterns.classes, patterns.sources
+    W = _vote_weights_table(weights, m, k)
+    return _core.pattern_scores(patterns, W, np.zeros(k), False, threads)
+
+
+def _per_row(patterns: Any, per_pattern: np.ndarray) -> np.ndarray:
+    return per_pattern[patterns.row_pattern]
+
+
+# ---------------------------------------------------------------- majority vote
+
+
+def majority_vote_proba(L: Any, cardinality: int, weights: Optional[Any] = None, *, threads: int = 0) -> np.ndarray:
+    """(n, k) float64 fractions of the (weighted) votes per class; uniform 1/k for items with
+    no vote (or whose votes all weigh 0). ``weights``: (m,) non-negative weight per source."""
+    k = _cardinality(cardinality)
+    p = collapse(L, k, threads=threads)
+    counts = _vote_counts(p, weights, threads)
+    total = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(total > 0, counts / total, 1.0 / k)
+    return _per_row(p, frac)
+
+
+def majority_vote(L: Any, cardinality: int, weights: Optional[Any] = None, tie_break: str = "random",
+                  seed: int = 0, *, threads: int = 0) -> np.ndarray:
+    """(n,) int64 most voted class per item (weighted by ``weights`` if given).
+
+    Classes whose vote fractions lie within 1e-5 of the row's maximum tie (items with no
+    votes tie over every class); ties follow ``tie_break`` as in
+    :func:`weaksup.labelmodel.probabilities_to_labels`: ``"random"`` (seeded by ``seed``),
+    ``"true-random"``, ``"abstain"`` (-1) or ``"first"``.
+    """
+    return probabilities_to_labels(majority_vote_proba(L, cardinality, weights, threads=threads), tie_break, seed)
+
+
+# ---------------------------------------------------------------- analysis
+
+
+class SourceAnalysis:
+    """Per-source statistics of a label matrix, with Snorkel's ``LFAnalysis`` definitions.
+
+    Parameters
+    ----------
+    L : any form :func:`weaksup.labelmodel.collapse` accepts (n items, m sources).
+    cardinality : number of classes k; by default the largest label + 1 (at least 2).
+
+    An item *overlaps* when at least two sources vote on it and *conflicts* when two
+    sources vote different classes. Per source (arrays of length m), as fractions of all n
+    items: :meth:`coverage` (the source votes), :meth:`overlaps` (it votes and another source
+    votes too), :meth:`conflicts` (it votes and another source votes a different class).
+    """
+
+    def __init__(self, L: Any, cardinality: Optional[int] = None, *, threads: int = 0):
+        k = infer_cardinality(L) if cardinality is None else _cardinality(cardinality)
+        p = collapse(L, k, threads=threads)
+        self.cardinality = k
+        self.n_items = int(p.rows)
+        self.n_sources = int(p.sources)
+        self.patterns = p
+        P = int(p.patterns)
+        offsets = np.asarray(p.offsets, dtype=np.int64)
+        codes = np.asarray(p.codes, dtype=np.int64)
+        n_votes = np.diff(offsets)
+        pattern_of_vote = np.repeat(np.arange(P, dtype=np.int64), n_votes)
+        source, label = np.divmod(codes, k + 1)
+        label -= 1
+        keep = label >= 0  # collapse never stores abstains; be safe
+        if not keep.all():
+            source, label, pattern_of_vote = source[keep], label[keep], pattern_of_vote[keep]
+            n_votes = np.bincount(pattern_of_vote, minlength=P)
+        self._counts = np.asarray(p.counts, dtype=np.float64)        # rows per pattern
+        self._n_votes = n_votes                                       # votes per pattern
+        self._pattern_of_vote = pattern_of_vote
+        self._source = source
+        self._label = label
+        present = np.zeros(P * k, dtype=bool)
+        present[pattern_of_vote * k + label] = True
+        distinct = present.reshape(P, k).sum(axis=1)                  # distinct classes per pattern
+        self._overlapped = n_votes > 1
+        self._conflicted = distinct > 1
+        self._rows_of_vote = self._counts[pattern_of_vote]            # rows behind each stored vote
+
+    # -- per-item aggregates
+
+    def _item_fraction(self, mask: np.ndarray) -> float:
+        return float(self._counts[mask].sum() / self.n_items)
+
+    def label_coverage(self) -> float:
+        """Fraction of items with at least one vote."""
+        return self._item_fraction(self._n_votes > 0)
+
+    def label_overlap(self) -> float:
+        """Fraction of items with at least two votes."""
+        return self._item_fraction(self._overlapped)
+
+    def label_conflict(self) -> float:
+        """Fraction of items with votes for at least two different classes."""
+        return self._item_fraction(self._conflicted)
+
+    # -- per-source counts (exact integers held in float64)
+
+    def _per_source(self, vote_weights: np.ndarray) -> np.ndarray:
+        return np.bincount(self._source, weights=vote_weights, minlength=self.n_sources)
+
+    def vote_counts(self) -> np.ndarray:
+        """(m,) number of items each source votes on."""
+        return self._per_source(self._rows_of_vote)
+
+    def coverage(self) -> np.ndarray:
+        """(m,) fraction of items each source votes on."""
+        return self.vote_counts() / self.n_items
+
+    def overlaps(self, normalize_by_coverage: bool = False) -> np.ndarray:
+        """(m,) fraction of items the source votes on that another source also votes on
+        (divided by the source's coverage if ``normalize_by_coverage``; 0 for silent sources)."""
+        out = self._per_source(self._rows_of_vote * self._overlapped[self._pattern_of_vote]) / self.n_items
+        if normalize_by_coverage:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = out / self.coverage()
+        return np.nan_to_num(out)
+
+    def conflicts(self, normalize_by_overlaps: bool = False) -> np.ndarray:
+        """(m,) fraction of items the source votes on where another source votes a different
+        class (divided by the source's overlaps if ``normalize_by_overlaps``)."""
+        out = self._per_source(self._rows_of_vote * self._conflicted[self._pattern_of_vote]) / self.n_items
+        if normalize_by_overlaps:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = out / self.overlaps()
+        return np.nan_to_num(out)
+
+    def polarities(self) -> List[List[int]]:
+        """Sorted list of the classes each source ever votes."""
+        k = self.cardinality
+        present = np.zeros(self.n_sources * k, dtype=bool)
+        present[self._source * k + self._label] = True
+        present = present.reshape(self.n_sources, k)
+        return [np.flatnonzero(row).tolist() for row in present]
+
+    # -- against gold labels
+
+    def _gold_table(self, Y: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """(P, k) rows per (pattern, gold class) and (P,) rows with a known gold label."""
+        Y = _gold_labels(Y, self.n_items)
+        k, P = self.cardinality, int(self.patterns.patterns)
+        rp = np.asarray(self.patterns.row_pattern, dtype=np.int64)
+        inside = (Y >= 0) & (Y < k)
+        table = np.bincount(rp[inside] * k + Y[inside], minlength=P * k).reshape(P, k).astype(np.float64)
+        known = np.bincount(rp[Y >= 0], minlength=P).astype(np.float64)
+        return table, known
+
+    def _gold_counts(self, Y: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(m,) correct votes, votes on items with a known gold label, all votes."""
+        table, known = self._gold_table(Y)
+        correct = self._per_source(table[self._pattern_of_vote, self._label])
+        on_known = self._per_source(known[self._pattern_of_vote])
+        return correct, on_known, self.vote_counts()
+
+    def correct_incorrect(self, Y: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """(m,) int64 numbers of correct and incorrect votes against gold labels ``Y`` (n,);
+        items whose gold label is -1 (unknown) are left out."""
+        correct, on_known, _ = self._gold_counts(Y)
+        return correct.astype(np.int64), (on_known - correct).astype(np.int64)
+
+    def empirical_accuracies(self, Y: Any) -> np.ndarray:
+        """(m,) fraction of each source's votes (on items with known gold) that are correct;
+        NaN for a source that never votes there. (Snorkel's ``lf_empirical_accuracies``
+        returns 0 for such a source and counts votes on gold -1 items as wrong; see
+        ``weaksup.compat.snorkel.LFAnalysis``.)"""
+        correct, on_known, _ = self._gold_counts(Y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(on_known > 0, correct / on_known, np.nan)
+
+    def empirical_probs(self, Y: Any) -> np.ndarray:
+        """(m, k + 1, k) empirical P(vote = row - 1 | gold = column) (row 0: abstain); NaN
+        columns for classes absent from ``Y``. Items with gold outside 0..k-1 are left out."""
+        table, _ = self._gold_table(Y)
+        k, m = self.cardinality, self.n_sources
+        per_class = table.sum(axis=0)                                       # items per gold class
+        out = np.empty((m, k + 1, k))
+        key = self._source * k + self._label
+        for y in range(k):
+            votes = np.bincount(key, weights=table[self._pattern_of_vote, y], minlength=m * k).reshape(m, k)
+            out[:, 1:, y] = votes
+            out[:, 0, y] = per_class[y] - votes.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return out / per_class[None, None, :]
+
+    def summary(self, Y: Any = None) -> Dict[str, Any]:
+        """Per-source statistics as a dict: ``polarity`` (list of lists), ``coverage``,
+        ``overlaps``, ``conflicts`` and, with gold labels ``Y``, ``correct``, ``incorrect``,
+        ``empirical_accuracy`` (arrays of length m)."""
+        out: Dict[str, Any] = {
+            "polarity": self.polarities(),
+            "coverage": self.coverage(),
+            "overlaps": self.overlaps(),
+            "conflicts": self.conflicts(),
+        }
+        if Y is not None:
+            correct, on_known, _ = self._gold_counts(Y)
+            out["correct"] = correct.astype(np.int64)
+            out["incorrect"] = (on_known - correct).astype(np.int64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["empirical_accuracy"] = np.where(on_known > 0, correct / on_known, np.nan)
+        return out
