@@ -68,5 +68,52 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
                       const float* unary, int labels, const CrfTerm& gaussian, const CrfTerm& bilateral,
                       int normalization, int iterations, float* q, void* stream);
 
+// ---- label model (cpp/label_model.hpp, on the dense matrix: every row counts once) ----
+//
+// labels (n, m) of T = int8_t, int16_t, int32_t or int64_t, -1 = abstain, else a class in
+// [0, k); `labels` points at element (0, 0) and row_stride / col_stride are in elements
+// (any values: the matrix need not be contiguous). A vote of source j for class v has the
+// code j * (k + 1) + v + 1; weights float64 (m * (k + 1), k) row-major, bias float64 (k,).
+// Row i scores s_i[y] = bias[y] + sum over its votes of weights[code * k + y], q_i =
+// softmax(s_i), lse_i = logsumexp(s_i), as score_pattern in cpp/label_model.cpp. The
+// kernels only queue work on `stream` (none waits for it). Sums run over a fixed split
+// of the rows that depends on n and the table size only, added in a fixed order: the same
+// bits on every run and device; they match the CPU's to rounding (the order differs).
+// Labels outside [-1, k) count as abstentions here: run label_model_check first.
+
+// out3 int64 (3,) = (row, column, value) of the first label outside [-1, k) in
+// row-major order, or (-1, 0, 0) when there is none.
+template <class T>
+void label_model_check(const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride, int64_t k,
+                       int64_t* out3, void* stream);
+
+// em_statistics: vote_class float64 (m * (k + 1) * k) [code * k + y] = sum of q_i[y] over
+// the rows voting `code` (0 for abstain codes), class_total float64 (k) = sum_i q_i,
+// log_likelihood float64 (1) = sum_i lse_i.
+template <class T>
+void label_model_statistics(const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride, int64_t k,
+                            const double* weights, const double* bias, double* vote_class, double* class_total,
+                            double* log_likelihood, void* stream);
+
+// majority_statistics: the same vote_class and class_total for the majority-vote
+// posteriors (each class's share of a row's votes; empty float64 (k) for rows without
+// votes), where EM starts.
+template <class T>
+void label_model_majority_statistics(const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride,
+                                     int64_t k, const double* empty, double* vote_class, double* class_total,
+                                     void* stream);
+
+// class_marginal: marginal float64 (k) = sum_i q_i, hessian float64 (k, k) = sum_i
+// (diag(q_i) - q_i q_i^T), log_likelihood float64 (1) = sum_i lse_i.
+template <class T>
+void label_model_marginal(const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride, int64_t k,
+                          const double* weights, const double* bias, double* marginal, double* hessian,
+                          double* log_likelihood, void* stream);
+
+// pattern_scores per row: out float64 (n, k) = s_i, or q_i with softmax.
+template <class T>
+void label_model_scores(const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride, int64_t k,
+                        const double* weights, const double* bias, bool softmax, double* out, void* stream);
+
 }  // namespace gpu
 }  // namespace weaksup

@@ -235,3 +235,159 @@ def test_dense_crf_public_api_on_gpu(cp, rng):
     dev = weaksup.dense_crf(cp.asarray(images), cp.asarray(probs))
     assert isinstance(dev, cp.ndarray)
     assert np.abs(dev.get() - host).max() <= 1e-4
+
+
+
+# ---- label-model kernels: weaksup._cuda's bindings against weaksup._core on the CPU ----
+
+
+def _votes(rng, n, m, k, coverage=0.3):
+    """(n, m) int64 labels: noisy sources voting on a hidden class, -1 where they abstain."""
+    truth = rng.integers(0, k, n)
+    right = rng.random((n, m)) < 0.7
+    labels = np.where(right, truth[:, None], rng.integers(0, k, (n, m)))
+    return np.where(rng.random((n, m)) < coverage, labels, -1)
+
+
+def _device_layouts(cp, labels, dtype):
+    """The matrix on the device C-ordered, Fortran-ordered and as a strided view of a bigger
+    array whose gaps hold invalid labels (-2)."""
+    n, m = labels.shape
+    base = cp.asarray(labels.astype(dtype))
+    big = cp.full((2 * n, 3 * m), -2, dtype=dtype)
+    big[::2, ::3] = base
+    return {"c": base, "f": cp.asfortranarray(base), "strided": big[::2, ::3]}
+
+
+def _gpu_label_model(cp, L, k, weights, bias, empty):
+    """The kernels on device matrix L (any strides); outputs start as NaN / -7."""
+    from weaksup import _cuda
+
+    n, m = L.shape
+    item = L.itemsize
+    shape = (L.data.ptr, n, m, L.strides[0] // item, L.strides[1] // item, k, item)
+    w, b, e = cp.asarray(weights), cp.asarray(bias), cp.asarray(empty)
+    stream = cp.cuda.get_current_stream().ptr
+    out = {
+        "check": cp.full(3, -7, dtype=cp.int64),
+        "vote_class": cp.full((m * (k + 1), k), cp.nan),
+        "class_total": cp.full(k, cp.nan),
+        "stats_ll": cp.full(1, cp.nan),
+        "majority_votes": cp.full((m * (k + 1), k), cp.nan),
+        "majority_total": cp.full(k, cp.nan),
+        "marginal": cp.full(k, cp.nan),
+        "hessian": cp.full((k, k), cp.nan),
+        "marginal_ll": cp.full(1, cp.nan),
+        "scores": cp.full((n, k), cp.nan),
+        "posteriors": cp.full((n, k), cp.nan),
+    }
+    _cuda.label_model_check(*shape, out["check"].data.ptr, stream)
+    _cuda.label_model_statistics(*shape, w.data.ptr, b.data.ptr, out["vote_class"].data.ptr,
+                                 out["class_total"].data.ptr, out["stats_ll"].data.ptr, stream)
+    _cuda.label_model_majority_statistics(*shape, e.data.ptr, out["majority_votes"].data.ptr,
+                                          out["majority_total"].data.ptr, stream)
+    _cuda.label_model_marginal(*shape, w.data.ptr, b.data.ptr, out["marginal"].data.ptr, out["hessian"].data.ptr,
+                               out["marginal_ll"].data.ptr, stream)
+    _cuda.label_model_scores(*shape, w.data.ptr, b.data.ptr, False, out["scores"].data.ptr, stream)
+    _cuda.label_model_scores(*shape, w.data.ptr, b.data.ptr, True, out["posteriors"].data.ptr, stream)
+    return {name: value.get() for name, value in out.items()}
+
+
+def _cpu_label_model(labels, k, weights, bias, empty):
+    from weaksup import _core
+
+    vp = _core.collapse_dense(np.ascontiguousarray(labels), k, 4)
+    vote_class, class_total, ll = _core.em_statistics(vp, weights, bias, 4)
+    majority_votes, majority_total = _core.majority_statistics(vp, empty, 4)
+    marginal, hessian, mll = _core.class_marginal(vp, weights, bias, 4)
+    rows = np.asarray(vp.row_pattern)
+    return {
+        "vote_class": vote_class, "class_total": class_total, "stats_ll": np.array([ll]),
+        "majority_votes": majority_votes, "majority_total": majority_total,
+        "marginal": marginal, "hessian": hessian, "marginal_ll": np.array([mll]),
+        "scores": _core.pattern_scores(vp, weights, bias, False, 4)[rows],
+        "posteriors": _core.pattern_scores(vp, weights, bias, True, 4)[rows],
+    }
+
+
+# k = 70: the vote table no longer fits in shared memory; k = 300: neither does a tile.
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
+@pytest.mark.parametrize(("n", "m", "k"), [(5000, 12, 2), (70000, 30, 10), (3000, 6, 70), (700, 3, 300), (3, 0, 4)])
+def test_label_model_kernels_equal_cpu(cp, rng, dtype, n, m, k):
+    if k > np.iinfo(dtype).max:
+        pytest.skip(f"{k} classes do not fit {np.dtype(dtype).name}")
+    labels = _votes(rng, n, m, k)
+    weights = rng.uniform(-2, 2, (m * (k + 1), k))
+    bias = rng.uniform(-1, 1, k)
+    empty = rng.dirichlet(np.ones(k))
+    want = _cpu_label_model(labels.astype(dtype), k, weights, bias, empty)
+    for layout, L in _device_layouts(cp, labels, dtype).items():
+        got = _gpu_label_model(cp, L, k, weights, bias, empty)
+        np.testing.assert_array_equal(got["check"], [-1, 0, 0], err_msg=layout)
+        for name, value in want.items():
+            # Sums over rows: the order differs, and the GPU fuses q - q * q (Hessian
+            # diagonal) into an FMA, so allow rounding that grows with the row count.
+            atol = 1e-12 if name in ("scores", "posteriors") else 1e-13 * (n + 1)
+            np.testing.assert_allclose(got[name], value, rtol=1e-10, atol=atol, err_msg=f"{layout}: {name}")
+        for name in ("vote_class", "majority_votes"):
+            assert (got[name].reshape(m, k + 1, k)[:, 0] == 0).all(), f"{layout}: {name} of abstain codes"
+
+
+def test_label_model_kernels_are_deterministic(cp, rng):
+    n, m, k = 300_000, 40, 10
+    L = cp.asarray(_votes(rng, n, m, k).astype(np.int8))
+    weights, bias, empty = rng.uniform(-2, 2, (m * (k + 1), k)), rng.uniform(-1, 1, k), np.full(k, 1 / k)
+    first = _gpu_label_model(cp, L, k, weights, bias, empty)
+    for _ in range(3):
+        again = _gpu_label_model(cp, L, k, weights, bias, empty)
+        for name, value in first.items():
+            assert value.tobytes() == again[name].tobytes(), name
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64])
+def test_label_model_check_finds_first_bad_label(cp, rng, dtype):
+    from weaksup import _cuda
+
+    n, m, k = 20000, 17, 5
+    labels = _votes(rng, n, m, k)
+    for bad in ([(12345, 3, k)], [(19999, 16, -2), (500, 9, 7), (500, 2, k + 1)], [(0, 0, -5)]):
+        planted = labels.copy()
+        for i, j, v in bad:
+            planted[i, j] = v
+        first = min(bad, key=lambda t: (t[0], t[1]))
+        for L in _device_layouts(cp, planted, dtype).values():
+            out = cp.full(3, -7, dtype=cp.int64)
+            _cuda.label_model_check(L.data.ptr, n, m, L.strides[0] // L.itemsize, L.strides[1] // L.itemsize, k,
+                                    L.itemsize, out.data.ptr, cp.cuda.get_current_stream().ptr)
+            np.testing.assert_array_equal(out.get(), first)
+
+
+@pytest.mark.parametrize("confusion,abstain", [("symmetric", "observed"), ("full", "ignored")])
+def test_label_model_on_gpu_equals_cpu(cp, rng, confusion, abstain):
+    """LabelModel end to end on a CuPy matrix (no collapsing) == on the NumPy one (collapsed)."""
+    from weaksup import LabelModel
+
+    n, m, k = 20000, 15, 4
+    y = rng.integers(0, k, n)
+    votes = rng.random((n, m)) < 0.4
+    right = rng.random((n, m)) < 0.75
+    L = np.where(votes, np.where(right, y[:, None], (y[:, None] + rng.integers(1, k, (n, m))) % k), -1).astype(np.int8)
+    for balance in (None, [0.4, 0.3, 0.2, 0.1]):
+        cpu = LabelModel(k, confusion=confusion, abstain=abstain, max_iter=30, tol=0.0)
+        gpu = LabelModel(k, confusion=confusion, abstain=abstain, max_iter=30, tol=0.0)
+        expected = cpu.fit(L, class_balance=balance).predict_proba(L)
+        got = gpu.fit(cp.asarray(L), class_balance=balance).predict_proba(cp.asarray(L))
+        assert isinstance(got, cp.ndarray)
+        np.testing.assert_allclose(cp.asnumpy(got), expected, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(gpu.conditional_probs_, cpu.conditional_probs_, rtol=1e-8, atol=1e-12)
+        np.testing.assert_array_equal(cp.asnumpy(gpu.predict(cp.asarray(L), tie_break="first")),
+                                      cpu.predict(L, tie_break="first"))
+
+
+def test_label_model_gpu_bad_labels(cp):
+    from weaksup import LabelModel
+
+    L = cp.zeros((100, 4), dtype=cp.int8)
+    L[57, 2] = 9
+    with pytest.raises(ValueError, match=r"L\[57, 2\] = 9"):
+        LabelModel(3).fit(L)

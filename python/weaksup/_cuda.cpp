@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "kernels.hpp"
@@ -42,6 +43,18 @@ gpu::CrfTerm crf_term(const py::object& spec, bool bilateral) {
   const auto values = t[k++].cast<py::array_t<float, py::array::c_style | py::array::forcecast>>();
   term.compat.assign(values.data(), values.data() + values.size());
   return term;
+}
+
+// Calls fn(T{}) with T the signed integer type of `itemsize` bytes (label matrices).
+template <class Fn>
+void with_label_type(int64_t itemsize, Fn&& fn) {
+  switch (itemsize) {
+    case 1: fn(int8_t{}); break;
+    case 2: fn(int16_t{}); break;
+    case 4: fn(int32_t{}); break;
+    case 8: fn(int64_t{}); break;
+    default: throw std::invalid_argument("label matrix: itemsize must be 1, 2, 4 or 8 (int8 to int64)");
+  }
 }
 
 }  // namespace
@@ -122,4 +135,87 @@ PYBIND11_MODULE(_cuda, m) {
       py::arg("images_ptr"), py::arg("batch"), py::arg("spatial"), py::arg("channels"), py::arg("unary_ptr"),
       py::arg("labels"), py::arg("gaussian"), py::arg("bilateral"), py::arg("normalization"), py::arg("iterations"),
       py::arg("out_ptr"), py::arg("stream"));
+
+  // Label model: labels (n, m) signed integers of `itemsize` bytes, with strides in
+  // elements; weights float64 (m * (k + 1), k), bias float64 (k,). Outputs are
+  // caller-allocated device buffers; these only queue work on `stream` (none waits).
+  m.def(
+      "label_model_check",
+      [](uintptr_t labels, int64_t n, int64_t sources, int64_t row_stride, int64_t col_stride, int64_t k,
+         int64_t itemsize, uintptr_t out3, uintptr_t stream) {
+        with_label_type(itemsize, [&](auto tag) {
+          using T = decltype(tag);
+          gpu::label_model_check(ptr<const T>(labels), n, sources, row_stride, col_stride, k, ptr<int64_t>(out3),
+                                 stream_of(stream));
+        });
+      },
+      release(), py::arg("labels_ptr"), py::arg("n"), py::arg("m"), py::arg("row_stride"), py::arg("col_stride"),
+      py::arg("k"), py::arg("itemsize"), py::arg("out3_ptr"), py::arg("stream"),
+      "out3 int64 (3,) = (row, column, value) of the first label outside [-1, k) in row-major order, or "
+      "(-1, 0, 0).");
+
+  m.def(
+      "label_model_statistics",
+      [](uintptr_t labels, int64_t n, int64_t sources, int64_t row_stride, int64_t col_stride, int64_t k,
+         int64_t itemsize, uintptr_t weights, uintptr_t bias, uintptr_t vote_class, uintptr_t class_total,
+         uintptr_t log_likelihood, uintptr_t stream) {
+        with_label_type(itemsize, [&](auto tag) {
+          using T = decltype(tag);
+          gpu::label_model_statistics(ptr<const T>(labels), n, sources, row_stride, col_stride, k,
+                                      ptr<const double>(weights), ptr<const double>(bias), ptr<double>(vote_class),
+                                      ptr<double>(class_total), ptr<double>(log_likelihood), stream_of(stream));
+        });
+      },
+      release(), py::arg("labels_ptr"), py::arg("n"), py::arg("m"), py::arg("row_stride"), py::arg("col_stride"),
+      py::arg("k"), py::arg("itemsize"), py::arg("weights_ptr"), py::arg("bias_ptr"), py::arg("vote_class_ptr"),
+      py::arg("class_total_ptr"), py::arg("log_likelihood_ptr"), py::arg("stream"),
+      "em_statistics over every row: vote_class (m * (k + 1) * k,), class_total (k,), log_likelihood (1,).");
+
+  m.def(
+      "label_model_majority_statistics",
+      [](uintptr_t labels, int64_t n, int64_t sources, int64_t row_stride, int64_t col_stride, int64_t k,
+         int64_t itemsize, uintptr_t empty, uintptr_t vote_class, uintptr_t class_total, uintptr_t stream) {
+        with_label_type(itemsize, [&](auto tag) {
+          using T = decltype(tag);
+          gpu::label_model_majority_statistics(ptr<const T>(labels), n, sources, row_stride, col_stride, k,
+                                               ptr<const double>(empty), ptr<double>(vote_class),
+                                               ptr<double>(class_total), stream_of(stream));
+        });
+      },
+      release(), py::arg("labels_ptr"), py::arg("n"), py::arg("m"), py::arg("row_stride"), py::arg("col_stride"),
+      py::arg("k"), py::arg("itemsize"), py::arg("empty_ptr"), py::arg("vote_class_ptr"), py::arg("class_total_ptr"),
+      py::arg("stream"),
+      "majority_statistics over every row (empty (k,): rows without votes): vote_class, class_total.");
+
+  m.def(
+      "label_model_marginal",
+      [](uintptr_t labels, int64_t n, int64_t sources, int64_t row_stride, int64_t col_stride, int64_t k,
+         int64_t itemsize, uintptr_t weights, uintptr_t bias, uintptr_t marginal, uintptr_t hessian,
+         uintptr_t log_likelihood, uintptr_t stream) {
+        with_label_type(itemsize, [&](auto tag) {
+          using T = decltype(tag);
+          gpu::label_model_marginal(ptr<const T>(labels), n, sources, row_stride, col_stride, k,
+                                    ptr<const double>(weights), ptr<const double>(bias), ptr<double>(marginal),
+                                    ptr<double>(hessian), ptr<double>(log_likelihood), stream_of(stream));
+        });
+      },
+      release(), py::arg("labels_ptr"), py::arg("n"), py::arg("m"), py::arg("row_stride"), py::arg("col_stride"),
+      py::arg("k"), py::arg("itemsize"), py::arg("weights_ptr"), py::arg("bias_ptr"), py::arg("marginal_ptr"),
+      py::arg("hessian_ptr"), py::arg("log_likelihood_ptr"), py::arg("stream"),
+      "class_marginal over every row: marginal (k,), hessian (k, k), log_likelihood (1,).");
+
+  m.def(
+      "label_model_scores",
+      [](uintptr_t labels, int64_t n, int64_t sources, int64_t row_stride, int64_t col_stride, int64_t k,
+         int64_t itemsize, uintptr_t weights, uintptr_t bias, bool softmax, uintptr_t out, uintptr_t stream) {
+        with_label_type(itemsize, [&](auto tag) {
+          using T = decltype(tag);
+          gpu::label_model_scores(ptr<const T>(labels), n, sources, row_stride, col_stride, k,
+                                  ptr<const double>(weights), ptr<const double>(bias), softmax, ptr<double>(out),
+                                  stream_of(stream));
+        });
+      },
+      release(), py::arg("labels_ptr"), py::arg("n"), py::arg("m"), py::arg("row_stride"), py::arg("col_stride"),
+      py::arg("k"), py::arg("itemsize"), py::arg("weights_ptr"), py::arg("bias_ptr"), py::arg("softmax"),
+      py::arg("out_ptr"), py::arg("stream"), "Scores (n, k) per row, or posteriors with softmax.");
 }

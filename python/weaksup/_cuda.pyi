@@ -26,3 +26,23 @@ def dense_crf_images(
     bilateral: tuple[list[float], list[float], int, list[float]] | None,
     normalization: int, iterations: int, out_ptr: int, stream: int,
 ) -> None: ...
+def label_model_check(
+    labels_ptr: int, n: int, m: int, row_stride: int, col_stride: int, k: int, itemsize: int, out3_ptr: int,
+    stream: int,
+) -> None: ...
+def label_model_statistics(
+    labels_ptr: int, n: int, m: int, row_stride: int, col_stride: int, k: int, itemsize: int, weights_ptr: int,
+    bias_ptr: int, vote_class_ptr: int, class_total_ptr: int, log_likelihood_ptr: int, stream: int,
+) -> None: ...
+def label_model_majority_statistics(
+    labels_ptr: int, n: int, m: int, row_stride: int, col_stride: int, k: int, itemsize: int, empty_ptr: int,
+    vote_class_ptr: int, class_total_ptr: int, stream: int,
+) -> None: ...
+def label_model_marginal(
+    labels_ptr: int, n: int, m: int, row_stride: int, col_stride: int, k: int, itemsize: int, weights_ptr: int,
+    bias_ptr: int, marginal_ptr: int, hessian_ptr: int, log_likelihood_ptr: int, stream: int,
+) -> None: ...
+def label_model_scores(
+    labels_ptr: int, n: int, m: int, row_stride: int, col_stride: int, k: int, itemsize: int, weights_ptr: int,
+    bias_ptr: int, softmax: bool, out_ptr: int, stream: int,
+) -> None: ...

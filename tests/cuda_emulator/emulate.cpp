@@ -23,6 +23,7 @@
 #include "components.hpp"
 #include "dense_crf.hpp"
 #include "kernels.hpp"
+#include "label_model.hpp"
 #include "wsol.hpp"
 
 using namespace weaksup;
@@ -406,6 +407,200 @@ void test_dense_crf(int iter) {
   }
 }
 
+// ---- label model ----
+
+// A label matrix (n, m) with values in [-1, k) stored in one of four layouts: 0 C order,
+// 1 transposed (Fortran order), 2 every other row and every third column of a bigger
+// array (the gaps hold invalid labels, so reading them shows), 3 rows reversed
+// (negative row stride). `at` points at element (0, 0).
+template <class T>
+struct LabelMatrix {
+  std::vector<T> storage;
+  int64_t n, m, k, row_stride = 0, col_stride = 0, offset = 0;
+  const T* at() const { return storage.data() + offset; }
+  T& operator()(int64_t i, int64_t j) { return storage[offset + i * row_stride + j * col_stride]; }
+};
+
+template <class T>
+LabelMatrix<T> random_labels(int64_t n, int64_t m, int64_t k, int layout) {
+  LabelMatrix<T> L;
+  L.n = n;
+  L.m = m;
+  L.k = k;
+  const T gap = static_cast<T>(std::min<int64_t>(k + 5, 127));
+  if (layout == 0) {
+    L.storage.assign(n * m, gap), L.row_stride = m, L.col_stride = 1;
+  } else if (layout == 1) {
+    L.storage.assign(n * m, gap), L.row_stride = 1, L.col_stride = n;
+  } else if (layout == 2) {
+    L.storage.assign(2 * n * 3 * m, gap), L.row_stride = 6 * m, L.col_stride = 3;
+  } else {
+    L.storage.assign(n * m, gap), L.row_stride = -m, L.col_stride = 1, L.offset = std::max<int64_t>(0, n - 1) * m;
+  }
+  // Noisy sources over a true class; a few repeated rows so that some patterns count more
+  // than once on the CPU.
+  const double coverage = 0.05 + 0.6 * uni();
+  for (int64_t i = 0; i < n; ++i) {
+    if (i > 0 && uni() < 0.2) {
+      const int64_t src = randint(0, i - 1);
+      for (int64_t j = 0; j < m; ++j) L(i, j) = L(src, j);
+      continue;
+    }
+    const int64_t truth = randint(0, k - 1);
+    for (int64_t j = 0; j < m; ++j) {
+      L(i, j) = static_cast<T>(uni() >= coverage ? -1 : uni() < 0.7 ? truth : randint(0, k - 1));
+    }
+  }
+  return L;
+}
+
+// |got - want| <= tol * (scale + |want|) for every entry.
+bool close(const std::vector<double>& got, const std::vector<double>& want, double tol, double scale = 1.0) {
+  if (got.size() != want.size()) return false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(std::fabs(got[i] - want[i]) <= tol * (scale + std::fabs(want[i])))) return false;
+  }
+  return true;
+}
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+// The GPU kernels on one matrix, outputs first filled with garbage.
+struct LabelModelRun {
+  std::vector<double> vote_class, class_total, stats_ll, majority_votes, majority_total, marginal, hessian,
+      marginal_ll, scores, posteriors;
+  std::vector<int64_t> check;
+
+  template <class T>
+  LabelModelRun(const LabelMatrix<T>& L, const std::vector<double>& w, const std::vector<double>& b,
+                const std::vector<double>& empty) {
+    const int64_t n = L.n, m = L.m, k = L.k;
+    vote_class.assign(m * (k + 1) * k, NAN);
+    class_total.assign(k, NAN);
+    stats_ll.assign(1, NAN);
+    majority_votes.assign(m * (k + 1) * k, NAN);
+    majority_total.assign(k, NAN);
+    marginal.assign(k, NAN);
+    hessian.assign(k * k, NAN);
+    marginal_ll.assign(1, NAN);
+    scores.assign(n * k, NAN);
+    posteriors.assign(n * k, NAN);
+    check.assign(3, -7);
+    gpu::label_model_check(L.at(), n, m, L.row_stride, L.col_stride, k, check.data(), nullptr);
+    gpu::label_model_statistics(L.at(), n, m, L.row_stride, L.col_stride, k, w.data(), b.data(), vote_class.data(),
+                                class_total.data(), stats_ll.data(), nullptr);
+    gpu::label_model_majority_statistics(L.at(), n, m, L.row_stride, L.col_stride, k, empty.data(),
+                                         majority_votes.data(), majority_total.data(), nullptr);
+    gpu::label_model_marginal(L.at(), n, m, L.row_stride, L.col_stride, k, w.data(), b.data(), marginal.data(),
+                              hessian.data(), marginal_ll.data(), nullptr);
+    gpu::label_model_scores(L.at(), n, m, L.row_stride, L.col_stride, k, w.data(), b.data(), false, scores.data(),
+                            nullptr);
+    gpu::label_model_scores(L.at(), n, m, L.row_stride, L.col_stride, k, w.data(), b.data(), true,
+                            posteriors.data(), nullptr);
+  }
+  bool operator==(const LabelModelRun& o) const {
+    return same_bits(vote_class, o.vote_class) && same_bits(class_total, o.class_total) &&
+           same_bits(stats_ll, o.stats_ll) && same_bits(majority_votes, o.majority_votes) &&
+           same_bits(majority_total, o.majority_total) && same_bits(marginal, o.marginal) &&
+           same_bits(hessian, o.hessian) &&
+           same_bits(marginal_ll, o.marginal_ll) && same_bits(scores, o.scores) &&
+           same_bits(posteriors, o.posteriors) && check == o.check;
+  }
+};
+
+// label_model_* against collapse_dense + em_statistics / majority_statistics /
+// class_marginal / pattern_scores of cpp/label_model.cpp. Sums are taken in another order, so they match to rounding; but
+// the GPU's must be the same bits on every run, and whether its tables and tiles sit in
+// shared or in global memory.
+template <class T>
+void test_label_model(int iter) {
+  static const int64_t ks[] = {2, 10, 3, 70, 5};
+  const int64_t k = ks[iter % 5];
+  const int64_t m = k == 70 ? randint(1, 8) : iter % 7 == 6 ? 0 : randint(1, 24);
+  const int64_t n = iter % 11 == 10 ? randint(0, 3) : k == 70 ? randint(1, 700) : randint(1, 3000);
+  const int layout = static_cast<int>(randint(0, 3));
+  const LabelMatrix<T> L = random_labels<T>(n, m, k, layout);
+  std::vector<double> w(m * (k + 1) * k), b(k), empty(k);
+  for (auto& v : w) v = 4 * uni() - 2;
+  for (auto& v : b) v = 2 * uni() - 1;
+  for (auto& v : empty) v = uni();
+  char what[160];
+  std::snprintf(what, sizeof what, "label_model<int%d>: iter %d (n %lld, m %lld, k %lld, layout %d)",
+                static_cast<int>(8 * sizeof(T)), iter, (long long)n, (long long)m, (long long)k, layout);
+
+  const LabelModelRun gpu1(L, w, b, empty);
+  const VotePatterns vp = collapse_dense(L.at(), n, m, L.row_stride, L.col_stride, k, 2);
+  std::vector<double> vote_class(w.size()), class_total(k), marginal(k), hessian(k * k);
+  std::vector<double> pattern(vp.patterns() * k), scores(n * k), posteriors(n * k);
+  const double ll = em_statistics(vp, w.data(), b.data(), vote_class.data(), class_total.data(), 2);
+  std::vector<double> majority_votes(w.size()), majority_total(k);
+  majority_statistics(vp, empty.data(), majority_votes.data(), majority_total.data(), 2);
+  const double mll = class_marginal(vp, w.data(), b.data(), marginal.data(), hessian.data(), 2);
+  for (bool softmax : {false, true}) {
+    pattern_scores(vp, w.data(), b.data(), softmax, pattern.data(), 2);
+    std::vector<double>& rows = softmax ? posteriors : scores;
+    for (int64_t i = 0; i < n; ++i) {
+      std::copy_n(pattern.begin() + vp.row_pattern[i] * k, k, rows.begin() + i * k);
+    }
+  }
+  const double tol = 1e-12, rows = static_cast<double>(n);
+  EXPECT(gpu1.check == std::vector<int64_t>({-1, 0, 0}), "%s: check of valid labels", what);
+  EXPECT(close(gpu1.vote_class, vote_class, tol), "%s: vote_class", what);
+  EXPECT(close(gpu1.class_total, class_total, tol), "%s: class_total", what);
+  EXPECT(close(gpu1.stats_ll, {ll}, tol, 1 + rows), "%s: statistics log-likelihood", what);
+  EXPECT(close(gpu1.majority_votes, majority_votes, tol), "%s: majority vote_class", what);
+  EXPECT(close(gpu1.majority_total, majority_total, tol), "%s: majority class_total", what);
+  EXPECT(close(gpu1.marginal, marginal, tol), "%s: marginal", what);
+  EXPECT(close(gpu1.hessian, hessian, tol), "%s: hessian", what);
+  EXPECT(close(gpu1.marginal_ll, {mll}, tol, 1 + rows), "%s: marginal log-likelihood", what);
+  EXPECT(close(gpu1.scores, scores, tol), "%s: scores", what);
+  EXPECT(close(gpu1.posteriors, posteriors, tol), "%s: posteriors", what);
+  for (int64_t c = 0; c < m * (k + 1) * k; c += (k + 1) * k) {  // abstain codes: exactly 0
+    for (int64_t y = 0; y < k; ++y) {
+      EXPECT(gpu1.vote_class[c + y] == 0.0 && gpu1.majority_votes[c + y] == 0.0, "%s: abstain code not 0", what);
+    }
+  }
+
+  const int limit = emu_shared_limit;
+  const LabelModelRun gpu2(L, w, b, empty);
+  EXPECT(gpu1 == gpu2, "%s: two runs differ", what);
+  // Everything in global memory; room for the tile (256 rows of k + 1) but not the table;
+  // room for the tile, the totals and a quarter of the sources' votes (the statistics
+  // split the sources into 4 groups); everything in shared memory.
+  const int tile = static_cast<int>(sizeof(double) * 256 * (k + 1));
+  const int quarter = tile + static_cast<int>(sizeof(double) * (k + 1) * (1 + (m + 3) / 4 * k));
+  for (int other : {0, tile, quarter, 1 << 22}) {
+    emu_shared_limit = other;
+    const LabelModelRun gpu3(L, w, b, empty);
+    EXPECT(gpu1 == gpu3, "%s: shared memory limit %d changes the results", what, other);
+  }
+  emu_shared_limit = limit;
+
+  if (n * m > 0) {  // bad labels: the first in row-major order is reported, as the CPU does
+    LabelMatrix<T> bad = L;
+    const int count = static_cast<int>(randint(1, 3));
+    for (int c = 0; c < count; ++c) {
+      const int64_t value = uni() < 0.5 ? -2 - randint(0, 5) : k + randint(0, 20);
+      bad(randint(0, n - 1), randint(0, m - 1)) = static_cast<T>(value);
+    }
+    int64_t want[3] = {-1, 0, 0};
+    try {
+      collapse_dense(bad.at(), n, m, bad.row_stride, bad.col_stride, k, 2);
+    } catch (const BadLabel& e) {
+      want[0] = e.row;
+      want[1] = e.column;
+      want[2] = e.value;
+    }
+    std::vector<int64_t> got(3, -7);
+    gpu::label_model_check(bad.at(), n, m, bad.row_stride, bad.col_stride, k, got.data(), nullptr);
+    EXPECT(want[0] >= 0 && std::equal(want, want + 3, got.begin()),
+           "%s: check: (%lld, %lld, %lld), want (%lld, %lld, %lld)", what, (long long)got[0], (long long)got[1],
+           (long long)got[2], (long long)want[0], (long long)want[1], (long long)want[2]);
+  }
+}
+
 // Empty images: nothing to label, every mask empty.
 void test_empty() {
   for (int64_t h : {0, 3}) {
@@ -440,6 +635,10 @@ int main(int argc, char** argv) {
     test_levels_below_minus_one(i);
     test_v1_boxes(i);
     test_dense_crf(i);
+    if (i % 2 == 0) test_label_model<int8_t>(i / 2);
+    else if (i % 4 == 1) test_label_model<int32_t>(i / 2);
+    else if (i % 8 == 3) test_label_model<int16_t>(i / 2);
+    else test_label_model<int64_t>(i / 2);
   }
   EXPECT(emu_live.empty(), "%zu device buffers leaked", emu_live.size());
   std::printf("emulated CUDA == CPU: %lld checks, %lld failures (%lld launches)\n", (long long)checks,

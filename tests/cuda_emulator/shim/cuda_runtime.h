@@ -5,12 +5,21 @@
 // emu_launch runs every thread of a grid once, in a shuffled order, spread over
 // emu_threads host threads, so kernels that depend on thread order or that race
 // without atomics tend to show it. "Device" memory is host memory.
+//
+// emu_launch_blocks is for kernels that synchronize their blocks (__syncthreads) and
+// use dynamic shared memory (emu_dynamic_shared): each block runs on one host thread,
+// its threads as fibers (ucontext) that switch at every barrier, in a new shuffled
+// order at each one, so a missing barrier shows up as a read of data not yet written.
 #pragma once
+#include <ucontext.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <numeric>
 #include <random>
@@ -73,6 +82,24 @@ inline cudaError_t cudaGetDeviceCount(int* n) {
   *n = 1;
   return cudaSuccess;
 }
+inline cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+
+// Dynamic shared memory per block: tests lower or raise it to exercise both the
+// shared-memory and the global-memory paths of a kernel.
+inline int emu_shared_limit = 48 * 1024;
+enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr, int) {
+  *value = emu_shared_limit;
+  return cudaSuccess;
+}
+template <class Kernel>
+cudaError_t cudaFuncSetAttribute(Kernel*, cudaFuncAttribute, int value) {
+  return value <= emu_shared_limit ? cudaSuccess : 1;
+}
 
 // ---- atomics (sequentially consistent, which is at least as strong as CUDA's) ----
 
@@ -124,6 +151,95 @@ void emu_launch(dim3 grid, dim3 block, size_t /*shared_bytes*/, cudaStream_t, vo
       threadIdx.x = static_cast<unsigned>(order[n] % block.x);
       kernel(args...);
     }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < emu_threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
+
+// ---- block-synchronized launches ----
+
+// The block a host thread is running, for __syncthreads and emu_dynamic_shared.
+struct EmuBlock {
+  ucontext_t scheduler;
+  std::vector<ucontext_t> fibers;
+  std::vector<char> finished;
+  std::vector<unsigned char> shared;
+  const std::function<void()>* body = nullptr;
+  unsigned current = 0;
+};
+inline thread_local EmuBlock* emu_block = nullptr;
+
+inline void* emu_dynamic_shared() {
+  if (!emu_block) std::abort();  // shared memory outside emu_launch_blocks
+  return emu_block->shared.data();
+}
+
+inline void __syncthreads() {
+  EmuBlock* b = emu_block;
+  if (!b) std::abort();  // a barrier outside emu_launch_blocks
+  swapcontext(&b->fibers[b->current], &b->scheduler);
+}
+
+inline void emu_fiber_entry() {
+  (*emu_block->body)();
+  emu_block->finished[emu_block->current] = 1;
+}  // returns to the scheduler (uc_link)
+
+template <class... Params, class... Args>
+void emu_launch_blocks(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t, void (*kernel)(Params...),
+                       Args... args) {
+  ++emu_launches;
+  if (shared_bytes > static_cast<size_t>(emu_shared_limit)) std::abort();  // a real launch would fail
+  constexpr size_t kStack = 128 * 1024;
+  std::vector<int64_t> order(grid.x);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), emu_rng);
+  std::vector<uint64_t> seeds(grid.x);
+  for (auto& s : seeds) s = emu_rng();
+  std::atomic<int64_t> next{0};
+  const std::function<void()> body = [&] { kernel(args...); };
+  auto work = [&] {
+    gridDim = grid;
+    blockDim = block;
+    EmuBlock b;
+    b.body = &body;
+    b.fibers.resize(block.x);
+    // Fiber stacks, kept for the host thread's later launches (untouched pages cost nothing).
+    static thread_local std::vector<std::unique_ptr<char[]>> stacks;
+    while (stacks.size() < block.x) stacks.emplace_back(new char[kStack]);
+    emu_block = &b;
+    for (int64_t n; (n = next++) < static_cast<int64_t>(grid.x);) {
+      blockIdx.x = static_cast<unsigned>(order[n]);
+      std::mt19937_64 rng(seeds[order[n]]);
+      b.shared.assign(shared_bytes, 0xA5);  // garbage, as on a GPU
+      b.finished.assign(block.x, 0);
+      for (unsigned t = 0; t < block.x; ++t) {
+        getcontext(&b.fibers[t]);
+        b.fibers[t].uc_stack.ss_sp = stacks[t].get();
+        b.fibers[t].uc_stack.ss_size = kStack;
+        b.fibers[t].uc_link = &b.scheduler;
+        makecontext(&b.fibers[t], emu_fiber_entry, 0);
+      }
+      // Rounds: every live thread runs up to its next barrier (or its end). A barrier
+      // that some threads of the block skip is undefined behaviour in CUDA: abort.
+      std::vector<unsigned> live(block.x);
+      std::iota(live.begin(), live.end(), 0u);
+      while (!live.empty()) {
+        std::shuffle(live.begin(), live.end(), rng);
+        for (unsigned t : live) {
+          b.current = t;
+          threadIdx.x = t;
+          swapcontext(&b.scheduler, &b.fibers[t]);
+        }
+        size_t done = 0;
+        for (unsigned t : live) done += b.finished[t];
+        if (done != 0 && done != live.size()) std::abort();  // divergent __syncthreads
+        if (done == live.size()) live.clear();
+      }
+    }
+    emu_block = nullptr;
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < emu_threads; ++t) pool.emplace_back(work);
