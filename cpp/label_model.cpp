@@ -301,34 +301,45 @@ inline double score_pattern(const VotePatterns& vp, int64_t p, const double* wei
   return top + std::log(total);
 }
 
-// Expected counts for posteriors given by `posterior(p, q)`, which fills q_p and returns
-// what the pattern adds to the log-likelihood. Sums run over fixed blocks, added in order.
-template <int K, class Posterior>
-double vote_statistics(const VotePatterns& vp, Posterior&& posterior, double* vote_class, double* class_total,
-                       int threads) {
-  const int64_t k = K ? K : vp.classes, count = vp.patterns();
-  const int64_t votes = vp.sources * (k + 1) * k;
-  const int64_t table = votes + k + 1;  // vote_class, class_total, log-likelihood
+// Runs add(p, sums, q) for every pattern, each fixed block of patterns into its own zeroed
+// `table` of partial sums (q: k doubles of scratch), and returns the blocks' sums added in
+// block order, so the result is the same for any thread count.
+template <class Add>
+std::vector<double> block_sums(const VotePatterns& vp, int64_t table, Add&& add, int threads) {
+  const int64_t count = vp.patterns();
   const Blocks blocks = fixed_blocks(count, table);
   std::vector<double> partial(blocks.count * table);
   parallel_for(blocks.count, threads, [&](int, int64_t block) {
     double* sums = partial.data() + block * table;
     std::fill(sums, sums + table, 0.0);
-    std::vector<double> q(k);
+    std::vector<double> q(vp.classes);
     const int64_t end = std::min(count, (block + 1) * blocks.size);
-    for (int64_t p = block * blocks.size; p < end; ++p) {
-      const double c = vp.counts[p];
-      sums[votes + k] += c * posterior(p, q.data());
-      for (int64_t y = 0; y < k; ++y) q[y] *= c;
-      for (int64_t y = 0; y < k; ++y) sums[votes + y] += q[y];
-      for (int64_t at = vp.offsets[p]; at < vp.offsets[p + 1]; ++at) {
-        double* s = sums + static_cast<int64_t>(vp.codes[at]) * k;
-        for (int64_t y = 0; y < k; ++y) s[y] += q[y];
-      }
-    }
+    for (int64_t p = block * blocks.size; p < end; ++p) add(p, sums, q.data());
   });
   std::vector<double> total(table);
   reduce_blocks(partial, blocks.count, table, total.data(), threads);
+  return total;
+}
+
+// Expected counts for posteriors given by `posterior(p, q)`, which fills q_p and returns
+// what the pattern adds to the log-likelihood.
+template <int K, class Posterior>
+double vote_statistics(const VotePatterns& vp, Posterior&& posterior, double* vote_class, double* class_total,
+                       int threads) {
+  const int64_t k = K ? K : vp.classes;
+  const int64_t votes = vp.sources * (k + 1) * k;
+  const int64_t table = votes + k + 1;  // vote_class, class_total, log-likelihood
+  const auto add = [&](int64_t p, double* sums, double* q) {
+    const double c = vp.counts[p];
+    sums[votes + k] += c * posterior(p, q);
+    for (int64_t y = 0; y < k; ++y) q[y] *= c;
+    for (int64_t y = 0; y < k; ++y) sums[votes + y] += q[y];
+    for (int64_t at = vp.offsets[p]; at < vp.offsets[p + 1]; ++at) {
+      double* s = sums + static_cast<int64_t>(vp.codes[at]) * k;
+      for (int64_t y = 0; y < k; ++y) s[y] += q[y];
+    }
+  };
+  const std::vector<double> total = block_sums(vp, table, add, threads);
   std::copy(total.begin(), total.begin() + votes, vote_class);
   std::copy(total.begin() + votes, total.begin() + votes + k, class_total);
   return total[votes + k];
@@ -400,29 +411,19 @@ void majority_statistics(const VotePatterns& vp, const double* empty, double* vo
 double class_marginal(const VotePatterns& vp, const double* weights, const double* bias, double* marginal,
                       double* hessian, int threads) {
   return with_classes(vp.classes, [&](auto K) {
-    const int64_t k = K ? K : vp.classes, count = vp.patterns();
-    const int64_t table = k + k * k + 1;
-    const Blocks blocks = fixed_blocks(count, table);
-    std::vector<double> partial(blocks.count * table);
-    parallel_for(blocks.count, threads, [&](int, int64_t block) {
-      double* sums = partial.data() + block * table;
-      std::fill(sums, sums + table, 0.0);
-      std::vector<double> q(k);
-      const int64_t end = std::min(count, (block + 1) * blocks.size);
-      for (int64_t p = block * blocks.size; p < end; ++p) {
-        const double c = vp.counts[p];
-        sums[k + k * k] += c * score_pattern<K>(vp, p, weights, bias, q.data());
-        for (int64_t y = 0; y < k; ++y) {
-          const double cq = c * q[y];
-          sums[y] += cq;
-          double* row = sums + k + y * k;
-          for (int64_t z = 0; z < k; ++z) row[z] -= cq * q[z];
-          row[y] += cq;
-        }
+    const int64_t k = K ? K : vp.classes;
+    const auto add = [&](int64_t p, double* sums, double* q) {
+      const double c = vp.counts[p];
+      sums[k + k * k] += c * score_pattern<K>(vp, p, weights, bias, q);
+      for (int64_t y = 0; y < k; ++y) {
+        const double cq = c * q[y];
+        sums[y] += cq;
+        double* row = sums + k + y * k;
+        for (int64_t z = 0; z < k; ++z) row[z] -= cq * q[z];
+        row[y] += cq;
       }
-    });
-    std::vector<double> total(table);
-    reduce_blocks(partial, blocks.count, table, total.data(), threads);
+    };
+    const std::vector<double> total = block_sums(vp, k + k * k + 1, add, threads);
     std::copy(total.begin(), total.begin() + k, marginal);
     std::copy(total.begin() + k, total.begin() + k + k * k, hessian);
     return total[k + k * k];

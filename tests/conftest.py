@@ -77,3 +77,15 @@ def assert_no_crash(setup: str, bad_calls: list, valid: str = "") -> None:
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def wrench(name, split="train"):
+    """A WRENCH set's (L, y) from ../shared/data (the test skips where the folder is absent)."""
+    from weaksup.bench.labelmodel_peers import load_wrench
+
+    if not (SHARED_DATA / f"wrench_{name}" / f"{split}.json").is_file():
+        pytest.skip(f"{SHARED_DATA} is absent (the shared data folder)")
+    return load_wrench(name, split, SHARED_DATA)

@@ -2,11 +2,11 @@
 WRENCH / crowd data (../shared/data) and on random label matrices."""
 
 import csv
-import json
 import pathlib
 
 import numpy as np
 import pytest
+from conftest import wrench
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,12 +15,6 @@ from weaksup.labelmodel import LabelModel, collapse, probabilities_to_labels
 DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
 COMBOS = [(c, a) for c in ("symmetric", "full") for a in ("observed", "ignored")]
-
-
-def wrench(name, split):
-    d = json.loads((DATA / f"wrench_{name}" / f"{split}.json").read_text())
-    ids = sorted(d, key=int)
-    return np.array([d[i]["weak_labels"] for i in ids]), np.array([d[i]["label"] for i in ids])
 
 
 def crowd_dog():

@@ -10,12 +10,12 @@ M-step floor on never-given (worker, label) pairs, see weaksup.compat.crowdkit).
 """
 
 import inspect
-import json
 import pathlib
 import types
 
 import numpy as np
 import pytest
+from conftest import wrench
 
 import weaksup
 from weaksup.compat import crowdkit as wck
@@ -55,15 +55,7 @@ def crowdkit_aggregation():
 
 
 def load_wrench(name, split="train"):
-    path = DATA / f"wrench_{name}" / f"{split}.json"
-    if not path.is_file():
-        pytest.skip(f"{path} not found (the shared data folder is absent)")
-    with open(path) as f:
-        d = json.load(f)
-    ids = sorted(d, key=int)
-    L = np.array([d[i]["weak_labels"] for i in ids], dtype=np.int64)
-    Y = np.array([d[i]["label"] for i in ids], dtype=np.int64)
-    return L, Y
+    return wrench(name, split)
 
 
 WRENCH = {"youtube": 2, "trec": 6}

@@ -1,11 +1,11 @@
 """weaksup.sources: majority vote and per-source statistics, checked against plain loops over
 the label matrix and (when installed) against Snorkel's LFAnalysis on real and random matrices."""
 
-import json
 import pathlib
 
 import numpy as np
 import pytest
+from conftest import wrench
 import scipy.sparse as sp
 
 from weaksup.labelmodel import probabilities_to_labels
@@ -26,15 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict is dep
 
 
 def load_wrench(name, split="train"):
-    path = DATA / f"wrench_{name}" / f"{split}.json"
-    if not path.is_file():
-        pytest.skip(f"{path} not found (the shared data folder is absent)")
-    with open(path) as f:
-        d = json.load(f)
-    ids = sorted(d, key=int)
-    L = np.array([d[i]["weak_labels"] for i in ids], dtype=np.int64)
-    Y = np.array([d[i]["label"] for i in ids], dtype=np.int64)
-    return L, Y
+    return wrench(name, split)
 
 
 @st.composite
