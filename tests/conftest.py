@@ -6,6 +6,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 import weaksup
 
 try:  # in the test extras; a bare GPU image may lack it (test_gpu.py does not need it)
@@ -89,3 +90,18 @@ def wrench(name, split="train"):
     if not (SHARED_DATA / f"wrench_{name}" / f"{split}.json").is_file():
         pytest.skip(f"{SHARED_DATA} is absent (the shared data folder)")
     return load_wrench(name, split, SHARED_DATA)
+
+
+@st.composite
+def label_matrices(draw, max_n=25, max_m=6):
+    """(L, Y, k): a small label matrix (-1 = abstain, some rows all-abstain) with gold labels
+    (-1 = unknown), for hypothesis tests of the label models and source analysis."""
+    k = draw(st.integers(2, 4))
+    n = draw(st.integers(1, max_n))
+    m = draw(st.integers(1, max_m))
+    abstain = draw(st.sampled_from([0.0, 0.4, 0.8, 1.0]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    L = rng.integers(0, k, size=(n, m))
+    L[rng.random((n, m)) < abstain] = -1
+    Y = rng.integers(-1, k, size=n)
+    return L, Y, k

@@ -15,7 +15,7 @@ import types
 
 import numpy as np
 import pytest
-from conftest import wrench
+from conftest import label_matrices, wrench
 
 import weaksup
 from weaksup.compat import crowdkit as wck
@@ -54,10 +54,6 @@ def crowdkit_aggregation():
     return pytest.importorskip("crowdkit.aggregation")
 
 
-def load_wrench(name, split="train"):
-    return wrench(name, split)
-
-
 WRENCH = {"youtube": 2, "trec": 6}
 
 
@@ -69,19 +65,6 @@ def load_dog():
     answers = pd.read_csv(folder / "answer.csv").rename(columns={"question": "task", "answer": "label"})
     truth = pd.read_csv(folder / "truth.csv").set_index("question")["truth"]
     return answers, truth
-
-
-@st.composite
-def label_matrices(draw, max_n=25, max_m=6):
-    k = draw(st.integers(2, 4))
-    n = draw(st.integers(1, max_n))
-    m = draw(st.integers(1, max_m))
-    abstain = draw(st.sampled_from([0.0, 0.4, 0.8, 1.0]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    L = rng.integers(0, k, size=(n, m))
-    L[rng.random((n, m)) < abstain] = -1
-    Y = rng.integers(-1, k, size=n)
-    return L, Y, k
 
 
 @st.composite
@@ -113,7 +96,7 @@ def lf_objects(m):
 def test_lf_analysis_equals_snorkel_on_wrench(name):
     pd = pytest.importorskip("pandas")
     sl = snorkel_labeling()
-    L, Y = load_wrench(name)
+    L, Y = wrench(name)
     k = WRENCH[name]
     ref, ours = sl.LFAnalysis(L), wsn.LFAnalysis(L)
     for method in ("lf_coverages", "lf_overlaps", "lf_conflicts"):
@@ -203,8 +186,8 @@ def assert_scores_equal(ours, ref):
 def test_majority_label_voter_equals_snorkel_on_wrench(name):
     sm = snorkel_model()
     k = WRENCH[name]
-    L, _ = load_wrench(name)
-    Lt, Yt = load_wrench(name, "test")
+    L, _ = wrench(name)
+    Lt, Yt = wrench(name, "test")
     ref, ours = sm.MajorityLabelVoter(k), wsn.MajorityLabelVoter(k)
     for M in (L, Lt):
         np.testing.assert_array_equal(ours.predict_proba(M), ref.predict_proba(M))
@@ -246,8 +229,8 @@ def test_majority_label_voter_without_snorkel():
 @pytest.mark.parametrize("name", sorted(WRENCH))
 def test_label_model_gives_the_native_predictions(name, tmp_path):
     k = WRENCH[name]
-    L, _ = load_wrench(name)
-    Lt, Yt = load_wrench(name, "test")
+    L, _ = wrench(name)
+    Lt, Yt = wrench(name, "test")
     native = weaksup.LabelModel(k).fit(L)
     lm = wsn.LabelModel(cardinality=k, verbose=False)
     assert lm.fit(L, progress_bar=False, n_epochs=500, lr=0.05, l2=0.1, optimizer="adam", seed=123,
@@ -276,8 +259,8 @@ def test_label_model_gives_the_native_predictions(name, tmp_path):
 
 
 def test_label_model_class_balance_and_dev_labels_are_the_native_ones():
-    L, _ = load_wrench("youtube")
-    Lv, Yv = load_wrench("youtube", "valid")
+    L, _ = wrench("youtube")
+    Lv, Yv = wrench("youtube", "valid")
     lm = wsn.LabelModel(verbose=False)
     lm.fit(L, class_balance=[0.3, 0.7])
     np.testing.assert_array_equal(lm.predict_proba(L), weaksup.LabelModel(2).fit(L, class_balance=[0.3, 0.7]).predict_proba(L))
@@ -290,8 +273,8 @@ def test_label_model_scores_as_snorkel_scorer(name):
     analysis = pytest.importorskip("snorkel.analysis")
     snorkel_model()
     k = WRENCH[name]
-    L, _ = load_wrench(name)
-    Lt, Yt = load_wrench(name, "test")
+    L, _ = wrench(name)
+    Lt, Yt = wrench(name, "test")
     lm = wsn.LabelModel(k, verbose=False)
     lm.fit(L)
     for policy in ("abstain", "random"):

@@ -5,7 +5,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from conftest import wrench
+from conftest import label_matrices, wrench
 import scipy.sparse as sp
 
 from weaksup.labelmodel import probabilities_to_labels
@@ -23,24 +23,6 @@ SNORKEL_DIAGS = pytest.mark.filterwarnings("ignore:Input has data type int64, bu
 SNORKEL_ONE_LABEL = pytest.mark.filterwarnings("ignore:A single label was found in 'y_true' and 'y_pred':UserWarning")
 # Hypothesis imports libcst to explain a failing example, which warns under mypy_extensions
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
-
-
-def load_wrench(name, split="train"):
-    return wrench(name, split)
-
-
-@st.composite
-def label_matrices(draw, max_n=25, max_m=6):
-    k = draw(st.integers(2, 4))
-    n = draw(st.integers(1, max_n))
-    m = draw(st.integers(1, max_m))
-    abstain = draw(st.sampled_from([0.0, 0.4, 0.8, 1.0]))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    L = rng.integers(0, k, size=(n, m))
-    L[rng.random((n, m)) < abstain] = -1
-    Y = rng.integers(-1, k, size=n)
-    return L, Y, k
 
 
 # ---------------------------------------------------------------- plain-loop references
@@ -205,7 +187,7 @@ def test_majority_vote_small_example():
 
 
 def test_majority_vote_on_wrench():
-    L, Y = load_wrench("youtube")
+    L, Y = wrench("youtube")
     preds = majority_vote(L, 2, tie_break="abstain")
     np.testing.assert_array_equal(preds, probabilities_to_labels(reference_majority(L, 2), "abstain"))
     covered = preds != -1
@@ -244,7 +226,7 @@ def assert_same_as_snorkel(L, Y, k=None):
 @SNORKEL_DIAGS
 @pytest.mark.parametrize("name", ["youtube", "trec"])
 def test_same_as_snorkel_on_wrench(name):
-    L, Y = load_wrench(name)
+    L, Y = wrench(name)
     a, ref = assert_same_as_snorkel(L, Y)
     np.testing.assert_array_equal(a.empirical_probs(Y), ref.lf_empirical_probs(Y, a.cardinality))
 
