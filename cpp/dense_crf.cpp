@@ -165,13 +165,18 @@ class MeanField {
         const float* scale = term.kernel->slice_scale();
         float w[Lattice::kMaxDims + 1];  // the slice weights of point i, as Lattice::filter computes them
         for (int r = 0; r < per; ++r) w[r] = scale ? bary[r] * alphas[t] * scale[i] : bary[r] * alphas[t];
-        if (term.compat.kind == Compatibility::potts) {  // - (-w F)
-          rows.slice_add(energy, values[t], vertex, w, per, stride, term.compat.w[0]);
-        } else {
-          std::fill(filtered, filtered + stride, 0.0f);
-          rows.slice_add(filtered, values[t], vertex, w, per, stride, 1.0f);
-          subtract_compat(term.compat, filtered, labels, stride, energy);
+        const bool potts = term.compat.kind == Compatibility::potts;
+        float* sum = potts ? energy : filtered;  // Potts: energy - (-w F), else F first
+        const float weight = potts ? term.compat.w[0] : 1.0f;
+        if (!potts) std::fill(filtered, filtered + stride, 0.0f);
+        if (lattice.vertices() > 0) rows.slice_add(sum, values[t], vertex, w, per, stride, weight);
+        if (const float* self = lattice.self_weights()) {  // + self weight x the point's own splatted q
+          const float* splat_scale = term.kernel->splat_scale();
+          const float own = self[i] * (splat_scale ? splat_scale[i] : 1.0f) * (scale ? scale[i] : 1.0f);
+          const int32_t point = static_cast<int32_t>(i);
+          rows.slice_add(sum, q_.get(), &point, &own, 1, stride, weight);
         }
+        if (!potts) subtract_compat(term.compat, filtered, labels, stride, energy);
       }
       if (out) {
         rows.exp_normalize(energy, labels, stride, filtered, false);
@@ -312,38 +317,38 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
   const int all = resolve_threads(threads, std::numeric_limits<int64_t>::max());
   const bool across = batch > 1 && batch >= all;
   const int outer = across ? all : 1, inner = across ? 1 : all;
-  parallel_for(batch, outer, [&](int, int64_t b) {
-    const float* image = images + b * points * channels;
-    // Features: coordinates (fastest axis first, as densecrf's x, y), then channels.
-    auto features = [&](const std::vector<float>& sigma, const float* color_sigma) {
-      const int d = axes + (color_sigma ? channels : 0);
-      std::vector<float> f(static_cast<size_t>(points * d));
-      for (int64_t i = 0; i < points; ++i) {
-        int64_t rest = i;
-        for (int a = 0; a < axes; ++a) {
-          const int64_t extent = spatial[axes - 1 - a];
-          f[i * d + a] = static_cast<float>(rest % extent) / sigma[a];
-          rest /= extent;
-        }
-        for (int c = 0; color_sigma && c < channels; ++c) f[i * d + axes + c] = image[i * channels + c] / color_sigma[c];
+  // Features: coordinates (fastest axis first, as densecrf's x, y), then the image's
+  // channels if given.
+  auto features = [&](const std::vector<float>& sigma, const float* image, const float* color_sigma) {
+    const int d = axes + (image ? channels : 0);
+    std::vector<float> f(static_cast<size_t>(points * d));
+    for (int64_t i = 0; i < points; ++i) {
+      int64_t rest = i;
+      for (int a = 0; a < axes; ++a) {
+        const int64_t extent = spatial[axes - 1 - a];
+        f[i * d + a] = static_cast<float>(rest % extent) / sigma[a];
+        rest /= extent;
       }
-      return std::make_pair(f, d);
-    };
-    std::vector<PairwiseKernel> kernels;
-    kernels.reserve(2);
-    std::vector<PairwiseTerm> terms;
-    // densecrf users add the Gaussian term first; the order only changes float rounding.
-    if (params.gaussian) {
-      auto [f, d] = features(params.gaussian_sigma, nullptr);
-      kernels.emplace_back(f.data(), points, d, params.normalization, inner);
+      for (int c = 0; image && c < channels; ++c) f[i * d + axes + c] = image[i * channels + c] / color_sigma[c];
     }
+    return std::make_pair(f, d);
+  };
+  // The Gaussian term depends on positions only: one kernel serves the whole batch.
+  std::unique_ptr<PairwiseKernel> gaussian;
+  if (params.gaussian) {
+    auto [f, d] = features(params.gaussian_sigma, nullptr, nullptr);
+    gaussian = std::make_unique<PairwiseKernel>(f.data(), points, d, params.normalization, all);
+  }
+  parallel_for(batch, outer, [&](int, int64_t b) {
+    std::unique_ptr<PairwiseKernel> bilateral;
     if (params.bilateral) {
-      auto [f, d] = features(params.bilateral_sigma, params.color_sigma.data());
-      kernels.emplace_back(f.data(), points, d, params.normalization, inner);
+      auto [f, d] = features(params.bilateral_sigma, images + b * points * channels, params.color_sigma.data());
+      bilateral = std::make_unique<PairwiseKernel>(f.data(), points, d, params.normalization, inner);
     }
-    size_t k = 0;
-    if (params.gaussian) terms.push_back({&kernels[k++], params.gaussian_compat});
-    if (params.bilateral) terms.push_back({&kernels[k++], params.bilateral_compat});
+    // densecrf users add the Gaussian term first; the order only changes float rounding.
+    std::vector<PairwiseTerm> terms;
+    if (gaussian) terms.push_back({gaussian.get(), params.gaussian_compat});
+    if (bilateral) terms.push_back({bilateral.get(), params.bilateral_compat});
     Unary image_unary = unary;
     image_unary.values += b * points * labels;
     mean_field(image_unary, points, labels, terms, params.iterations, q + b * points * labels, inner);

@@ -17,9 +17,15 @@
 
 namespace weaksup {
 
+// The core count, asked once: glibc reads it from /sys on every call, which costs more
+// than many of the short loops it sizes.
+inline int hardware_threads() {
+  static const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return hw;
+}
+
 inline int resolve_threads(int threads, int64_t work_items) {
-  int hw = static_cast<int>(std::thread::hardware_concurrency());
-  int t = threads > 0 ? threads : std::max(1, hw);
+  int t = threads > 0 ? threads : hardware_threads();
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(t, work_items)));
 }
 

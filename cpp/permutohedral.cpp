@@ -207,7 +207,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
       if (v < 0 || (vertex_hash[v] == h && same_key(key, &keys[static_cast<size_t>(v) * d], d))) return slot;
     }
   };
-  std::vector<int64_t> occurrences;  // per vertex, then turned into offsets
+  std::vector<int64_t> occurrences;  // per vertex: the blocks that splat onto it
   for (Block& b : block_of) {
     const size_t u = b.hashes.size();
     b.global.resize(u);
@@ -252,51 +252,17 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
       occurrences.push_back(0);
     }
   }
-  m_ = static_cast<int64_t>(vertex_hash.size());
+  const int64_t found = static_cast<int64_t>(vertex_hash.size());
 
-  // 3. Splatting runs per block (its points stay in cache): slot s = a (block, vertex)
-  //    pair sums its entries into scratch row slot_row_[s]. A vertex in one block only
-  //    gets its value row straight away; the others get partial rows (after the two
-  //    value arrays, grouped by vertex, blocks in order) that reduce_ then sums, so the
-  //    order of every sum is independent of the thread count.
-  row_start_.assign(static_cast<size_t>(m_ + 1), 0);
-  for (int64_t v = 0; v < m_; ++v) {
-    row_start_[v + 1] = row_start_[v] + (occurrences[v] == 1 ? 0 : occurrences[v]);
-    if (occurrences[v] != 1) reduce_.push_back(static_cast<int32_t>(v));
-  }
-  std::vector<int64_t> next_row(row_start_.begin(), row_start_.end() - 1);
-  block_slot_start_.assign(static_cast<size_t>(n_blocks + 1), 0);
-  for (int64_t block = 0; block < n_blocks; ++block) {
-    block_slot_start_[block + 1] = block_slot_start_[block] + static_cast<int64_t>(block_of[block].global.size());
-  }
-  slot_entries_.resize(static_cast<size_t>(block_slot_start_[n_blocks]));
-  slot_row_.resize(slot_entries_.size());
-  for (int64_t block = 0; block < n_blocks; ++block) {
-    const Block& b = block_of[block];
-    const int64_t base = block * kPointBlock * per;
-    for (size_t v = 0; v < b.global.size(); ++v) {
-      const int64_t slot = block_slot_start_[block] + static_cast<int64_t>(v);
-      const int32_t g = b.global[v];
-      slot_entries_[slot] = {static_cast<int32_t>(base + b.start[v]), static_cast<int32_t>(base + b.start[v + 1])};
-      slot_row_[slot] = occurrences[g] == 1 ? g : 2 * (m_ + 1) + next_row[g]++;
-    }
-  }
-  parallel_for(n_blocks, threads, [&](int, int64_t block) {
-    const Block& b = block_of[block];
-    const int64_t first = block * kPointBlock * per, last = std::min(n, (block + 1) * kPointBlock) * per;
-    for (int64_t e = first; e < last; ++e) vertex_[e] = b.global[vertex_[e]];
-  });
-  block_of = {};
-
-  // 4. Blur neighbours along each axis (lattice_keys.hpp).
-  neighbour_.resize(static_cast<size_t>(m_ * per * 2));
-  parallel_for(blocks(m_), threads, [&](int, int64_t block) {
+  // 3. Blur neighbours along each axis (lattice_keys.hpp); `found` = none.
+  neighbour_.resize(static_cast<size_t>(found * per * 2));
+  parallel_for(blocks(found), threads, [&](int, int64_t block) {
     std::vector<int32_t> n1(static_cast<size_t>(d)), n2(static_cast<size_t>(d));
     auto vertex_of = [&](const int32_t* key) {
       const int32_t v = table[find(key, hash_key(key, d))];
-      return v < 0 ? static_cast<int32_t>(m_) : v;
+      return v < 0 ? static_cast<int32_t>(found) : v;
     };
-    for (int64_t v = block * kBlock; v < std::min(m_, (block + 1) * kBlock); ++v) {
+    for (int64_t v = block * kBlock; v < std::min(found, (block + 1) * kBlock); ++v) {
       const int32_t* key = &keys[v * d];
       for (int j = 0; j <= d; ++j) {
         neighbour_keys(key, d, j, n1.data(), n2.data());
@@ -305,6 +271,109 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
       }
     }
   });
+  table = {};
+  keys = {};
+
+  // 4. A point whose vertices no other point splats onto, and whose vertices neighbour
+  //    only each other, is alone in its part of the lattice: filtering only scales its
+  //    own value, by its self weight (splat, blur and slice of a one in that part). Its
+  //    vertices leave the lattice (with tiny sigmas, every point's do, and the filter
+  //    becomes a per-point scale). The others are renumbered in order.
+  std::vector<uint8_t> removed(static_cast<size_t>(found), 0);
+  self_weight_.assign(static_cast<size_t>(n), 0.0f);
+  const float a = alpha();
+  parallel_for(n_blocks, threads, [&](int, int64_t block) {
+    const Block& b = block_of[block];
+    int32_t g[kMaxDims + 1];
+    const int none = static_cast<int>(per);
+    float value[kMaxDims + 2], blurred[kMaxDims + 2];  // the point's vertices, then zero
+    for (int64_t i = block * kPointBlock; i < std::min(n, (block + 1) * kPointBlock); ++i) {
+      bool alone = true;
+      for (int r = 0; r < per && alone; ++r) {
+        const int32_t v = vertex_[i * per + r];  // block-local
+        g[r] = b.global[v];
+        alone = occurrences[g[r]] == 1 && b.start[v + 1] - b.start[v] == 1;  // one block, one entry
+      }
+      auto local = [&](int32_t v) -> int {  // v's place among the point's vertices, per = none, -1 = other
+        if (v == found) return none;
+        for (int r = 0; r < per; ++r) if (g[r] == v) return r;
+        return -1;
+      };
+      for (int r = 0; r < per && alone; ++r) {
+        const int32_t* nb = &neighbour_[static_cast<int64_t>(g[r]) * per * 2];
+        alone = std::all_of(nb, nb + per * 2, [&](int32_t v) { return local(v) >= 0; });
+      }
+      if (!alone) continue;
+      for (int r = 0; r < per; ++r) value[r] = weight_[i * per + r];
+      value[per] = blurred[per] = 0.0f;
+      for (int j = 0; j <= d; ++j) {  // as blur(): weights (0.5, 1, 0.5) along each axis
+        for (int r = 0; r < per; ++r) {
+          const int32_t* nb = &neighbour_[(static_cast<int64_t>(g[r]) * per + j) * 2];
+          blurred[r] = value[r] + 0.5f * (value[local(nb[0])] + value[local(nb[1])]);
+        }
+        std::copy(blurred, blurred + per, value);
+      }
+      float self = 0.0f;
+      for (int r = 0; r < per; ++r) self += weight_[i * per + r] * a * value[r];
+      self_weight_[i] = self;
+      for (int r = 0; r < per; ++r) removed[g[r]] = 1;
+    }
+  });
+  std::vector<int32_t> renumber(static_cast<size_t>(found + 1));
+  int64_t kept = 0;
+  for (int64_t v = 0; v < found; ++v) renumber[v] = removed[v] ? -1 : static_cast<int32_t>(kept++);
+  if (kept == found) self_weight_ = {};
+  m_ = kept;
+  renumber[found] = static_cast<int32_t>(m_);
+  for (int64_t v = 0; v < found; ++v) {  // in place: renumber[v] <= v
+    if (renumber[v] < 0) continue;
+    for (int64_t k = 0; k < per * 2; ++k) neighbour_[renumber[v] * per * 2 + k] = renumber[neighbour_[v * per * 2 + k]];
+  }
+  neighbour_.resize(static_cast<size_t>(m_ * per * 2));
+  neighbour_.shrink_to_fit();
+
+  // 5. Splatting runs per block (its points stay in cache): slot s = a (block, vertex)
+  //    pair sums its entries into scratch row slot_row_[s]. A vertex in one block only
+  //    gets its value row straight away; the others get partial rows (after the two
+  //    value arrays, grouped by vertex, blocks in order) that reduce_ then sums, so the
+  //    order of every sum is independent of the thread count.
+  row_start_.assign(static_cast<size_t>(m_ + 1), 0);
+  for (int64_t v = 0; v < found; ++v) {
+    const int32_t r = renumber[v];
+    if (r < 0) continue;
+    row_start_[r + 1] = row_start_[r] + (occurrences[v] == 1 ? 0 : occurrences[v]);
+    if (occurrences[v] != 1) reduce_.push_back(r);
+  }
+  std::vector<int64_t> next_row(row_start_.begin(), row_start_.end() - 1);
+  block_slot_start_.assign(static_cast<size_t>(n_blocks + 1), 0);
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    const std::vector<int32_t>& global = block_of[block].global;
+    block_slot_start_[block + 1] = block_slot_start_[block] +
+        std::count_if(global.begin(), global.end(), [&](int32_t g) { return renumber[g] >= 0; });
+  }
+  slot_entries_.resize(static_cast<size_t>(block_slot_start_[n_blocks]));
+  slot_row_.resize(slot_entries_.size());
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    const Block& b = block_of[block];
+    const int64_t base = block * kPointBlock * per;
+    int64_t slot = block_slot_start_[block];
+    for (size_t v = 0; v < b.global.size(); ++v) {
+      const int32_t g = b.global[v], r = renumber[g];
+      if (r < 0) continue;
+      slot_entries_[slot] = {static_cast<int32_t>(base + b.start[v]), static_cast<int32_t>(base + b.start[v + 1])};
+      slot_row_[slot++] = occurrences[g] == 1 ? r : 2 * (m_ + 1) + next_row[r]++;
+    }
+  }
+  // Entries of removed vertices name the zero vertex m.
+  parallel_for(n_blocks, threads, [&](int, int64_t block) {
+    const Block& b = block_of[block];
+    const int64_t first = block * kPointBlock * per, last = std::min(n, (block + 1) * kPointBlock) * per;
+    for (int64_t e = first; e < last; ++e) {
+      const int32_t r = renumber[b.global[vertex_[e]]];
+      vertex_[e] = r < 0 ? static_cast<int32_t>(m_) : r;
+    }
+  });
+  block_of = {};
 }
 
 int64_t Lattice::scratch_size(int channels) const {
@@ -372,6 +441,7 @@ const float* Lattice::blur(int channels, bool reverse, int threads, float* scrat
 void Lattice::filter(const float* in, float* out, int channels, bool reverse, int threads, float* scratch,
                      const float* splat_scale, const float* slice_scale) const {
   const int64_t c = padded(channels), per = d_ + 1;
+  // (With no vertices left, splat and blur do nothing and the slice adds self weights.)
   parallel_for(splat_blocks(), threads,
                [&](int, int64_t block) { splat(block, in, channels, scratch, splat_scale); });
   const float* values = blur(channels, reverse, threads, scratch);
@@ -393,6 +463,12 @@ void Lattice::filter(const float* in, float* out, int channels, bool reverse, in
           } else {
             acc.add(F4::set(slice_scale ? weight_[e] * a * slice_scale[i] : weight_[e] * a), val);
           }
+        }
+        if (!self_weight_.empty()) {
+          float w = self_weight_[i];
+          if (splat_scale) w *= splat_scale[i];
+          if (slice_scale) w *= slice_scale[i];
+          acc.add(F4::set(w), in + i * c + k0);
         }
         acc.store(out + i * c + k0);
       }

@@ -47,6 +47,10 @@ class Lattice {
   const float* blur(int channels, bool reverse, int threads, float* scratch) const;
   const int32_t* entry_vertices() const { return vertex_.data(); }
   const std::vector<float>& weights() const { return weight_; }  // (n, d + 1) barycentric
+  // Point i also slices self_weights()[i] times its own splatted value (null: none): the
+  // vertices only it splats onto and that have no neighbours are left out of the
+  // lattice (their entries name the zero vertex m instead).
+  const float* self_weights() const { return self_weight_.empty() ? nullptr : self_weight_.data(); }
   float alpha() const;
   int64_t scratch_size(int channels) const;
 
@@ -55,6 +59,7 @@ class Lattice {
   int d_ = 0;
   std::vector<int32_t> vertex_;       // (n, d + 1): the vertices of each point's simplex
   std::vector<float> weight_;         // (n, d + 1): its barycentric weights
+  std::vector<float> self_weight_;    // (n) or empty: see self_weights()
   // Splatting: entry point * (d + 1) + r splats onto vertex_[entry]. Each block of
   // points keeps its entries grouped by vertex in its range of splat_entry_: slot s (a
   // block's vertex) owns splat_entry_[slot_entries_[s].begin .. end) and sums them into

@@ -117,6 +117,33 @@ def test_general_model_custom_features(normalization, compat, rng):
     assert results[1][1] == pytest.approx(results[0][1], rel=1e-3)
 
 
+@pytest.mark.parametrize("normalization", [0, 1, 2, 3])
+@pytest.mark.parametrize("compat", ["potts", "matrix"])
+def test_points_alone_in_the_lattice(normalization, compat, rng):
+    """Points whose simplices touch no other point's leave the lattice and keep a self
+    weight (weaksup's shortcut for small sigmas, e.g. SEC's); mixed here with a cluster
+    of points that share vertices, against pydensecrf, which blurs them all."""
+    from weaksup import _core
+
+    labels, n = 4, 400
+    spread = rng.uniform(0, 300, (2, n // 2))  # far apart: alone
+    cluster = rng.normal(150, 0.7, (2, n - n // 2))  # sharing simplices
+    feats = np.ascontiguousarray(np.concatenate([spread, cluster], 1).astype(np.float32))
+    vertices = _core.PairwiseKernel(np.ascontiguousarray(feats.T), normalization, 1).vertices
+    assert 0 < vertices < 3 * (n // 2)  # the shortcut ran, and not for every point
+    unary = peer_unary(rng.dirichlet(np.ones(labels), (1, n)).astype(np.float32))
+    values = 3.0 if compat == "potts" else rng.uniform(0, 3, (labels, labels)).astype(np.float32)
+    results = []
+    for module in (dcrf, wcrf):
+        d = module.DenseCRF(n, labels)
+        d.setUnaryEnergy(unary)
+        d.addPairwiseEnergy(feats, compat=values, normalization=normalization)
+        q = d.inference(5)
+        results.append((np.array(q), d.klDivergence(q)))
+    agree(results[1][0], results[0][0])
+    assert results[1][1] == pytest.approx(results[0][1], rel=1e-3)
+
+
 def test_volume_matches_pydensecrf():
     volume = workloads.synthetic_volume(12, 24, 20, seed=4)
     probs = workloads.soft_segmentation(volume, 4, seed=4)
