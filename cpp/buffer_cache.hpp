@@ -55,7 +55,7 @@ class FloatBuffer {
 
  private:
   static constexpr size_t kMaxCachedBytes = size_t{512} << 20;
-  static constexpr size_t kMinCachedBytes = size_t{1} << 20;  // small blocks are cheap anyway
+  static constexpr size_t kMinCachedBytes = size_t{64} << 10;  // smaller ones come from the heap
 
   struct Cache {
     std::mutex mutex;

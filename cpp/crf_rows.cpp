@@ -77,17 +77,29 @@ void slice_add(float* row, const float* values, const int32_t* vertex, const flo
   });
 }
 
-void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
-                const float* point_scale, int per, int64_t stride) {
+void splat_slot(float* dst, const float* in, const int32_t* point, const float* weight, int32_t count,
+                const float* point_scale, int64_t stride) {
   for_chunks(stride, [&](auto acc, int64_t k0) {
     acc.zero();
     for (int32_t j = 0; j < count; ++j) {
-      const int64_t e = entries[j];
-      const float w = point_scale ? weight[e] * point_scale[e / per] : weight[e];
-      acc.add(F4::set(w), in + (e / per) * stride + k0);
+      const int64_t i = point[j];
+      acc.add(F4::set(point_scale ? weight[j] * point_scale[i] : weight[j]), in + i * stride + k0);
     }
     acc.store(dst + k0);
   });
+}
+
+void blur_axis(const float* src, float* dst, const int32_t* neighbour, int per, int axis, int64_t first,
+               int64_t last, int64_t stride) {
+  const F4 half = F4::set(0.5f);
+  for (int64_t v = first; v < last; ++v) {
+    const float* a = src + v * stride;
+    const float* n1 = src + static_cast<int64_t>(neighbour[(v * per + axis) * 2]) * stride;
+    const float* n2 = src + static_cast<int64_t>(neighbour[(v * per + axis) * 2 + 1]) * stride;
+    for (int64_t k = 0; k < stride; k += 4) {
+      (F4::load(a + k) + half * (F4::load(n1 + k) + F4::load(n2 + k))).store(dst + v * stride + k);
+    }
+  }
 }
 
 int minus_unary(const float* src, int labels, bool probabilities, float clip, float pad, float* dst, int64_t stride) {
@@ -105,7 +117,7 @@ int minus_unary(const float* src, int labels, bool probabilities, float clip, fl
 
 // The row kernels for rows of `stride` floats: 8-wide where the CPU has AVX2 and FMA.
 const RowKernels& row_kernels(int64_t stride) {
-  static const RowKernels baseline{&slice_add, &exp_normalize, &splat_slot, &minus_unary, 4};
+  static const RowKernels baseline{&slice_add, &exp_normalize, &splat_slot, &minus_unary, &blur_axis, 4};
   static const RowKernels wide = [] {
     RowKernels k = baseline;
     // WEAKSUP_DISABLE_AVX2=1 keeps the baseline kernels (the tests compare the two).

@@ -1,4 +1,4 @@
-// The per-point row kernels of the mean-field step, in two builds: the baseline one
+// The per-point (and per-vertex) row kernels of the lattice and the mean-field step, in two builds: the baseline one
 // (simd.hpp, 4 floats at a time) and, on x86-64 CPUs with AVX2 and FMA, one 8 floats
 // wide (crf_rows_avx2.cpp, compiled for that target and only called after a CPU check).
 #pragma once
@@ -14,15 +14,19 @@ struct RowKernels {
   // q = softmax(e) over `labels` values of a padded row (padding lanes of q become 0);
   // `stream`: q is 16-byte aligned and may be written around the cache.
   void (*exp_normalize)(const float* e, int labels, int64_t stride, float* q, bool stream);
-  // dst (stride floats) = sum over the `count` entries e of w * in[(e / per) * stride ...],
-  // w = weight[e] * point_scale[e / per] (weight[e] without point_scale).
-  void (*splat_slot)(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
-                     const float* point_scale, int per, int64_t stride);
+  // dst (stride floats) = sum over j < count of w * in[point[j] * stride ...],
+  // w = weight[j] * point_scale[point[j]] (weight[j] without point_scale).
+  void (*splat_slot)(float* dst, const float* in, const int32_t* point, const float* weight, int32_t count,
+                     const float* point_scale, int64_t stride);
   // dst (stride floats) = -src (energies) or log(min(max(src, clip), 1)) (probabilities)
   // over `labels` values, padding lanes = pad. Returns 0, or 1 if a value is NaN or
   // infinite, or 2 if a probability is negative.
   int (*minus_unary)(const float* src, int labels, bool probabilities, float clip, float pad, float* dst,
                      int64_t stride);
+  // One blur pass along a lattice axis for vertices [first, last): dst[v] = src[v] +
+  // 0.5 (src[n1] + src[n2]), n1, n2 = neighbour[(v * per + axis) * 2 ...] (rows of stride).
+  void (*blur_axis)(const float* src, float* dst, const int32_t* neighbour, int per, int axis, int64_t first,
+                    int64_t last, int64_t stride);
   // The kernels take rows whose stride is a multiple of this.
   int64_t stride_multiple;
 };

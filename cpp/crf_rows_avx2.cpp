@@ -156,36 +156,73 @@ void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool st
 }
 
 template <int NV>
-void splat_slot_n(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
-                  const float* point_scale, int per) {
+void splat_slot_n(float* dst, const float* in, const int32_t* point, const float* weight, int32_t count,
+                  const float* point_scale) {
   __m256 acc[NV];
   for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();
   for (int32_t j = 0; j < count; ++j) {
-    const int64_t e = entries[j];
-    const __m256 w = _mm256_set1_ps(point_scale ? weight[e] * point_scale[e / per] : weight[e]);
-    const float* src = in + (e / per) * (8 * NV);
+    const int64_t p = point[j];
+    const __m256 w = _mm256_set1_ps(point_scale ? weight[j] * point_scale[p] : weight[j]);
+    const float* src = in + p * (8 * NV);
     for (int i = 0; i < NV; ++i) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(src + 8 * i), acc[i]);
   }
   for (int i = 0; i < NV; ++i) _mm256_storeu_ps(dst + 8 * i, acc[i]);
 }
 
-void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
-                const float* point_scale, int per, int64_t stride) {
+void splat_slot(float* dst, const float* in, const int32_t* point, const float* weight, int32_t count,
+                const float* point_scale, int64_t stride) {
   switch (stride / 8) {
-    case 1: return splat_slot_n<1>(dst, in, entries, count, weight, point_scale, per);
-    case 2: return splat_slot_n<2>(dst, in, entries, count, weight, point_scale, per);
-    case 3: return splat_slot_n<3>(dst, in, entries, count, weight, point_scale, per);
-    case 4: return splat_slot_n<4>(dst, in, entries, count, weight, point_scale, per);
+    case 1: return splat_slot_n<1>(dst, in, point, weight, count, point_scale);
+    case 2: return splat_slot_n<2>(dst, in, point, weight, count, point_scale);
+    case 3: return splat_slot_n<3>(dst, in, point, weight, count, point_scale);
+    case 4: return splat_slot_n<4>(dst, in, point, weight, count, point_scale);
     default: break;
   }
   for (int64_t k0 = 0; k0 < stride; k0 += 8) {
     __m256 acc = _mm256_setzero_ps();
     for (int32_t j = 0; j < count; ++j) {
-      const int64_t e = entries[j];
-      const float w = point_scale ? weight[e] * point_scale[e / per] : weight[e];
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(in + (e / per) * stride + k0), acc);
+      const int64_t p = point[j];
+      const float w = point_scale ? weight[j] * point_scale[p] : weight[j];
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(in + p * stride + k0), acc);
     }
     _mm256_storeu_ps(dst + k0, acc);
+  }
+}
+
+template <int NV>
+void blur_axis_n(const float* src, float* dst, const int32_t* neighbour, int per, int axis, int64_t first,
+                 int64_t last) {
+  constexpr int64_t stride = 8 * NV;
+  const __m256 half = _mm256_set1_ps(0.5f);
+  for (int64_t v = first; v < last; ++v) {
+    const float* a = src + v * stride;
+    const float* n1 = src + static_cast<int64_t>(neighbour[(v * per + axis) * 2]) * stride;
+    const float* n2 = src + static_cast<int64_t>(neighbour[(v * per + axis) * 2 + 1]) * stride;
+    for (int i = 0; i < NV; ++i) {
+      const __m256 sum = _mm256_add_ps(_mm256_loadu_ps(n1 + 8 * i), _mm256_loadu_ps(n2 + 8 * i));
+      _mm256_storeu_ps(dst + v * stride + 8 * i, _mm256_fmadd_ps(half, sum, _mm256_loadu_ps(a + 8 * i)));
+    }
+  }
+}
+
+void blur_axis(const float* src, float* dst, const int32_t* neighbour, int per, int axis, int64_t first,
+               int64_t last, int64_t stride) {
+  switch (stride / 8) {
+    case 1: return blur_axis_n<1>(src, dst, neighbour, per, axis, first, last);
+    case 2: return blur_axis_n<2>(src, dst, neighbour, per, axis, first, last);
+    case 3: return blur_axis_n<3>(src, dst, neighbour, per, axis, first, last);
+    case 4: return blur_axis_n<4>(src, dst, neighbour, per, axis, first, last);
+    default: break;
+  }
+  const __m256 half = _mm256_set1_ps(0.5f);
+  for (int64_t v = first; v < last; ++v) {
+    const float* a = src + v * stride;
+    const float* n1 = src + static_cast<int64_t>(neighbour[(v * per + axis) * 2]) * stride;
+    const float* n2 = src + static_cast<int64_t>(neighbour[(v * per + axis) * 2 + 1]) * stride;
+    for (int64_t k = 0; k < stride; k += 8) {
+      const __m256 sum = _mm256_add_ps(_mm256_loadu_ps(n1 + k), _mm256_loadu_ps(n2 + k));
+      _mm256_storeu_ps(dst + v * stride + k, _mm256_fmadd_ps(half, sum, _mm256_loadu_ps(a + k)));
+    }
   }
 }
 
@@ -220,7 +257,7 @@ int minus_unary(const float* src, int labels, bool probabilities, float clip, fl
 
 bool avx2_row_kernels(RowKernels* out) {
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
-  *out = {&slice_add, &exp_normalize, &splat_slot, &minus_unary, 8};
+  *out = {&slice_add, &exp_normalize, &splat_slot, &minus_unary, &blur_axis, 8};
   return true;
 }
 

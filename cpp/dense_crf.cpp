@@ -128,6 +128,36 @@ class MeanField {
   void set_q(const float* q) { shape_.in(q, q_.get(), threads_); }
   void get_q(float* q) const { shape_.out(q_.get(), q, threads_); }
 
+  // Point i's energy row: -unary - sum_k mu_k(K_k q), sliced from each term's blurred
+  // vertex values; `filtered` is scratch. Reads only point i's own row of q.
+  void point_energy(int64_t i, const std::vector<const float*>& values, const std::vector<float>& alphas,
+                    const RowKernels& rows, float* energy, float* filtered) const {
+    const int64_t stride = shape_.stride;
+    std::copy(&minus_unary_[i * stride], &minus_unary_[(i + 1) * stride], energy);
+    for (size_t t = 0; t < terms_.size(); ++t) {
+      const PairwiseTerm& term = terms_[t];
+      const Lattice& lattice = term.kernel->lattice();
+      const int per = lattice.dims() + 1;
+      const int32_t* vertex = lattice.entry_vertices() + i * per;
+      const float* bary = lattice.weights().data() + i * per;
+      const float* scale = term.kernel->slice_scale();
+      float w[Lattice::kMaxDims + 1];  // the slice weights of point i, as Lattice::filter computes them
+      for (int r = 0; r < per; ++r) w[r] = scale ? bary[r] * alphas[t] * scale[i] : bary[r] * alphas[t];
+      const bool potts = term.compat.kind == Compatibility::potts;
+      float* sum = potts ? energy : filtered;  // Potts: energy - (-w F), else F first
+      const float weight = potts ? term.compat.w[0] : 1.0f;
+      if (!potts) std::fill(filtered, filtered + stride, 0.0f);
+      if (lattice.vertices() > 0) rows.slice_add(sum, values[t], vertex, w, per, stride, weight);
+      if (const float* self = lattice.self_weights()) {  // + self weight x the point's own splatted q
+        const float* splat_scale = term.kernel->splat_scale();
+        const float own = self[i] * (splat_scale ? splat_scale[i] : 1.0f) * (scale ? scale[i] : 1.0f);
+        const int32_t point = static_cast<int32_t>(i);
+        rows.slice_add(sum, q_.get(), &point, &own, 1, stride, weight);
+      }
+      if (!potts) subtract_compat(term.compat, filtered, shape_.labels, stride, energy);
+    }
+  }
+
   // q = softmax(-unary - sum_k mu_k(K_k q)), every term in one pass over the points:
   // each block of q is splatted into every lattice while it is in cache, and each
   // point's energy is sliced from every lattice and normalized in place.
@@ -153,36 +183,22 @@ class MeanField {
     }
     const bool aligned = reinterpret_cast<uintptr_t>(q_.get()) % 16 == 0;
     const RowKernels& rows = row_kernels(stride);
-    for_points(shape_.n, threads_, [&](int64_t i) {
-      alignas(16) float energy[kMaxStride], filtered[kMaxStride];
-      std::copy(&minus_unary_[i * stride], &minus_unary_[(i + 1) * stride], energy);
-      for (size_t t = 0; t < n_terms; ++t) {
-        const PairwiseTerm& term = terms_[t];
-        const Lattice& lattice = term.kernel->lattice();
-        const int per = lattice.dims() + 1;
-        const int32_t* vertex = lattice.entry_vertices() + i * per;
-        const float* bary = lattice.weights().data() + i * per;
-        const float* scale = term.kernel->slice_scale();
-        float w[Lattice::kMaxDims + 1];  // the slice weights of point i, as Lattice::filter computes them
-        for (int r = 0; r < per; ++r) w[r] = scale ? bary[r] * alphas[t] * scale[i] : bary[r] * alphas[t];
-        const bool potts = term.compat.kind == Compatibility::potts;
-        float* sum = potts ? energy : filtered;  // Potts: energy - (-w F), else F first
-        const float weight = potts ? term.compat.w[0] : 1.0f;
-        if (!potts) std::fill(filtered, filtered + stride, 0.0f);
-        if (lattice.vertices() > 0) rows.slice_add(sum, values[t], vertex, w, per, stride, weight);
-        if (const float* self = lattice.self_weights()) {  // + self weight x the point's own splatted q
-          const float* splat_scale = term.kernel->splat_scale();
-          const float own = self[i] * (splat_scale ? splat_scale[i] : 1.0f) * (scale ? scale[i] : 1.0f);
-          const int32_t point = static_cast<int32_t>(i);
-          rows.slice_add(sum, q_.get(), &point, &own, 1, stride, weight);
+    // Energies of a few points first, then their softmaxes back to back, so that the
+    // CPU overlaps the softmaxes' long dependency chains (max, exp, sum, divide).
+    constexpr int64_t kGroup = 4;
+    const int64_t groups = (shape_.n + kGroup - 1) / kGroup;
+    for_points(groups, threads_, [&](int64_t group) {
+      alignas(16) float energy[kGroup * kMaxStride], filtered[kMaxStride];  // rows of stride
+      const int64_t first = group * kGroup, count = std::min(kGroup, shape_.n - first);
+      for (int64_t g = 0; g < count; ++g) point_energy(first + g, values, alphas, rows, energy + g * stride, filtered);
+      for (int64_t g = 0; g < count; ++g) {
+        const int64_t i = first + g;
+        if (out) {
+          rows.exp_normalize(energy + g * stride, labels, stride, filtered, false);
+          std::copy(filtered, filtered + labels, out + i * labels);
+        } else {
+          rows.exp_normalize(energy + g * stride, labels, stride, &q_[i * stride], aligned);
         }
-        if (!potts) subtract_compat(term.compat, filtered, labels, stride, energy);
-      }
-      if (out) {
-        rows.exp_normalize(energy, labels, stride, filtered, false);
-        std::copy(filtered, filtered + labels, out + i * labels);
-      } else {
-        rows.exp_normalize(energy, labels, stride, &q_[i * stride], aligned);
       }
     }, /*fence=*/true);
   }

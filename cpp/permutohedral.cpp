@@ -19,14 +19,42 @@ constexpr int64_t kPointBlock = Lattice::kPointBlock;  // points per splat block
 int64_t blocks(int64_t n) { return (n + kBlock - 1) / kBlock; }
 int64_t point_blocks(int64_t n) { return (n + kPointBlock - 1) / kPointBlock; }
 
-uint64_t hash_key(const int32_t* key, int d) {
-  uint64_t h = 0x9E3779B97F4A7C15ull;
-  for (int c = 0; c < d; ++c) h = (h ^ static_cast<uint32_t>(key[c])) * 0xFF51AFD7ED558CCDull;
+// Keys hash linearly, as the sum of coordinate x multiplier (mod 2^64), so that a
+// neighbour's hash is the vertex's plus a constant per axis; table slots come from the
+// hash mixed (murmur3's finalizer).
+struct KeyHash {
+  uint64_t multiplier[Lattice::kMaxDims];
+  KeyHash() {
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    for (uint64_t& m : multiplier) {  // splitmix64, odd
+      uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      m = (z ^ (z >> 31)) | 1;
+    }
+  }
+  uint64_t operator()(const int32_t* key, int d) const {
+    uint64_t h = 0;
+    for (int c = 0; c < d; ++c) h += static_cast<uint64_t>(static_cast<int64_t>(key[c])) * multiplier[c];
+    return h;
+  }
+  // The hash's change from a key to its neighbour n2 along axis j (plus one everywhere,
+  // minus d at j; neighbour_keys); n1's is its negative.
+  uint64_t step(int d, int j) const {
+    uint64_t h = 0;
+    for (int c = 0; c < d; ++c) h += multiplier[c];
+    return j < d ? h - static_cast<uint64_t>(d + 1) * multiplier[j] : h;
+  }
+};
+const KeyHash hash_key;
+
+int64_t slot_of(uint64_t h, int64_t mask) {
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
   h ^= h >> 33;
   h *= 0xC4CEB9FE1A85EC53ull;
-  return h ^ (h >> 29);
+  return static_cast<int64_t>(h ^ (h >> 33)) & mask;
 }
-
 
 size_t table_size(int64_t items) {
   size_t s = 16;
@@ -119,16 +147,16 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   if (entries >= (int64_t{1} << 31)) throw std::invalid_argument("features: too many points for one lattice");
   vertex_.resize(static_cast<size_t>(entries));
   weight_.resize(static_cast<size_t>(entries));
-  splat_entry_.resize(static_cast<size_t>(entries));
+  std::vector<int32_t> splat_entry(static_cast<size_t>(entries));  // entries grouped by vertex, per block
   const int64_t n_blocks = point_blocks(n);
 
   // 1. Each block of points finds its simplices and the distinct vertices among them
   //    (a small table that stays in cache), numbered by first occurrence. Its entries are
-  //    regrouped by vertex in its range of splat_entry_, in entry order.
+  //    regrouped by vertex in its range of splat_entry, in entry order.
   struct Block {
     std::vector<int32_t> keys;     // (u, d): distinct vertices, by first occurrence
     std::vector<uint64_t> hashes;  // (u)
-    std::vector<int32_t> start;    // (u + 1): their entries in the block's range of splat_entry_
+    std::vector<int32_t> start;    // (u + 1): their entries in the block's range of splat_entry
     std::vector<int32_t> global;   // (u): lattice vertex numbers
   };
   std::vector<Block> block_of(static_cast<size_t>(n_blocks));
@@ -138,6 +166,8 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
     std::vector<int64_t> slots;
     std::vector<int16_t> rank;
   };
+  std::vector<uint64_t> hash_step(static_cast<size_t>(per));  // per axis (KeyHash::step)
+  for (int j = 0; j <= d; ++j) hash_step[j] = hash_key.step(d, j);
   const int workers = resolve_threads(threads, n_blocks);
   std::vector<Scratch> scratch(static_cast<size_t>(workers));
   std::vector<Simplexer> simplexers(static_cast<size_t>(workers), Simplexer(d));
@@ -168,10 +198,20 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
       }
       s.last_rem0.assign(point_rem0, point_rem0 + d);
       s.last_rank.assign(point_rank, point_rank + per);
+      // Vertex 0 is rem0; vertex r is vertex r - 1 plus one everywhere except minus d at
+      // the coordinate ranked d - r + 1 (vertex_key), so keys and hashes follow in O(d).
+      int coordinate_ranked[kMaxDims + 1];
+      for (int c = 0; c <= d; ++c) coordinate_ranked[point_rank[c]] = c;
+      std::copy(point_rem0, point_rem0 + d, s.key.begin());
+      uint64_t h = hash_key(s.key.data(), d);
       for (int r = 0; r <= d; ++r) {
-        vertex_key(point_rem0, point_rank, d, r, s.key.data());
-        const uint64_t h = hash_key(s.key.data(), d);
-        int64_t slot = static_cast<int64_t>(h) & mask;
+        if (r > 0) {
+          const int c = coordinate_ranked[d - r + 1];
+          for (int k = 0; k < d; ++k) ++s.key[k];
+          if (c < d) s.key[c] -= d + 1;
+          h += hash_step[c];
+        }
+        int64_t slot = slot_of(h, mask);
         for (;; slot = (slot + 1) & mask) {
           const int32_t v = s.table[slot];
           if (v < 0) {
@@ -191,7 +231,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
     for (int64_t e = first * per; e < last * per; ++e) ++out.start[vertex_[e] + 1];
     for (int32_t v = 0; v < found; ++v) out.start[v + 1] += out.start[v];
     std::vector<int32_t> next(out.start.begin(), out.start.end() - 1);
-    for (int64_t e = first * per; e < last * per; ++e) splat_entry_[first * per + next[vertex_[e]]++] = static_cast<int32_t>(e);
+    for (int64_t e = first * per; e < last * per; ++e) splat_entry[first * per + next[vertex_[e]]++] = static_cast<int32_t>(e);
   });
   scratch = {};
 
@@ -202,7 +242,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   std::vector<int32_t> table(16, -1);
   auto find = [&](const int32_t* key, uint64_t h) -> int64_t {  // the slot of key, or of its free place
     const int64_t mask = static_cast<int64_t>(table.size()) - 1;
-    for (int64_t slot = static_cast<int64_t>(h) & mask;; slot = (slot + 1) & mask) {
+    for (int64_t slot = slot_of(h, mask);; slot = (slot + 1) & mask) {
       const int32_t v = table[slot];
       if (v < 0 || (vertex_hash[v] == h && same_key(key, &keys[static_cast<size_t>(v) * d], d))) return slot;
     }
@@ -254,20 +294,26 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   }
   const int64_t found = static_cast<int64_t>(vertex_hash.size());
 
-  // 3. Blur neighbours along each axis (lattice_keys.hpp); `found` = none.
-  neighbour_.resize(static_cast<size_t>(found * per * 2));
+  // 3. Blur neighbours along each axis (lattice_keys.hpp); `found` = none. Each vertex
+  //    looks up its neighbour n2 along every axis, which has it as its n1.
+  neighbour_.assign(static_cast<size_t>(found * per * 2), static_cast<int32_t>(found));
   parallel_for(blocks(found), threads, [&](int, int64_t block) {
     std::vector<int32_t> n1(static_cast<size_t>(d)), n2(static_cast<size_t>(d));
-    auto vertex_of = [&](const int32_t* key) {
-      const int32_t v = table[find(key, hash_key(key, d))];
-      return v < 0 ? static_cast<int32_t>(found) : v;
-    };
+    const int64_t mask = static_cast<int64_t>(table.size()) - 1;
     for (int64_t v = block * kBlock; v < std::min(found, (block + 1) * kBlock); ++v) {
       const int32_t* key = &keys[v * d];
       for (int j = 0; j <= d; ++j) {
         neighbour_keys(key, d, j, n1.data(), n2.data());
-        neighbour_[(v * per + j) * 2] = vertex_of(n1.data());
-        neighbour_[(v * per + j) * 2 + 1] = vertex_of(n2.data());
+        const uint64_t h = vertex_hash[v] + hash_step[j];
+        for (int64_t slot = slot_of(h, mask);; slot = (slot + 1) & mask) {
+          const int32_t w = table[slot];
+          if (w < 0) break;
+          if (vertex_hash[w] == h && same_key(n2.data(), &keys[static_cast<size_t>(w) * d], d)) {
+            neighbour_[(v * per + j) * 2 + 1] = w;
+            neighbour_[(w * per + j) * 2] = static_cast<int32_t>(v);
+            break;
+          }
+        }
       }
     }
   });
@@ -364,13 +410,18 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
       slot_row_[slot++] = occurrences[g] == 1 ? r : 2 * (m_ + 1) + next_row[r]++;
     }
   }
-  // Entries of removed vertices name the zero vertex m.
+  // Entries of removed vertices name the zero vertex m. The splat reads each entry's
+  // point and weight in its grouped order.
+  splat_point_.resize(splat_entry.size());
+  splat_weight_.resize(splat_entry.size());
   parallel_for(n_blocks, threads, [&](int, int64_t block) {
     const Block& b = block_of[block];
     const int64_t first = block * kPointBlock * per, last = std::min(n, (block + 1) * kPointBlock) * per;
     for (int64_t e = first; e < last; ++e) {
       const int32_t r = renumber[b.global[vertex_[e]]];
       vertex_[e] = r < 0 ? static_cast<int32_t>(m_) : r;
+      splat_point_[e] = static_cast<int32_t>(splat_entry[e] / per);
+      splat_weight_[e] = weight_[splat_entry[e]];
     }
   });
   block_of = {};
@@ -390,8 +441,8 @@ void Lattice::splat(int64_t block, const float* in, int channels, float* scratch
   const RowKernels& rows = row_kernels(c);
   for (int64_t slot = block_slot_start_[block]; slot < block_slot_start_[block + 1]; ++slot) {
     const Range& r = slot_entries_[slot];
-    rows.splat_slot(scratch + slot_row_[slot] * c, in, &splat_entry_[r.begin], r.end - r.begin, weight_.data(),
-                    splat_scale, d_ + 1, c);
+    rows.splat_slot(scratch + slot_row_[slot] * c, in, &splat_point_[r.begin], &splat_weight_[r.begin],
+                    r.end - r.begin, splat_scale, c);
   }
 }
 
@@ -419,19 +470,12 @@ const float* Lattice::blur(int channels, bool reverse, int threads, float* scrat
   // Blur along each lattice axis with weights (0.5, 1, 0.5).
   float* old_values = values;
   float* new_values = blurred;
-  const F4 half = F4::set(0.5f);
+  const RowKernels& rows = row_kernels(c);
   for (int step = 0; step <= d_; ++step) {
     const int j = reverse ? d_ - step : step;
     parallel_for(blocks(m_), threads, [&](int, int64_t block) {
-      for (int64_t v = block * kBlock; v < std::min(m_, (block + 1) * kBlock); ++v) {
-        const float* a = old_values + v * c;
-        const float* n1 = old_values + static_cast<int64_t>(neighbour_[(v * per + j) * 2]) * c;
-        const float* n2 = old_values + static_cast<int64_t>(neighbour_[(v * per + j) * 2 + 1]) * c;
-        float* dst = new_values + v * c;
-        for (int64_t k = 0; k < c; k += 4) {
-          (F4::load(a + k) + half * (F4::load(n1 + k) + F4::load(n2 + k))).store(dst + k);
-        }
-      }
+      rows.blur_axis(old_values, new_values, neighbour_.data(), static_cast<int>(per), j, block * kBlock,
+                     std::min(m_, (block + 1) * kBlock), c);
     });
     std::swap(old_values, new_values);
   }
