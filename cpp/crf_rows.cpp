@@ -77,13 +77,14 @@ void slice_add(float* row, const float* values, const int32_t* vertex, const flo
   });
 }
 
-void splat_slot(float* dst, const float* in, const int32_t* point, const float* weight, int32_t count,
-                const float* point_scale, int64_t stride) {
+void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
+                const float* point_scale, EntryDivider point_of, int64_t stride) {
   for_chunks(stride, [&](auto acc, int64_t k0) {
     acc.zero();
     for (int32_t j = 0; j < count; ++j) {
-      const int64_t i = point[j];
-      acc.add(F4::set(point_scale ? weight[j] * point_scale[i] : weight[j]), in + i * stride + k0);
+      const int32_t e = entries[j];
+      const int64_t i = point_of(e);
+      acc.add(F4::set(point_scale ? weight[e] * point_scale[i] : weight[e]), in + i * stride + k0);
     }
     acc.store(dst + k0);
   });

@@ -7,6 +7,20 @@
 
 namespace weaksup {
 
+// e / per for every entry e < 2^31, without a division (Granlund & Montgomery: the
+// multiplier ceil(2^(31 + l) / per), 2^l >= per, is below 2^32, so e times it fits).
+struct EntryDivider {
+  uint64_t multiplier;
+  int shift;
+  explicit EntryDivider(int per) : shift(31) {
+    while ((int64_t{1} << (shift - 31)) < per) ++shift;
+    multiplier = ((uint64_t{1} << shift) + static_cast<uint64_t>(per) - 1) / static_cast<uint64_t>(per);
+  }
+  int64_t operator()(int32_t e) const {
+    return static_cast<int64_t>((static_cast<uint64_t>(e) * multiplier) >> shift);
+  }
+};
+
 struct RowKernels {
   // row (stride floats) += scale * sum_r weight[r] * values[vertex[r] * stride ...], r < per.
   void (*slice_add)(float* row, const float* values, const int32_t* vertex, const float* weight, int per,
@@ -14,10 +28,11 @@ struct RowKernels {
   // q = softmax(e) over `labels` values of a padded row (padding lanes of q become 0);
   // `stream`: q is 16-byte aligned and may be written around the cache.
   void (*exp_normalize)(const float* e, int labels, int64_t stride, float* q, bool stream);
-  // dst (stride floats) = sum over j < count of w * in[point[j] * stride ...],
-  // w = weight[j] * point_scale[point[j]] (weight[j] without point_scale).
-  void (*splat_slot)(float* dst, const float* in, const int32_t* point, const float* weight, int32_t count,
-                     const float* point_scale, int64_t stride);
+  // dst (stride floats) = sum over the `count` entries e of w * in[p * stride ...], the
+  // entry's point p = point_of(e) (e / per), w = weight[e] * point_scale[p] (weight[e]
+  // without point_scale).
+  void (*splat_slot)(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
+                     const float* point_scale, EntryDivider point_of, int64_t stride);
   // dst (stride floats) = -src (energies) or log(min(max(src, clip), 1)) (probabilities)
   // over `labels` values, padding lanes = pad. Returns 0, or 1 if a value is NaN or
   // infinite, or 2 if a probability is negative.

@@ -156,33 +156,35 @@ void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool st
 }
 
 template <int NV>
-void splat_slot_n(float* dst, const float* in, const int32_t* point, const float* weight, int32_t count,
-                  const float* point_scale) {
+void splat_slot_n(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
+                  const float* point_scale, EntryDivider point_of) {
   __m256 acc[NV];
   for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();
   for (int32_t j = 0; j < count; ++j) {
-    const int64_t p = point[j];
-    const __m256 w = _mm256_set1_ps(point_scale ? weight[j] * point_scale[p] : weight[j]);
+    const int32_t e = entries[j];
+    const int64_t p = point_of(e);
+    const __m256 w = _mm256_set1_ps(point_scale ? weight[e] * point_scale[p] : weight[e]);
     const float* src = in + p * (8 * NV);
     for (int i = 0; i < NV; ++i) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(src + 8 * i), acc[i]);
   }
   for (int i = 0; i < NV; ++i) _mm256_storeu_ps(dst + 8 * i, acc[i]);
 }
 
-void splat_slot(float* dst, const float* in, const int32_t* point, const float* weight, int32_t count,
-                const float* point_scale, int64_t stride) {
+void splat_slot(float* dst, const float* in, const int32_t* entries, int32_t count, const float* weight,
+                const float* point_scale, EntryDivider point_of, int64_t stride) {
   switch (stride / 8) {
-    case 1: return splat_slot_n<1>(dst, in, point, weight, count, point_scale);
-    case 2: return splat_slot_n<2>(dst, in, point, weight, count, point_scale);
-    case 3: return splat_slot_n<3>(dst, in, point, weight, count, point_scale);
-    case 4: return splat_slot_n<4>(dst, in, point, weight, count, point_scale);
+    case 1: return splat_slot_n<1>(dst, in, entries, count, weight, point_scale, point_of);
+    case 2: return splat_slot_n<2>(dst, in, entries, count, weight, point_scale, point_of);
+    case 3: return splat_slot_n<3>(dst, in, entries, count, weight, point_scale, point_of);
+    case 4: return splat_slot_n<4>(dst, in, entries, count, weight, point_scale, point_of);
     default: break;
   }
   for (int64_t k0 = 0; k0 < stride; k0 += 8) {
     __m256 acc = _mm256_setzero_ps();
     for (int32_t j = 0; j < count; ++j) {
-      const int64_t p = point[j];
-      const float w = point_scale ? weight[j] * point_scale[p] : weight[j];
+      const int32_t e = entries[j];
+      const int64_t p = point_of(e);
+      const float w = point_scale ? weight[e] * point_scale[p] : weight[e];
       acc = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(in + p * stride + k0), acc);
     }
     _mm256_storeu_ps(dst + k0, acc);

@@ -147,16 +147,16 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
   if (entries >= (int64_t{1} << 31)) throw std::invalid_argument("features: too many points for one lattice");
   vertex_.resize(static_cast<size_t>(entries));
   weight_.resize(static_cast<size_t>(entries));
-  std::vector<int32_t> splat_entry(static_cast<size_t>(entries));  // entries grouped by vertex, per block
+  splat_entry_.resize(static_cast<size_t>(entries));
   const int64_t n_blocks = point_blocks(n);
 
   // 1. Each block of points finds its simplices and the distinct vertices among them
   //    (a small table that stays in cache), numbered by first occurrence. Its entries are
-  //    regrouped by vertex in its range of splat_entry, in entry order.
+  //    regrouped by vertex in its range of splat_entry_, in entry order.
   struct Block {
     std::vector<int32_t> keys;     // (u, d): distinct vertices, by first occurrence
     std::vector<uint64_t> hashes;  // (u)
-    std::vector<int32_t> start;    // (u + 1): their entries in the block's range of splat_entry
+    std::vector<int32_t> start;    // (u + 1): their entries in the block's range of splat_entry_
     std::vector<int32_t> global;   // (u): lattice vertex numbers
   };
   std::vector<Block> block_of(static_cast<size_t>(n_blocks));
@@ -231,7 +231,7 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
     for (int64_t e = first * per; e < last * per; ++e) ++out.start[vertex_[e] + 1];
     for (int32_t v = 0; v < found; ++v) out.start[v + 1] += out.start[v];
     std::vector<int32_t> next(out.start.begin(), out.start.end() - 1);
-    for (int64_t e = first * per; e < last * per; ++e) splat_entry[first * per + next[vertex_[e]]++] = static_cast<int32_t>(e);
+    for (int64_t e = first * per; e < last * per; ++e) splat_entry_[first * per + next[vertex_[e]]++] = static_cast<int32_t>(e);
   });
   scratch = {};
 
@@ -410,18 +410,13 @@ Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool dens
       slot_row_[slot++] = occurrences[g] == 1 ? r : 2 * (m_ + 1) + next_row[r]++;
     }
   }
-  // Entries of removed vertices name the zero vertex m. The splat reads each entry's
-  // point and weight in its grouped order.
-  splat_point_.resize(splat_entry.size());
-  splat_weight_.resize(splat_entry.size());
+  // Entries of removed vertices name the zero vertex m.
   parallel_for(n_blocks, threads, [&](int, int64_t block) {
     const Block& b = block_of[block];
     const int64_t first = block * kPointBlock * per, last = std::min(n, (block + 1) * kPointBlock) * per;
     for (int64_t e = first; e < last; ++e) {
       const int32_t r = renumber[b.global[vertex_[e]]];
       vertex_[e] = r < 0 ? static_cast<int32_t>(m_) : r;
-      splat_point_[e] = static_cast<int32_t>(splat_entry[e] / per);
-      splat_weight_[e] = weight_[splat_entry[e]];
     }
   });
   block_of = {};
@@ -439,10 +434,11 @@ int64_t Lattice::splat_blocks() const { return static_cast<int64_t>(block_slot_s
 void Lattice::splat(int64_t block, const float* in, int channels, float* scratch, const float* splat_scale) const {
   const int64_t c = padded(channels);
   const RowKernels& rows = row_kernels(c);
+  const EntryDivider point_of(d_ + 1);
   for (int64_t slot = block_slot_start_[block]; slot < block_slot_start_[block + 1]; ++slot) {
     const Range& r = slot_entries_[slot];
-    rows.splat_slot(scratch + slot_row_[slot] * c, in, &splat_point_[r.begin], &splat_weight_[r.begin],
-                    r.end - r.begin, splat_scale, c);
+    rows.splat_slot(scratch + slot_row_[slot] * c, in, &splat_entry_[r.begin], r.end - r.begin, weight_.data(),
+                    splat_scale, point_of, c);
   }
 }
 

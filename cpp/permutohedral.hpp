@@ -61,17 +61,15 @@ class Lattice {
   std::vector<float> weight_;         // (n, d + 1): its barycentric weights
   std::vector<float> self_weight_;    // (n) or empty: see self_weights()
   // Splatting: entry point * (d + 1) + r splats onto vertex_[entry]. Each block of
-  // points keeps its entries grouped by vertex in its range of splat_point_ and
-  // splat_weight_ (the entry's point and weight): slot s (a block's vertex) owns entries
-  // [slot_entries_[s].begin, end) of them and sums them into
+  // points keeps its entries grouped by vertex in its range of splat_entry_: slot s (a
+  // block's vertex) owns splat_entry_[slot_entries_[s].begin .. end) and sums them into
   // scratch row slot_row_[s]: the vertex's value row if no other block splats onto it,
   // else one of its partial rows row_start_[v] .. row_start_[v + 1] (blocks in order),
   // which the vertices in reduce_ sum. Block b's slots are block_slot_start_[b] .. [b + 1].
   struct Range {
     int32_t begin, end;
   };
-  std::vector<int32_t> splat_point_;
-  std::vector<float> splat_weight_;
+  std::vector<int32_t> splat_entry_;
   std::vector<int64_t> block_slot_start_;
   std::vector<Range> slot_entries_;
   std::vector<int64_t> slot_row_;
