@@ -446,38 +446,39 @@ void label_model_check(const T* labels, int64_t n, int64_t m, int64_t row_stride
   launch(report_bad_label<T>, 1, stream, L, static_cast<const int64_t*>(first.get()), out3);
 }
 
+// Vote-class and class totals, one block's rows at a time then summed in block order:
+// with posteriors from weights and bias (EM), or with majority votes (weights null).
 template <class T>
-void label_model_statistics(const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride, int64_t k,
-                            const double* weights, const double* bias, double* vote_class, double* class_total,
-                            double* log_likelihood, void* stream_handle) {
-  check_shape("label_model_statistics", n, m, k);
+void run_statistics(const char* name, const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride,
+                    int64_t k, const double* weights, const double* bias, const double* empty, double* vote_class,
+                    double* class_total, double* log_likelihood, void* stream_handle) {
+  check_shape(name, n, m, k);
   const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
   const Labels<T> L{labels, n, m, row_stride, col_stride, k};
   size_t shared_bytes = 0;
   Layout lay = statistics_layout(n, m, k, shared_limit(), &shared_bytes);
   const Scratch scratch(lay, stream);
-  launch_blocks(statistics_blocks<T>, lay.blocks(), shared_bytes, stream, L, weights, bias,
-                static_cast<const double*>(nullptr), lay);
+  launch_blocks(statistics_blocks<T>, lay.blocks(), shared_bytes, stream, L, weights, bias, empty, lay);
   const int64_t votes = m * (k + 1) * k;
   launch(sum_blocks, lay.table, stream, static_cast<const double*>(lay.partial), lay.rows.count, lay.table,
          vote_class, votes, class_total, k, log_likelihood);
 }
 
 template <class T>
+void label_model_statistics(const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride, int64_t k,
+                            const double* weights, const double* bias, double* vote_class, double* class_total,
+                            double* log_likelihood, void* stream_handle) {
+  run_statistics("label_model_statistics", labels, n, m, row_stride, col_stride, k, weights, bias,
+                 static_cast<const double*>(nullptr), vote_class, class_total, log_likelihood, stream_handle);
+}
+
+template <class T>
 void label_model_majority_statistics(const T* labels, int64_t n, int64_t m, int64_t row_stride, int64_t col_stride,
                                      int64_t k, const double* empty, double* vote_class, double* class_total,
                                      void* stream_handle) {
-  check_shape("label_model_majority_statistics", n, m, k);
-  const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
-  const Labels<T> L{labels, n, m, row_stride, col_stride, k};
-  size_t shared_bytes = 0;
-  Layout lay = statistics_layout(n, m, k, shared_limit(), &shared_bytes);
-  const Scratch scratch(lay, stream);
-  launch_blocks(statistics_blocks<T>, lay.blocks(), shared_bytes, stream, L, static_cast<const double*>(nullptr),
-                static_cast<const double*>(nullptr), empty, lay);
-  const int64_t votes = m * (k + 1) * k;
-  launch(sum_blocks, lay.table, stream, static_cast<const double*>(lay.partial), lay.rows.count, lay.table,
-         vote_class, votes, class_total, k, static_cast<double*>(nullptr));
+  run_statistics("label_model_majority_statistics", labels, n, m, row_stride, col_stride, k,
+                 static_cast<const double*>(nullptr), static_cast<const double*>(nullptr), empty, vote_class,
+                 class_total, static_cast<double*>(nullptr), stream_handle);
 }
 
 template <class T>
