@@ -52,6 +52,26 @@ inline void append_segments(const uint64_t* words, int64_t width, int32_t offset
   if (start < width) out.push_back({static_cast<int32_t>(start + offset), static_cast<int32_t>(width + offset), fg});
 }
 
+// Runs, row after row: row y in [first, end) holds run[row_start[y] .. row_start[y + 1]),
+// the other rows none. Walking only [first, end) skips the empty rows of small masks.
+struct RunRows {
+  const Run* run;
+  const int32_t* row_start;  // valid at [first, end]
+  int64_t first, end;
+
+  // The rows of `height` that hold runs, found in a row_start over all of them.
+  static RunRows over(const Run* run, const int32_t* row_start, int64_t height) {
+    const int32_t* stop = row_start + height + 1;
+    const int64_t first = std::upper_bound(row_start, stop, row_start[0]) - row_start - 1;
+    const int64_t end = std::lower_bound(row_start, stop, row_start[height]) - row_start;
+    return {run, row_start, first, std::max(first, end)};
+  }
+  int32_t begin_index() const { return row_start[first]; }
+  int32_t end_index() const { return row_start[end]; }
+  int32_t size() const { return end_index() - begin_index(); }
+  const Run& operator[](int32_t i) const { return run[i]; }
+};
+
 // The runs of every cut level of one map from a single pass over its rows. Masks nest:
 // a pixel of value v is foreground at exactly the levels below v, so between two
 // neighbouring pixels runs start or end only at the levels between their values.
@@ -60,43 +80,155 @@ class LevelRuns {
   // levels: ascending cut levels (mask = value > level).
   void build(const uint8_t* s, int64_t height, int64_t width, const std::vector<int64_t>& levels) {
     const size_t k = levels.size();
+    height_ = height;
     runs_.resize(k);
     row_start_.resize(k);
     for (size_t l = 0; l < k; ++l) {
       runs_[l].clear();
       row_start_[l].resize(static_cast<size_t>(height + 1));
     }
-    int32_t below[256];  // levels below each value: its pixels are foreground at levels [0, below)
+    uint16_t below[256];  // levels below each value: its pixels are foreground at levels [0, below)
     for (int v = 0, l = 0; v < 256; ++v) {
       while (static_cast<size_t>(l) < k && levels[l] < v) ++l;
-      below[v] = l;
+      below[v] = static_cast<uint16_t>(l);
     }
     open_.resize(k);
+    // The row's level counts, between a 0 before it and 0s after it (every run ends at
+    // the row's end), padded for whole 16-pixel loads.
     const int32_t w = static_cast<int32_t>(width);
+    counts_.assign(static_cast<size_t>(w + 1 + 16), 0);
+    uint16_t* count = counts_.data() + 1;
     for (int64_t y = 0; y < height; ++y) {
       for (size_t l = 0; l < k; ++l) row_start_[l][y] = static_cast<int32_t>(runs_[l].size());
       const uint8_t* row = s + y * width;
+      for (int32_t x = 0; x < w; ++x) count[x] = below[row[x]];
       int32_t prev = 0;
-      for (int32_t x = 0;; ++x) {
-        while (x < w && below[row[x]] == prev) ++x;  // most pixels cross no level
-        if (x == w) break;
-        const int32_t c = below[row[x]];
-        for (int32_t l = prev; l < c; ++l) open_[l] = x;                     // runs start
-        for (int32_t l = c; l < prev; ++l) runs_[l].push_back({open_[l], x});  // runs end
-        prev = c;
+      for (int32_t base = 0; base <= w; base += 16) {
+        uint32_t crossings = crossings_at(count + base);  // bit i: count[base + i] != count[base + i - 1]
+        if (w + 1 - base < 16) crossings &= (uint32_t{1} << (w + 1 - base)) - 1;
+        while (crossings) {
+          const int32_t x = base + ctz64(crossings);
+          crossings &= crossings - 1;
+          const int32_t c = count[x];
+          if (c > prev) {
+            for (int32_t l = prev; l < c; ++l) open_[l] = x;  // runs start
+          } else {
+            for (int32_t l = c; l < prev; ++l) runs_[l].push_back({open_[l], x});  // runs end
+          }
+          prev = c;
+        }
       }
-      for (int32_t l = 0; l < prev; ++l) runs_[l].push_back({open_[l], w});
     }
     for (size_t l = 0; l < k; ++l) row_start_[l][height] = static_cast<int32_t>(runs_[l].size());
   }
 
-  const std::vector<Run>& runs(size_t level) const { return runs_[level]; }
-  const std::vector<int32_t>& row_start(size_t level) const { return row_start_[level]; }
+  RunRows level(size_t l) const { return RunRows::over(runs_[l].data(), row_start_[l].data(), height_); }
 
  private:
+  int64_t height_ = 0;
   std::vector<std::vector<Run>> runs_;          // per level, row after row
   std::vector<std::vector<int32_t>> row_start_;  // per level: runs of row y start here
   std::vector<int32_t> open_;
+  std::vector<uint16_t> counts_;
+
+  // Bit i set where p[i] differs from p[i - 1], for i in [0, 16).
+  static uint32_t crossings_at(const uint16_t* p) {
+#ifdef WEAKSUP_HAVE_SSE2
+    const __m128i lo = _mm_cmpeq_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)),
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p - 1)));
+    const __m128i hi = _mm_cmpeq_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)),
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 7)));
+    return ~static_cast<uint32_t>(_mm_movemask_epi8(_mm_packs_epi16(lo, hi))) & 0xffffu;
+#else
+    uint32_t bits = 0;
+    for (int i = 0; i < 16; ++i) bits |= static_cast<uint32_t>(p[i] != p[i - 1]) << i;
+    return bits;
+#endif
+  }
+};
+
+// The components of a row-ordered run list, joined across consecutive rows, each boxed
+// at its root: its first run, whose index is the smallest (as in DisjointSets). One pass
+// joins, boxes and counts touching pairs; no numbering pass is needed.
+class RunComponents {
+ public:
+  // reach 1 also joins runs touching diagonally (8-connected), 0 only shared columns.
+  // flag(i, y) marks a run; a component's flag is the OR over its runs. Returns the
+  // number of touching run pairs (the Euler number is #runs - touching).
+  template <class Flag>
+  int64_t join(const RunRows& runs, int reach, Flag&& flag) {
+    const size_t n = static_cast<size_t>(runs.end_index());
+    const int32_t* row_start = runs.row_start;
+    if (parent_.size() < n) {
+      parent_.resize(n);
+      box_.resize(n);
+      flag_.resize(n);
+    }
+    int64_t touching = 0;
+    for (int64_t y = runs.first; y < runs.end; ++y) {
+      int32_t j = y > runs.first ? row_start[y - 1] : 0;
+      const int32_t j_end = y > runs.first ? row_start[y] : 0;
+      for (int32_t i = row_start[y]; i < row_start[y + 1]; ++i) {
+        const Run a = runs[i];
+        while (j < j_end && runs[j].end + reach <= a.begin) ++j;
+        int32_t root = i;
+        for (int32_t k = j; k < j_end && runs[k].begin < a.end + reach; ++k) {
+          const int32_t r = find(k);  // < i
+          ++touching;
+          if (root == i) {
+            root = r;
+          } else if (r != root) {  // a joins two components: the later root joins the earlier
+            const int32_t lo = std::min(r, root), hi = std::max(r, root);
+            parent_[hi] = lo;
+            extend(box_[lo], box_[hi]);
+            flag_[lo] |= flag_[hi];
+            root = lo;
+          }
+        }
+        // Previous-row runs ending within a cannot touch the next run of this row.
+        while (j < j_end && runs[j].end <= a.end) ++j;
+        parent_[i] = root;
+        const Box own{a.begin, y, a.end - 1, y};
+        const uint8_t marked = flag(i, y);
+        if (root == i) {
+          box_[i] = own;
+          flag_[i] = marked;
+        } else {
+          extend(box_[root], own);
+          flag_[root] |= marked;
+        }
+      }
+    }
+    return touching;
+  }
+
+  // Calls fn(box, flag) for each component of the last join (of runs), in raster order
+  // of its first pixel.
+  template <class Fn>
+  void for_each(const RunRows& runs, Fn&& fn) const {
+    for (int32_t i = runs.begin_index(); i < runs.end_index(); ++i) {
+      if (parent_[i] == i) fn(box_[i], flag_[i]);
+    }
+  }
+
+ private:
+  std::vector<int32_t> parent_;
+  std::vector<Box> box_;  // tight box of the component rooted here
+  std::vector<uint8_t> flag_;
+
+  int32_t find(int32_t i) {
+    while (parent_[i] != i) {
+      parent_[i] = parent_[parent_[i]];  // path halving
+      i = parent_[i];
+    }
+    return i;
+  }
+  static void extend(Box& b, const Box& o) {
+    b.x0 = std::min(b.x0, o.x0);
+    b.y0 = std::min(b.y0, o.y0);
+    b.x1 = std::max(b.x1, o.x1);
+    b.y1 = std::max(b.y1, o.y1);
+  }
 };
 
 // Every contour's box (V2) at one cut level, from that level's runs. Outer contours are
@@ -106,128 +238,94 @@ class LevelRuns {
 class ContourBoxes {
  public:
   // Appends nothing and returns false when the mask is empty. Holes are looked for only
-  // when holes_matter(outer contour boxes, boxes containing every hole box) says they
-  // could change the result.
-  template <class HolesMatter>
-  bool find(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
-            std::vector<Box>& boxes, HolesMatter&& holes_matter) {
-    sets_.reset(runs.size());
-    int64_t touching = 0;
-    for (int64_t y = 1; y < height; ++y) {
-      touching += unite_rows<int32_t>(runs.data(), row_start[y], row_start[y + 1], row_start[y - 1], row_start[y], 1,
-                                      sets_);
-    }
-    const int32_t components = number_and_box(runs, row_start, height, sets_.parent, tight_);
+  // in stretches where hole_matters(outer contour boxes) (bound) says they could change
+  // the result; bound: a box containing every hole of the stretch.
+  template <class HoleMatters>
+  bool find(const RunRows& runs, int64_t height, int64_t width, std::vector<Box>& boxes,
+            HoleMatters&& hole_matters) {
+    const int64_t touching = components_.join(runs, 1, [](int32_t, int64_t) { return uint8_t{0}; });
     boxes.clear();
-    if (components == 0) return false;
-    for (int32_t c = 0; c < components; ++c) {
-      const Box& b = tight_[c];
+    components_.for_each(runs, [&](const Box& b, uint8_t) {
       boxes.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 0, width, height));
-    }
-    const int64_t euler = static_cast<int64_t>(runs.size()) - touching;
-    if (components != euler && holes_matter(boxes, hole_bounds(runs, row_start, height, width))) {
-      add_holes(runs, row_start, height, width, boxes);
+    });
+    if (boxes.empty()) return false;
+    const int64_t euler = runs.size() - touching;
+    if (static_cast<int64_t>(boxes.size()) == euler) return true;  // no holes
+    find_stretches(runs, height, width);
+    auto matters = hole_matters(boxes);
+    for (const Stretch& stretch : stretches_) {
+      if (matters(stretch.bound)) add_holes(runs, stretch, height, width, boxes);
     }
     return true;
   }
-  bool find(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
-            std::vector<Box>& boxes) {
-    return find(runs, row_start, height, width, boxes,
-                [](const std::vector<Box>&, const std::vector<Box>&) { return true; });
+  bool find(const RunRows& runs, int64_t height, int64_t width, std::vector<Box>& boxes) {
+    return find(runs, height, width, boxes, [](const std::vector<Box>&) { return [](const Box&) { return true; }; });
   }
-
 
  private:
+  // Consecutive rows [first, end) holding gaps between runs, and the protocol box of
+  // those gaps (between the end of each row's first run and the start of its last).
+  struct Stretch {
+    int64_t first, end;
+    Box bound;
+  };
+  std::vector<Stretch> stretches_;
   std::vector<Run> gaps_;
   std::vector<int32_t> gap_start_;
-  DisjointSets<int32_t> sets_, gap_sets_;
-  std::vector<Box> tight_, bounds_;
-  std::vector<uint8_t> border_;
+  std::vector<Run> inside_;  // per row around a stretch: from its first run's start to its last run's end
+  RunComponents components_, gap_components_;
 
-  // DisjointSets::number_components fused with the boxes: parent[i] becomes the
-  // 1-based component of item i (row by row), box[c - 1] its tight box; returns the
-  // count k (box keeps its larger size: entries past k are stale). A component's first
-  // item is its root (the smallest index), so its box starts there.
-  static int32_t number_and_box(const std::vector<Run>& items, const std::vector<int32_t>& row_start, int64_t height,
-                                std::vector<int32_t>& parent, std::vector<Box>& box) {
-    if (box.size() < items.size()) box.resize(items.size());
-    int32_t k = 0;
-    for (int64_t y = 0; y < height; ++y) {
-      for (int32_t i = row_start[y]; i < row_start[y + 1]; ++i) {
-        const Run& run = items[i];
-        const int32_t p = parent[i];
-        if (p == i) {
-          parent[i] = ++k;
-          box[k - 1] = {run.begin, y, run.end - 1, y};
-        } else {
-          parent[i] = parent[p];  // p < i is numbered already
-          Box& b = box[parent[i] - 1];
-          b.x0 = std::min<int64_t>(b.x0, run.begin);
-          b.x1 = std::max<int64_t>(b.x1, run.end - 1);
-          b.y1 = y;
-        }
-      }
-    }
-    return k;
-  }
-
-  // Every hole lies within one stretch of consecutive rows holding gaps between runs,
-  // between the end of a row's first run and the start of its last: one protocol box per
-  // stretch contains the boxes of all its holes.
-  const std::vector<Box>& hole_bounds(const std::vector<Run>& runs, const std::vector<int32_t>& row_start,
-                                      int64_t height, int64_t width) {
-    bounds_.clear();
+  // Every hole lies within one stretch: its gaps are 4-connected across consecutive rows.
+  void find_stretches(const RunRows& runs, int64_t height, int64_t width) {
+    const int32_t* row_start = runs.row_start;
+    stretches_.clear();
     Box b{0, 0, -1, -1};
-    for (int64_t y = 0; y <= height; ++y) {
-      const bool gaps = y < height && row_start[y + 1] - row_start[y] >= 2;
+    for (int64_t y = runs.first; y <= runs.end; ++y) {
+      const bool gaps = y < runs.end && row_start[y + 1] - row_start[y] >= 2;
       if (gaps && b.y1 == y - 1 && b.y1 >= 0) {  // the stretch goes on
         b = {std::min<int64_t>(b.x0, runs[row_start[y]].end), b.y0,
              std::max<int64_t>(b.x1, runs[row_start[y + 1] - 1].begin - 1), y};
       } else {
-        if (b.y1 >= 0) bounds_.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 1, width, height));
+        if (b.y1 >= 0) stretches_.push_back({b.y0, b.y1 + 1, protocol_box(b.x0, b.y0, b.x1, b.y1, 1, width, height)});
         b = gaps ? Box{runs[row_start[y]].end, y, runs[row_start[y + 1] - 1].begin - 1, y} : Box{0, 0, -1, -1};
       }
     }
-    return bounds_;
   }
 
   // Only gaps between two runs of a row can belong to a hole; the first and last gaps
   // of a row reach the image border. A set of joined gaps is a hole unless one of them
   // lies in the first or last row or overlaps the border-reaching part of a row above
   // or below it (everything before that row's first run or after its last one).
-  void add_holes(const std::vector<Run>& runs, const std::vector<int32_t>& row_start, int64_t height, int64_t width,
+  void add_holes(const RunRows& runs, const Stretch& stretch, int64_t height, int64_t width,
                  std::vector<Box>& boxes) {
+    const int32_t* row_start = runs.row_start;
     gaps_.clear();
-    gap_start_.resize(static_cast<size_t>(height + 1));
-    for (int64_t y = 0; y < height; ++y) {
+    gap_start_.resize(static_cast<size_t>(height + 1));  // indexed by row, valid at [first, end]
+    for (int64_t y = stretch.first; y < stretch.end; ++y) {
       gap_start_[y] = static_cast<int32_t>(gaps_.size());
       for (int32_t i = row_start[y] + 1; i < row_start[y + 1]; ++i) gaps_.push_back({runs[i - 1].end, runs[i].begin});
     }
-    gap_start_[height] = static_cast<int32_t>(gaps_.size());
-    gap_sets_.reset(gaps_.size());
-    for (int64_t y = 1; y < height; ++y) {
-      unite_rows<int32_t>(gaps_.data(), gap_start_[y], gap_start_[y + 1], gap_start_[y - 1], gap_start_[y], 0,
-                          gap_sets_);
+    gap_start_[stretch.end] = static_cast<int32_t>(gaps_.size());
+    // The pixels of rows first - 1 .. end that reach the border: before the row's
+    // first run or after its last one (all of an empty row).
+    inside_.resize(static_cast<size_t>(stretch.end - stretch.first + 2));
+    for (int64_t y = stretch.first - 1; y <= stretch.end; ++y) {
+      const bool empty = y < runs.first || y >= runs.end || row_start[y] == row_start[y + 1];
+      inside_[y - stretch.first + 1] = empty ? Run{std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()}
+                                             : Run{runs[row_start[y]].begin, runs[row_start[y + 1] - 1].end};
     }
-    const int32_t count = number_and_box(gaps_, gap_start_, height, gap_sets_.parent, tight_);
-    border_.assign(static_cast<size_t>(count), 0);
-    // Does [a, b) in row y overlap the part of row y that reaches the border?
-    auto reaches_border = [&](int64_t y, int32_t a, int32_t b) {
-      if (y < 0 || y >= height) return true;
-      const int32_t first = row_start[y], last = row_start[y + 1] - 1;
-      return first > last || a < runs[first].begin || b > runs[last].end;
-    };
-    for (int64_t y = 0; y < height; ++y) {
-      for (int32_t i = gap_start_[y]; i < gap_start_[y + 1]; ++i) {
-        const int32_t c = gap_sets_.parent[i] - 1;
-        const Run& g = gaps_[i];
-        border_[c] |= reaches_border(y - 1, g.begin, g.end) || reaches_border(y + 1, g.begin, g.end);
-      }
-    }
-    for (int32_t c = 0; c < count; ++c) {
+    // Does gap [a, b) of row y overlap the border-reaching part of the row above or below?
+    const Run* around = inside_.data() + 1 - stretch.first;  // indexed by row
+    const RunRows gaps{gaps_.data(), gap_start_.data(), stretch.first, stretch.end};
+    gap_components_.join(gaps, 0, [&](int32_t i, int64_t y) {
+      const Run& g = gaps_[i];
+      return static_cast<uint8_t>((g.begin < around[y - 1].begin) | (g.end > around[y - 1].end) |
+                                  (g.begin < around[y + 1].begin) | (g.end > around[y + 1].end));
+    });
+    gap_components_.for_each(gaps, [&](const Box& b, uint8_t border) {
       // A hole's contour runs through the foreground pixels around it.
-      if (!border_[c]) boxes.push_back(protocol_box(tight_[c].x0, tight_[c].y0, tight_[c].x1, tight_[c].y1, 1, width, height));
-    }
+      if (!border) boxes.push_back(protocol_box(b.x0, b.y0, b.x1, b.y1, 1, width, height));
+    });
   }
 };
 
@@ -545,7 +643,7 @@ void contour_boxes(const uint8_t* quantized, int64_t height, int64_t width, int6
   if (all) {
     LevelRuns runs;
     if (possible) runs.build(quantized, height, width, {level});
-    if (!(possible && ContourBoxes().find(runs.runs(0), runs.row_start(0), height, width, *all))) all->assign(1, none);
+    if (!(possible && ContourBoxes().find(runs.level(0), height, width, *all))) all->assign(1, none);
   }
 }
 
@@ -643,21 +741,17 @@ void correct_maps(int64_t batch, int64_t height, int64_t width, const double* th
     if (multi_contour) {
       ws.runs.build(s, height, width, ws.nonempty);
       for (size_t l = 0; l < found; ++l) {
-        // Holes matter only for IoU thresholds every outer contour misses, and only if a
-        // box inside one of the hole bounds could reach the lowest of those.
-        ws.contours.find(ws.runs.runs(l), ws.runs.row_start(l), height, width, ws.candidates,
-                         [&](const std::vector<Box>& outer, const std::vector<Box>& hole_bounds) {
-                           const double best = best_iou(outer.data(), outer.size());
-                           double missed = 2.0;
-                           for (int64_t d = 0; d < n_iou; ++d) {
-                             const double iou = iou_thresholds[d] / 100.0;
-                             if (!(best >= iou)) missed = std::min(missed, iou);
-                           }
-                           for (const Box& bound : hole_bounds) {
-                             if (missed <= 1.0 && could_reach(bound, missed)) return true;
-                           }
-                           return false;
-                         });
+        // Holes matter only for IoU thresholds every outer contour misses, and only where
+        // a box inside the bound of a stretch's holes could reach the lowest of those.
+        ws.contours.find(ws.runs.level(l), height, width, ws.candidates, [&](const std::vector<Box>& outer) {
+          const double best = best_iou(outer.data(), outer.size());
+          double missed = 2.0;
+          for (int64_t d = 0; d < n_iou; ++d) {
+            const double iou = iou_thresholds[d] / 100.0;
+            if (!(best >= iou)) missed = std::min(missed, iou);
+          }
+          return [&could_reach, missed](const Box& bound) { return missed <= 1.0 && could_reach(bound, missed); };
+        });
         reaches(ws.candidates.data(), ws.candidates.size(), &ws.hits[l * n_iou]);
         // Masks nest: every box of a higher level (holes included) lies inside the box
         // B of a component of this level, and IoU(box, G) <= |B n G| / |G|. Once no B
