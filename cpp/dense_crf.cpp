@@ -51,9 +51,15 @@ struct Padded {
   // unary_from_softmax), checking the values on the way.
   void minus_unary(const Unary& unary, float* dst, int threads) const {
     const RowKernels& rows = row_kernels(stride);
+    const bool rows_in_place = unary.label_stride == 1;
     for_points(n, threads, [&](int64_t i) {
-      switch (rows.minus_unary(unary.values + i * labels, labels, unary.probabilities, unary.clip, kPadEnergy,
-                               dst + i * stride, stride)) {
+      const float* src = unary.values + unary.offset(i, labels);
+      float gathered[kMaxStride];
+      if (!rows_in_place) {
+        for (int l = 0; l < labels; ++l) gathered[l] = src[l * unary.label_stride];
+        src = gathered;
+      }
+      switch (rows.minus_unary(src, labels, unary.probabilities, unary.clip, kPadEnergy, dst + i * stride, stride)) {
         case 1:
           throw std::invalid_argument(std::string(unary.probabilities ? "probs" : "unary") +
                                       " contains NaN or infinity; replace those values first");
@@ -325,7 +331,8 @@ double kl_divergence(const float* unary, int64_t n, int labels, const std::vecto
 }
 
 void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
-                      const Unary& unary, int labels, const ImageCrfParams& params, float* q, int threads) {
+                      const Unary& unary, int64_t unary_batch_stride, int labels, const ImageCrfParams& params,
+                      float* q, int threads) {
   int64_t points = 1;
   for (int64_t s : spatial) points *= s;
   const int axes = static_cast<int>(spatial.size());
@@ -366,7 +373,7 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
     if (gaussian) terms.push_back({gaussian.get(), params.gaussian_compat});
     if (bilateral) terms.push_back({bilateral.get(), params.bilateral_compat});
     Unary image_unary = unary;
-    image_unary.values += b * points * labels;
+    image_unary.values += b * unary_batch_stride;
     mean_field(image_unary, points, labels, terms, params.iterations, q + b * points * labels, inner);
   });
 }

@@ -55,10 +55,29 @@ struct PairwiseTerm {
 
 // Unary terms: energies, or probabilities p turned into energies -log(min(max(p, clip), 1))
 // (pydensecrf's unary_from_softmax) on the way in. Both must be finite, p >= 0.
+// Values are (n, labels) row-major, or (with axes > 0) strided: point i at spatial
+// coordinates (c_0, .., c_axes-1) (slowest first, i = their row-major index) has label l
+// at values[sum c_a * stride[a] + l * label_stride], so callers' arrays in any layout
+// (labels first, transposed views) are read in place.
 struct Unary {
-  const float* values;  // (n, labels)
+  const float* values;
   bool probabilities = false;
   float clip = 1e-5f;
+  int axes = 0;
+  int64_t extent[3] = {0, 0, 0};
+  int64_t stride[3] = {0, 0, 0};
+  int64_t label_stride = 1;
+
+  // Where point i's first label lies (labels: the label count of the (n, labels) layout).
+  int64_t offset(int64_t i, int labels) const {
+    if (axes == 0) return i * labels;
+    int64_t at = 0;
+    for (int a = axes - 1; a >= 0; --a) {
+      at += (i % extent[a]) * stride[a];
+      i /= extent[a];
+    }
+    return at;
+  }
 };
 
 // q = softmax(-unary) per point (densecrf's startInference).
@@ -91,10 +110,12 @@ struct ImageCrfParams {
 };
 
 // A batch of images (batch, points, channels) with spatial shape `spatial` (slowest axis
-// first, points = its product) and unary energies (batch, points, labels) -> q, same
-// shape. Images run in parallel when there are enough of them, else one at a time on
-// all threads.
+// first, points = its product) and their unary terms -> q (batch, points, labels).
+// `unary` describes image 0's; image b's start unary_batch_stride * b values later.
+// Images run in parallel when there are enough of them, else one at a time on all
+// threads.
 void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
-                      const Unary& unary, int labels, const ImageCrfParams& params, float* q, int threads);
+                      const Unary& unary, int64_t unary_batch_stride, int labels, const ImageCrfParams& params,
+                      float* q, int threads);
 
 }  // namespace weaksup

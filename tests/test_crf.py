@@ -203,6 +203,26 @@ def test_layouts_and_labels():
     assert not np.array_equal(no_bilateral, q)
 
 
+def test_strided_probabilities_read_in_place():
+    """Probabilities in any strides (a label-first view into a larger buffer, negative
+    strides) give exactly the result of a contiguous copy, and are left unchanged."""
+    img = skdata.astronaut()[::8, ::8]
+    probs = workloads.soft_segmentation(img, 5, seed=9)
+    q = weaksup.dense_crf(img, np.ascontiguousarray(probs), iterations=3)
+    buffer = np.zeros((3, 5) + tuple(2 * n for n in probs.shape[:2]), np.float32)
+    buffer[1, :, ::2, ::2] = np.moveaxis(probs, -1, 0)
+    label_first = buffer[1:2, :, ::2, ::2]  # (1, L, H, W), every other pixel
+    kept = buffer.copy()
+    np.testing.assert_array_equal(weaksup.dense_crf(img[None], label_first, iterations=3, label_axis=1)[0],
+                                  np.moveaxis(q, -1, 0))
+    np.testing.assert_array_equal(buffer, kept)
+    reversed_axes = np.ascontiguousarray(probs[::-1, :, ::-1])[::-1, :, ::-1]  # same values, negative strides
+    assert reversed_axes.strides[0] < 0 and reversed_axes.strides[2] < 0
+    np.testing.assert_array_equal(weaksup.dense_crf(img, reversed_axes, iterations=3), q)
+    energies = -np.log(np.maximum(probs, 1e-5)).astype(np.float64)[:, ::-1][:, ::-1]  # float64: converted
+    np.testing.assert_allclose(weaksup.dense_crf(img, unary=energies, iterations=3), q, atol=1e-5)
+
+
 def test_wide_lattice_keys():
     """Far-apart points never share a simplex: with symmetric normalization each point's
     message is its own marginal, so Q follows q <- softmax(-U + w q) per point. densecrf's

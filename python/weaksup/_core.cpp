@@ -235,14 +235,28 @@ double crf_kl(const carray<float>& unary, const carray<float>& q, const py::list
   return kl_divergence(unary.data(), unary.shape(0), labels, pairwise, q.data(), threads);
 }
 
-// images (B, P, C), unary (B, P, L); a term is None or (sigmas, colour sigmas or None,
-// compat kind, compat values), sigmas fastest axis first.
-// `unary` holds probabilities (turned into energies with `clip`) when `probabilities`.
-carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>& spatial, const carray<float>& unary,
-                         bool probabilities, float clip, const py::object& gaussian, const py::object& bilateral,
-                         int normalization, int iterations, int threads) {
+// images (B, P, C), unary (B, P, L) or (B, *spatial, L) in any strides (read in place);
+// a term is None or (sigmas, colour sigmas or None, compat kind, compat values), sigmas
+// fastest axis first. `unary` holds probabilities (turned into energies with `clip`)
+// when `probabilities`.
+carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>& spatial,
+                         const py::array_t<float>& unary, bool probabilities, float clip, const py::object& gaussian,
+                         const py::object& bilateral, int normalization, int iterations, int threads) {
   const int64_t batch = images.shape(0);
-  const int channels = static_cast<int>(images.shape(2)), labels = static_cast<int>(unary.shape(2));
+  const int nd = static_cast<int>(unary.ndim());
+  if (nd < 3 || nd > 5 || unary.shape(0) != batch) throw std::invalid_argument("internal: unary must be (B, ..., L)");
+  const int channels = static_cast<int>(images.shape(2)), labels = static_cast<int>(unary.shape(nd - 1));
+  Unary in{unary.data(), probabilities, clip};
+  in.axes = nd - 2;
+  int64_t points = 1;
+  for (int a = 0; a < in.axes; ++a) {
+    in.extent[a] = unary.shape(1 + a);
+    in.stride[a] = unary.strides(1 + a) / static_cast<int64_t>(sizeof(float));
+    points *= in.extent[a];
+  }
+  in.label_stride = unary.strides(nd - 1) / static_cast<int64_t>(sizeof(float));
+  const int64_t batch_stride = unary.strides(0) / static_cast<int64_t>(sizeof(float));
+  if (points != images.shape(1)) throw std::invalid_argument("internal: unary and images differ in point count");
   ImageCrfParams params;
   params.normalization = static_cast<Normalization>(normalization);
   params.iterations = iterations;
@@ -261,11 +275,10 @@ carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>
     const auto values = t[3].cast<carray<float>>();
     params.bilateral_compat = Compatibility::make(t[2].cast<int>(), values.data(), labels);
   }
-  carray<float> q({batch, unary.shape(1), static_cast<int64_t>(labels)});
+  carray<float> q({batch, points, static_cast<int64_t>(labels)});
   float* out = q.mutable_data();
   py::gil_scoped_release release;
-  dense_crf_images(images.data(), batch, spatial, channels, Unary{unary.data(), probabilities, clip}, labels, params,
-                   out, threads);
+  dense_crf_images(images.data(), batch, spatial, channels, in, batch_stride, labels, params, out, threads);
   return q;
 }
 

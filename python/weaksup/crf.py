@@ -266,12 +266,15 @@ def dense_crf(
     _arrays.real_dtype(src_l.dtype, source_name)
     if not (0 < clip <= 1):
         raise ValueError(f"clip must be in (0, 1], got {clip}")
-    values = np.ascontiguousarray(src_l, dtype=np.float32)  # the kernel checks values and takes the log
+    # Read in place in any layout (labels first, transposed views): the kernel gathers each
+    # point's labels, checks them and takes the log.
+    in_place = src_l.dtype == np.float32 and all(s % 4 == 0 for s in src_l.strides)
+    values = src_l if in_place else np.ascontiguousarray(src_l, dtype=np.float32)
     gaussian, bilateral = _image_terms(len(spatial), img_f.shape[-1], labels, gaussian_sigma, gaussian_compat,
                                        bilateral_sigma, color_sigma, bilateral_compat)
     points = int(np.prod(spatial))
     q = _core.dense_crf_images(
-        img_f.reshape(-1, points, img_f.shape[-1]), list(spatial), values.reshape(-1, points, labels),
+        img_f.reshape(-1, points, img_f.shape[-1]), list(spatial), values if batch_shape else values[None],
         probs is not None, float(clip), gaussian, bilateral, norm, iterations, _arrays.check_threads(threads),
     )
     out = np.moveaxis(q.reshape(batch_shape + spatial + (labels,)), -1, label_axis)

@@ -374,7 +374,8 @@ void test_dense_crf(int iter) {
   params.iterations = static_cast<int>(randint(0, 5));
 
   std::vector<float> cpu(unary.size()), gpu1(unary.size(), -7), gpu2(unary.size(), -7);
-  dense_crf_images(images.data(), batch, spatial, channels, Unary{unary.data()}, labels, params, cpu.data(), 1);
+  dense_crf_images(images.data(), batch, spatial, channels, Unary{unary.data()}, points * labels, labels, params,
+                   cpu.data(), 1);
   auto run = [&](std::vector<float>& out) {
     gpu::dense_crf_images(images.data(), batch, spatial, channels, unary.data(), labels, gaussian, bilateral,
                           normalization, params.iterations, out.data(), nullptr);
