@@ -238,7 +238,8 @@ def dense_crf(
             or (B, D, H, W, C).
         probs: probabilities with the images' spatial shape and a label axis (last by
             default); energies are -log(max(p, clip)). Or give ``unary=`` energies
-            (e.g. -log p) in the same layout instead.
+            (e.g. -log p) in the same layout instead. float32 arrays are read in place
+            whatever their strides (a label-first view costs no copy).
         iterations: mean-field updates (at least 1).
         label_axis: where the label axis of probs / unary and of the result is.
         threads: CPU threads (0 = all cores): batches run one image per thread.
