@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -272,7 +273,7 @@ class ContourBoxes {
   std::vector<Stretch> stretches_;
   std::vector<Run> gaps_;
   std::vector<int32_t> gap_start_;
-  std::vector<Run> inside_;  // per row around a stretch: from its first run's start to its last run's end
+  std::vector<Run> span_;  // rows first - 1 .. end of a stretch: first run's start to last run's end
   RunComponents components_, gap_components_;
 
   // Every hole lies within one stretch: its gaps are 4-connected across consecutive rows.
@@ -308,19 +309,19 @@ class ContourBoxes {
     gap_start_[stretch.end] = static_cast<int32_t>(gaps_.size());
     // The pixels of rows first - 1 .. end that reach the border: before the row's
     // first run or after its last one (all of an empty row).
-    inside_.resize(static_cast<size_t>(stretch.end - stretch.first + 2));
+    span_.resize(static_cast<size_t>(stretch.end - stretch.first + 2));
     for (int64_t y = stretch.first - 1; y <= stretch.end; ++y) {
       const bool empty = y < runs.first || y >= runs.end || row_start[y] == row_start[y + 1];
-      inside_[y - stretch.first + 1] = empty ? Run{std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()}
+      span_[y - stretch.first + 1] = empty ? Run{std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()}
                                              : Run{runs[row_start[y]].begin, runs[row_start[y + 1] - 1].end};
     }
     // Does gap [a, b) of row y overlap the border-reaching part of the row above or below?
-    const Run* around = inside_.data() + 1 - stretch.first;  // indexed by row
+    const Run* span = span_.data() + 1 - stretch.first;  // indexed by row
     const RunRows gaps{gaps_.data(), gap_start_.data(), stretch.first, stretch.end};
     gap_components_.join(gaps, 0, [&](int32_t i, int64_t y) {
       const Run& g = gaps_[i];
-      return static_cast<uint8_t>((g.begin < around[y - 1].begin) | (g.end > around[y - 1].end) |
-                                  (g.begin < around[y + 1].begin) | (g.end > around[y + 1].end));
+      return static_cast<uint8_t>((g.begin < span[y - 1].begin) | (g.end > span[y - 1].end) |
+                                  (g.begin < span[y + 1].begin) | (g.end > span[y + 1].end));
     });
     gap_components_.for_each(gaps, [&](const Box& b, uint8_t border) {
       // A hole's contour runs through the foreground pixels around it.
