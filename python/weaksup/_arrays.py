@@ -84,17 +84,21 @@ def is_cuda_array(x: Any) -> bool:
 
 
 def to_host(x: Any, name: str) -> np.ndarray:
-    """NumPy view or copy of a host array; TypeError for what cannot become one."""
+    """NumPy view or copy of a host array in native byte order; TypeError for what cannot
+    become one."""
     if isinstance(x, np.ndarray):
-        return x
-    if _torch_tensor(x):
-        return x.detach().numpy()
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:
-        raise TypeError(f"{name} must be an array (NumPy, CuPy or torch), got {type(x).__name__}") from exc
+        arr = x
+    elif _torch_tensor(x):
+        arr = x.detach().numpy()
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:
+            raise TypeError(f"{name} must be an array (NumPy, CuPy or torch), got {type(x).__name__}") from exc
     if arr.dtype == object:
         raise TypeError(f"{name} must be a numeric array, got {type(x).__name__} of Python objects")
+    if not arr.dtype.isnative:  # big-endian data: the kernels read native numbers
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr
 
 
@@ -197,10 +201,55 @@ class Device:
 # ---------------------------------------------------------------- validation
 
 
+# The most threads a call may ask for: far more than any machine has cores, far fewer
+# than the operating system would refuse to create.
+MAX_THREADS = 1024
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_int(value: Any, name: str, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    """A Python or NumPy integer (not a bool, not a float) in [low, high]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"in [{low}, {high}]" if low is not None and high is not None else (
+            f">= {low}" if low is not None else f"<= {high}")
+        raise ValueError(f"{name} must be an integer {span}, got {value}")
+    return value
+
+
+def check_real(value: Any, name: str, low: Optional[float] = None, high: Optional[float] = None, *,
+               low_open: bool = False) -> float:
+    """A finite real number (not a bool, not a string) in [low, high] ((low, high] with low_open)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {_describe(value)}")
+    value = float(value)
+    below = low is not None and (value <= low if low_open else value < low)
+    if not np.isfinite(value) or below or (high is not None and value > high):
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        span = f"{'(' if low_open or low is None else '['}{lo}, {hi}{']' if high is not None else ')'}"
+        raise ValueError(f"{name} must be a finite number in {span}, got {value!r}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: dict) -> Any:
+    """choices[value] for a hashable value among the keys; the keys are listed otherwise."""
+    try:
+        if value in choices and not isinstance(value, (bool, np.bool_)):
+            return choices[value]
+    except TypeError:  # unhashable (a list, an array)
+        pass
+    raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {_describe(value)}")
+
+
 def check_threads(threads: Any) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
-        raise ValueError(f"threads must be a non-negative integer (0 = all cores), got {threads!r}")
-    return int(threads)
+    """CPU threads: 0 (all cores) up to MAX_THREADS."""
+    return check_int(threads, "threads (0 = all cores)", 0, MAX_THREADS)
 
 
 def check_shape(shape: tuple, name: str, ndims: tuple, meaning: str) -> None:
@@ -240,8 +289,5 @@ def float_array(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def check_fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1] (a fraction of the map's range), got {value!r}")
-    return float(value)
+    """A number in [0, 1] (a fraction of the map's range)."""
+    return check_real(value, name, 0.0, 1.0)
