@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "simd.hpp"
 
@@ -11,27 +12,34 @@ namespace weaksup {
 
 namespace {
 
-// kKeep[j] keeps the first j lanes of an F4 and zeroes the others.
-const float kKeepLanes[5][4] = {{0, 0, 0, 0}, {1, 0, 0, 0}, {1, 1, 0, 0}, {1, 1, 1, 0}, {1, 1, 1, 1}};
-const F4 kKeep[5] = {F4::load(kKeepLanes[0]), F4::load(kKeepLanes[1]), F4::load(kKeepLanes[2]),
-                     F4::load(kKeepLanes[3]), F4::load(kKeepLanes[4])};
+// kKeep[j] & x keeps the first j lanes of x and zeroes the others (a bit mask: the
+// padding lanes' exp may be infinite, and inf * 0 would be NaN); x + kHide[j] turns the
+// others into -inf, so that they never win a max.
+F4 keep_lanes(int j) { return F4::lanes(0, 1, 2, 3) < F4::set(static_cast<float>(j)); }
+const F4 kKeep[5] = {keep_lanes(0), keep_lanes(1), keep_lanes(2), keep_lanes(3), keep_lanes(4)};
+constexpr float kInf = std::numeric_limits<float>::infinity();
+const float kHideLanes[5][4] = {{-kInf, -kInf, -kInf, -kInf}, {0, -kInf, -kInf, -kInf}, {0, 0, -kInf, -kInf},
+                                {0, 0, 0, -kInf}, {0, 0, 0, 0}};
+const F4 kHide[5] = {F4::load(kHideLanes[0]), F4::load(kHideLanes[1]), F4::load(kHideLanes[2]),
+                     F4::load(kHideLanes[3]), F4::load(kHideLanes[4])};
 
 // densecrf's expAndNormalize for one point: q = exp(e - max e) / sum, over `labels`
 // values padded to whole F4s (padding lanes of q become 0). The row stays in registers
 // (NV F4s); q is written once, with streaming stores when `stream` (q 16-byte aligned).
 template <int NV>
-void exp_normalize_row(const float* e, int labels, float* q, bool stream) {
+bool exp_normalize_row(const float* e, int labels, float* q, bool stream) {
   F4 x[NV];
-  F4 top = F4::load(e);
+  F4 top = F4::set(-kInf), zeros = F4::set(0.0f);  // zeros: sum of x * 0, NaN if some x is not finite
   for (int i = 0; i < NV; ++i) {
     x[i] = F4::load(e + 4 * i);
-    top = max(top, x[i]);
+    top = max(top, 4 * i + 4 > labels ? x[i] + kHide[std::max(0, labels - 4 * i)] : x[i]);
+    zeros = zeros + x[i] * F4::set(0.0f);
   }
   const F4 shift = F4::set(top.max_lane());
   F4 total = F4::set(0.0f);
   for (int i = 0; i < NV; ++i) {
     x[i] = exp4(x[i] - shift);
-    if (4 * i + 4 > labels) x[i] = x[i] * kKeep[std::max(0, labels - 4 * i)];  // zero the padding
+    if (4 * i + 4 > labels) x[i] = kKeep[std::max(0, labels - 4 * i)] & x[i];  // zero the padding
     total = total + x[i];
   }
   const F4 sum = F4::set(total.sum_lanes());
@@ -39,9 +47,10 @@ void exp_normalize_row(const float* e, int labels, float* q, bool stream) {
     if (stream) (x[i] / sum).stream(q + 4 * i);
     else (x[i] / sum).store(q + 4 * i);
   }
+  return zeros.sum_lanes() == 0.0f;
 }
 
-void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool stream) {
+bool exp_normalize(const float* e, int labels, int64_t stride, float* q, bool stream) {
   switch (stride / 4) {
     case 1: return exp_normalize_row<1>(e, labels, q, stream);
     case 2: return exp_normalize_row<2>(e, labels, q, stream);
@@ -53,18 +62,23 @@ void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool st
     case 8: return exp_normalize_row<8>(e, labels, q, stream);
     default: break;
   }
-  F4 top = F4::load(e);
-  for (int64_t k = 4; k < stride; k += 4) top = max(top, F4::load(e + k));
+  F4 top = F4::set(-kInf), zeros = F4::set(0.0f);
+  for (int64_t k = 0; k < stride; k += 4) {
+    const F4 x = F4::load(e + k);
+    top = max(top, k + 4 > labels ? x + kHide[std::max<int64_t>(0, labels - k)] : x);
+    zeros = zeros + x * F4::set(0.0f);
+  }
   const F4 shift = F4::set(top.max_lane());
   F4 total = F4::set(0.0f);
   for (int64_t k = 0; k < stride; k += 4) {
     F4 x = exp4(F4::load(e + k) - shift);
-    if (k + 4 > labels) x = x * kKeep[std::max<int64_t>(0, labels - k)];
+    if (k + 4 > labels) x = kKeep[std::max<int64_t>(0, labels - k)] & x;
     x.store(q + k);
     total = total + x;
   }
   const F4 sum = F4::set(total.sum_lanes());
   for (int64_t k = 0; k < stride; k += 4) (F4::load(q + k) / sum).store(q + k);
+  return zeros.sum_lanes() == 0.0f;
 }
 
 // row += scale * sum_r weight[r] * values[vertex[r]] (densecrf: tmp1 -= -w * F).

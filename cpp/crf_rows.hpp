@@ -25,9 +25,11 @@ struct RowKernels {
   // row (stride floats) += scale * sum_r weight[r] * values[vertex[r] * stride ...], r < per.
   void (*slice_add)(float* row, const float* values, const int32_t* vertex, const float* weight, int per,
                     int64_t stride, float scale);
-  // q = softmax(e) over `labels` values of a padded row (padding lanes of q become 0);
+  // q = softmax(e) over `labels` values of a padded row (padding lanes of q become 0),
+  // shifted by the largest of those values, so any finite energies work. Returns false
+  // when an energy is NaN or infinite (it overflowed float32): q is not a distribution.
   // `stream`: q is 16-byte aligned and may be written around the cache.
-  void (*exp_normalize)(const float* e, int labels, int64_t stride, float* q, bool stream);
+  bool (*exp_normalize)(const float* e, int labels, int64_t stride, float* q, bool stream);
   // dst (stride floats) = sum over the `count` entries e of w * in[p * stride ...], the
   // entry's point p = point_of(e) (e / per), w = weight[e] * point_scale[p] (weight[e]
   // without point_scale).

@@ -106,13 +106,18 @@ void slice_add(float* row, const float* values, const int32_t* vertex, const flo
   }
 }
 
+// x with the lanes from `keep` on set to -inf, so that they never win a max.
+__m256 hide_lanes(__m256 x, int keep) { return _mm256_blendv_ps(_mm256_set1_ps(-__builtin_inff()), x, lane_mask(keep)); }
+
 template <int NV>
-void exp_normalize_n(const float* e, int labels, float* q, bool stream) {
+bool exp_normalize_n(const float* e, int labels, float* q, bool stream) {
   __m256 x[NV];
-  __m256 top = _mm256_loadu_ps(e);
+  __m256 top = _mm256_set1_ps(-__builtin_inff());
+  __m256 zeros = _mm256_setzero_ps();  // sum of x * 0: NaN if some x is not finite
   for (int i = 0; i < NV; ++i) {
     x[i] = _mm256_loadu_ps(e + 8 * i);
-    top = _mm256_max_ps(top, x[i]);
+    top = _mm256_max_ps(top, 8 * i + 8 > labels ? hide_lanes(x[i], labels - 8 * i) : x[i]);
+    zeros = _mm256_fmadd_ps(x[i], _mm256_setzero_ps(), zeros);
   }
   const __m256 shift = _mm256_set1_ps(max_lane(top));
   __m256 total = _mm256_setzero_ps();
@@ -131,9 +136,10 @@ void exp_normalize_n(const float* e, int labels, float* q, bool stream) {
       _mm256_storeu_ps(q + 8 * i, v);
     }
   }
+  return sum_lanes(zeros) == 0.0f;
 }
 
-void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool stream) {
+bool exp_normalize(const float* e, int labels, int64_t stride, float* q, bool stream) {
   switch (stride / 8) {
     case 1: return exp_normalize_n<1>(e, labels, q, stream);
     case 2: return exp_normalize_n<2>(e, labels, q, stream);
@@ -141,8 +147,12 @@ void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool st
     case 4: return exp_normalize_n<4>(e, labels, q, stream);
     default: break;
   }
-  __m256 top = _mm256_loadu_ps(e);
-  for (int64_t k = 8; k < stride; k += 8) top = _mm256_max_ps(top, _mm256_loadu_ps(e + k));
+  __m256 top = _mm256_set1_ps(-__builtin_inff()), zeros = _mm256_setzero_ps();
+  for (int64_t k = 0; k < stride; k += 8) {
+    const __m256 v = _mm256_loadu_ps(e + k);
+    top = _mm256_max_ps(top, k + 8 > labels ? hide_lanes(v, static_cast<int>(labels - k)) : v);
+    zeros = _mm256_fmadd_ps(v, _mm256_setzero_ps(), zeros);
+  }
   const __m256 shift = _mm256_set1_ps(max_lane(top));
   __m256 total = _mm256_setzero_ps();
   for (int64_t k = 0; k < stride; k += 8) {
@@ -153,6 +163,7 @@ void exp_normalize(const float* e, int labels, int64_t stride, float* q, bool st
   }
   const __m256 sum = _mm256_set1_ps(sum_lanes(total));
   for (int64_t k = 0; k < stride; k += 8) _mm256_storeu_ps(q + k, _mm256_div_ps(_mm256_loadu_ps(q + k), sum));
+  return sum_lanes(zeros) == 0.0f;
 }
 
 template <int NV>
@@ -234,8 +245,10 @@ int minus_unary(const float* src, int labels, bool probabilities, float clip, fl
   __m256 bad = _mm256_setzero_ps(), negative = _mm256_setzero_ps();
   for (int64_t k = 0; k < stride; k += 8) {
     const __m256 keep = lane_mask(static_cast<int>(labels - k));
-    __m256 v = _mm256_and_ps(_mm256_loadu_ps(src + k < src + labels ? src + k : src), keep);
-    if (k + 8 > labels) {  // the row's end: read only its own values
+    __m256 v;
+    if (k + 8 <= labels) {
+      v = _mm256_loadu_ps(src + k);
+    } else {  // the row's end: src holds `labels` floats, so read only those
       alignas(32) float tail[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       for (int64_t l = k; l < labels; ++l) tail[l - k] = src[l];
       v = _mm256_load_ps(tail);

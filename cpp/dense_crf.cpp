@@ -1,6 +1,7 @@
 #include "dense_crf.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -127,9 +128,14 @@ class MeanField {
 
   void start() {
     const RowKernels& rows = row_kernels(shape_.stride);
+    std::atomic<bool> finite{true};
     for_points(shape_.n, threads_, [&](int64_t i) {
-      rows.exp_normalize(&minus_unary_[i * shape_.stride], shape_.labels, shape_.stride, &q_[i * shape_.stride], false);
+      if (!rows.exp_normalize(&minus_unary_[i * shape_.stride], shape_.labels, shape_.stride, &q_[i * shape_.stride],
+                              false)) {
+        finite.store(false, std::memory_order_relaxed);
+      }
     });
+    check_finite(finite);
   }
   void set_q(const float* q) { shape_.in(q, q_.get(), threads_); }
   void get_q(float* q) const { shape_.out(q_.get(), q, threads_); }
@@ -193,20 +199,24 @@ class MeanField {
     // CPU overlaps the softmaxes' long dependency chains (max, exp, sum, divide).
     constexpr int64_t kGroup = 4;
     const int64_t groups = (shape_.n + kGroup - 1) / kGroup;
+    std::atomic<bool> finite{true};
     for_points(groups, threads_, [&](int64_t group) {
       alignas(16) float energy[kGroup * kMaxStride], filtered[kMaxStride];  // rows of stride
       const int64_t first = group * kGroup, count = std::min(kGroup, shape_.n - first);
       for (int64_t g = 0; g < count; ++g) point_energy(first + g, values, alphas, rows, energy + g * stride, filtered);
+      bool ok = true;
       for (int64_t g = 0; g < count; ++g) {
         const int64_t i = first + g;
         if (out) {
-          rows.exp_normalize(energy + g * stride, labels, stride, filtered, false);
+          ok &= rows.exp_normalize(energy + g * stride, labels, stride, filtered, false);
           std::copy(filtered, filtered + labels, out + i * labels);
         } else {
-          rows.exp_normalize(energy + g * stride, labels, stride, &q_[i * stride], aligned);
+          ok &= rows.exp_normalize(energy + g * stride, labels, stride, &q_[i * stride], aligned);
         }
       }
+      if (!ok) finite.store(false, std::memory_order_relaxed);
     }, /*fence=*/true);
+    check_finite(finite);
   }
 
   // densecrf's klDivergence(Q): sum Q log Q + sum unary Q + sum_k sum Q mu_k(K_k Q).
@@ -244,6 +254,15 @@ class MeanField {
   std::vector<FloatBuffer> scratch_;  // per term
 
   FloatBuffer buffer() const { return FloatBuffer(static_cast<size_t>(shape_.n * shape_.stride)); }
+
+  // Energies past float32's range (huge unary energies or compat weights) would make q NaN.
+  static void check_finite(const std::atomic<bool>& finite) {
+    if (!finite.load()) {
+      throw std::invalid_argument(
+          "unary / compat: the mean-field energies overflowed float32 (NaN or infinity); scale the unary "
+          "energies and compat weights down (|energy| well below 1e38)");
+    }
+  }
 };
 
 }  // namespace

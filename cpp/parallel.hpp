@@ -43,16 +43,15 @@ class ThreadPool {
     return *pool;
   }
 
-  // Runs work(w) for w in [0, t), w = 0 on the calling thread.
+  // Runs work(w) for w in [0, t), w = 0 on the calling thread (fewer where the system
+  // refuses threads: callers share their items out dynamically).
   bool try_run(int t, const std::function<void(int)>& work) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     std::unique_lock<std::mutex> lock(mutex_);
-    while (static_cast<int>(workers_.size()) < t - 1) {
-      const int index = static_cast<int>(workers_.size()) + 1;
-      workers_.push_back(new std::thread([this, index] { loop(index); }));
-      workers_.back()->detach();
+    while (workers_ < t - 1 && start_worker()) {
     }
+    t = std::min(t, workers_ + 1);  // the items are shared out dynamically, so fewer workers do
     work_ = &work;
     active_ = t;
     remaining_ = t - 1;
@@ -69,13 +68,25 @@ class ThreadPool {
  private:
   std::mutex busy_, mutex_;
   std::condition_variable wake_, done_;
-  std::vector<std::thread*> workers_;
+  int workers_ = 0;  // detached worker threads, indices 1 .. workers_
   const std::function<void(int)>* work_ = nullptr;
   int active_ = 0, remaining_ = 0;
   uint64_t generation_ = 0;
 #ifdef WEAKSUP_HAVE_GETPID
   pid_t pid_ = getpid();
 #endif
+
+  // One more worker; false if the system refuses a thread (limits, memory).
+  bool start_worker() {
+    const int index = workers_ + 1;
+    try {
+      std::thread([this, index] { loop(index); }).detach();
+    } catch (const std::exception&) {
+      return false;
+    }
+    workers_ = index;
+    return true;
+  }
 
   void loop(int index) {
     uint64_t seen = 0;
@@ -116,9 +127,17 @@ void parallel_for(int64_t n, int threads, Fn&& fn) {
     }
   };
   if (!ThreadPool::instance().try_run(t, work)) {
+    // The pool is busy (another Python thread, a nested loop): threads of our own. If the
+    // system refuses some, the ones we have (at least this one) share out the items.
     std::vector<std::thread> pool;
     pool.reserve(t - 1);
-    for (int w = 1; w < t; ++w) pool.emplace_back(work, w);
+    for (int w = 1; w < t; ++w) {
+      try {
+        pool.emplace_back(work, w);
+      } catch (const std::exception&) {
+        break;
+      }
+    }
     work(0);
     for (auto& th : pool) th.join();
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "crf_rows.hpp"
 #include "lattice_keys.hpp"
@@ -143,6 +144,15 @@ class Simplexer {
 
 Lattice::Lattice(const float* features, int64_t n, int d, int threads, bool densecrf_padding) : n_(n), d_(d) {
   if (d < 1 || d > kMaxDims) throw std::invalid_argument("features: need 1 to 64 dimensions");
+  const float limit = static_cast<float>(max_feature(d));
+  for (int64_t i = 0; i < n * d; ++i) {
+    if (!(std::fabs(features[i]) <= limit)) {  // NaN too
+      throw std::invalid_argument("features: values must be finite with |value| <= " + std::to_string(limit) +
+                                  " for " + std::to_string(d) + "-dimensional features (got " +
+                                  std::to_string(features[i]) + "); features are divided by their sigmas, "
+                                  "so a sigma is too small for the values' range: increase it");
+    }
+  }
   const int64_t per = d + 1, entries = n * per;
   if (entries >= (int64_t{1} << 31)) throw std::invalid_argument("features: too many points for one lattice");
   vertex_.resize(static_cast<size_t>(entries));

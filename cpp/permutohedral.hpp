@@ -16,6 +16,12 @@ class Lattice {
  public:
   static constexpr int kMaxDims = 64;  // feature dimensions
 
+  // The largest |feature value| a d-dimensional lattice takes: elevated coordinates stay
+  // below 2^22 (at most 2 d (d + 1) / sqrt(3) times it), where float32 still resolves
+  // the simplex and the integer keys cannot overflow. Larger values mean a sigma far
+  // below the features' spacing; the constructor rejects them.
+  static double max_feature(int d) { return 2097152.0 / (static_cast<double>(d) * (d + 1)); }
+
   // features: (n, d) row-major. Vertex keys are int32 per coordinate, so large images
   // with small sigmas cannot overflow them (densecrf's are int16). `densecrf_padding`
   // adds the vertices densecrf's SSE code adds when n is not a multiple of 4 (see the

@@ -3,6 +3,7 @@
 // (`padded`), so every loop over labels runs whole F4s.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -113,7 +114,11 @@ struct F4 {
   float max_lane() const { return std::fmax(std::fmax(v[0], v[1]), std::fmax(v[2], v[3])); }
   float sum_lanes() const { return (v[0] + v[1]) + (v[2] + v[3]); }
 };
-inline F4 exp4(F4 a) { return {{std::exp(a.v[0]), std::exp(a.v[1]), std::exp(a.v[2]), std::exp(a.v[3])}}; }
+inline F4 exp4(F4 a) {  // clamped above like the SSE version: finite for any finite input
+  F4 out;
+  for (int i = 0; i < 4; ++i) out.v[i] = std::exp(std::min(a.v[i], 88.3762626647949f));
+  return out;
+}
 inline void stream_fence() {}
 #endif
 

@@ -398,6 +398,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("iou_thresholds").noconvert(), py::arg("multi_contour"), py::arg("threads"));
   m.def("pxap_histograms", &pxap, py::arg("scores").noconvert(), py::arg("masks").noconvert(),
         py::arg("edges").noconvert(), py::arg("threads"));
+  m.def("max_feature", &Lattice::max_feature, py::arg("dims"));
   py::class_<PairwiseKernel>(m, "PairwiseKernel")
       .def(py::init(&make_kernel), py::arg("features").noconvert(), py::arg("normalization"), py::arg("threads"))
       .def_property_readonly("points", &PairwiseKernel::points)

@@ -49,6 +49,8 @@ def pxap_histograms(
 # Dense CRF. A pairwise term is (kernel, compat kind 0/1/2 = Potts/diagonal/matrix, float32 values).
 Term = Tuple["PairwiseKernel", int, npt.NDArray[np.float32]]
 
+def max_feature(dims: int) -> float: ...
+
 class PairwiseKernel:
     def __init__(self, features: npt.NDArray[np.float32], normalization: int, threads: int) -> None: ...
     @property

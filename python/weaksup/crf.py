@@ -13,7 +13,6 @@ takes point-major arrays (N, L) and features (N, d).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -25,16 +24,16 @@ NO_NORMALIZATION, NORMALIZE_BEFORE, NORMALIZE_AFTER, NORMALIZE_SYMMETRIC = 0, 1,
 _NORMALIZATIONS = {"none": 0, "before": 1, "after": 2, "symmetric": 3}
 _POTTS, _DIAGONAL, _MATRIX = 0, 1, 2
 _MAX_ELEMENTS = 2**31 - 1
+_MAX_LABELS = 1024  # labels per point (the kernels' padded rows)
+_MAX_FEATURES = 64  # feature dimensions per pairwise term (one lattice)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # clip below this is 0 in float32: log(0)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 Compat = Union[float, Sequence[float], np.ndarray]
 
 
 def _normalization(value: Any) -> int:
-    if isinstance(value, str) and value in _NORMALIZATIONS:
-        return _NORMALIZATIONS[value]
-    if isinstance(value, numbers.Integral) and 0 <= int(value) <= 3:
-        return int(value)
-    raise ValueError(f"normalization must be one of {sorted(_NORMALIZATIONS)} (or 0-3), got {value!r}")
+    return _arrays.check_choice(value, "normalization", {**_NORMALIZATIONS, 0: 0, 1: 1, 2: 2, 3: 3})
 
 
 def _compat(compat: Any, labels: int, name: str = "compat") -> Tuple[int, np.ndarray]:
@@ -58,24 +57,42 @@ def _compat(compat: Any, labels: int, name: str = "compat") -> Tuple[int, np.nda
 
 
 def _positive(value: Any, name: str, count: int) -> List[float]:
-    """A sigma (or one per axis / channel) as `count` positive finite floats."""
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    """A sigma (or one per axis / channel) as `count` floats, positive and finite in
+    float32 (the kernels divide by the float32 value)."""
+    values = np.asarray(_arrays.to_host(value, name))
+    if values.dtype == np.bool_ or values.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a positive number or {count} of them, got {value!r}")
+    arr = values.astype(np.float64).reshape(-1)
     if arr.size == 1:
         arr = np.repeat(arr, count)
     if arr.size != count:
         raise ValueError(f"{name} needs 1 or {count} values, got {arr.size}")
-    if not (np.isfinite(arr).all() and (arr > 0).all()):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    if not (np.isfinite(arr).all() and (arr >= _FLOAT32_TINY).all() and (arr <= _FLOAT32_MAX).all()):
+        raise ValueError(f"{name} must be positive and finite in float32 (from {_FLOAT32_TINY:.4g} to "
+                         f"{_FLOAT32_MAX:.4g}), got {value!r}")
     return [float(np.float32(v)) for v in arr]
 
 
-def _iterations(value: Any, allow_zero: bool = False) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"iterations must be an integer, got {type(value).__name__}")
-    low = 0 if allow_zero else 1
-    if int(value) < low:
-        raise ValueError(f"iterations must be at least {low}, got {value}")
-    return int(value)
+def _iterations(value: Any, allow_zero: bool = False, name: str = "iterations") -> int:
+    return _arrays.check_int(value, name, 0 if allow_zero else 1)
+
+
+def _clip(value: Any) -> float:
+    return _arrays.check_real(value, "clip", _FLOAT32_TINY, 1.0)
+
+
+def _feature_limit(values: float, dims: int, name: str, what: str) -> None:
+    """ValueError naming `name` when features `what` / sigma reach past what a lattice of
+    `dims` dimensions resolves (Lattice::max_feature: key coordinates must fit)."""
+    limit = _core.max_feature(dims)
+    if not values <= limit:
+        raise ValueError(f"{name} is too small for {what}: features (value / sigma) reach {values:.4g}, but a "
+                         f"{dims}-dimensional lattice takes at most {limit:.4g}; use a larger sigma")
+
+
+def _marginals(q: Any, name: str = "q") -> None:
+    if not (np.isfinite(q).all() and (q >= 0).all() and (q <= 1).all()):
+        raise ValueError(f"{name} must hold marginals: finite values in [0, 1], as start_inference() returns")
 
 
 def _finite_float32(x: np.ndarray, name: str) -> np.ndarray:
@@ -89,11 +106,10 @@ def _finite_float32(x: np.ndarray, name: str) -> np.ndarray:
 def unary_from_probabilities(probs: np.ndarray, clip: float = 1e-5, name: str = "probs") -> np.ndarray:
     """-log(max(p, clip)) as float32 (pydensecrf's ``unary_from_softmax``); p must be
     finite and non-negative (rows need not sum to 1)."""
-    p = _finite_float32(np.asarray(probs), name)
+    clip = _clip(clip)
+    p = _finite_float32(np.asarray(_arrays.to_host(probs, name)), name)
     if (p < 0).any():
         raise ValueError(f"{name} has negative values; pass probabilities (or energies as unary=)")
-    if not (0 < clip <= 1):
-        raise ValueError(f"clip must be in (0, 1], got {clip}")
     return -np.log(np.clip(p, np.float32(clip), np.float32(1.0)))
 
 
@@ -111,13 +127,11 @@ class DenseCRF:
     """
 
     def __init__(self, n_points: int, n_labels: int, *, threads: int = 0):
-        if int(n_points) < 1:
-            raise ValueError(f"n_points must be at least 1, got {n_points}")
-        if int(n_labels) < 2:
-            raise ValueError(f"n_labels must be at least 2, got {n_labels}")
-        if int(n_points) * int(n_labels) > _MAX_ELEMENTS:
+        n_points = _arrays.check_int(n_points, "n_points", 1)
+        n_labels = _arrays.check_int(n_labels, "n_labels", 2, _MAX_LABELS)
+        if n_points * n_labels > _MAX_ELEMENTS:
             raise ValueError("n_points * n_labels is past 2^31 elements; split the problem")
-        self.n_points, self.n_labels = int(n_points), int(n_labels)
+        self.n_points, self.n_labels = n_points, n_labels
         self.threads = _arrays.check_threads(threads)
         self._unary: Optional[np.ndarray] = None
         self._terms: List[tuple] = []
@@ -142,8 +156,8 @@ class DenseCRF:
         f = _finite_float32(np.asarray(_arrays.to_host(features, "features")), "features")
         if f.ndim != 2 or f.shape[0] != self.n_points or f.shape[1] < 1:
             raise ValueError(f"features has shape {f.shape}; expected ({self.n_points}, d) with d >= 1")
-        if f.shape[1] > 64:
-            raise ValueError(f"features has {f.shape[1]} dimensions; at most 64 are supported")
+        if f.shape[1] > _MAX_FEATURES:
+            raise ValueError(f"features has {f.shape[1]} dimensions; at most {_MAX_FEATURES} are supported")
         kind, values = _compat(compat, self.n_labels)
         kernel = _core.PairwiseKernel(f, _normalization(normalization), self.threads)
         self._terms.append((kernel, kind, values))
@@ -172,6 +186,8 @@ class DenseCRF:
 
     def kl_divergence(self, q: np.ndarray) -> float:
         """densecrf's KL divergence of q (N, L) from the CRF, up to its log-partition."""
+        q = np.asarray(_arrays.to_host(q, "q"))
+        _arrays.real_dtype(q.dtype, "q")
         q = np.ascontiguousarray(q, dtype=np.float32)
         self._check_q(q)
         return float(_core.kl_divergence(self._energies(), q, self._terms, self.threads))
@@ -183,26 +199,47 @@ class DenseCRF:
             raise ValueError(f"q has shape {q.shape}; expected ({self.n_points}, {self.n_labels})")
         if writable and not q.flags.writeable:
             raise ValueError("q must be writable: step_inference updates it in place")
+        _marginals(q)
 
 
 # ------------------------------------------------------------------ images
 
 
+# The argument names dense_crf's errors use; crf_inference derives these values from its own.
+_NAMES = {"probs": "probs", "unary": "unary", "gaussian_sigma": "gaussian_sigma",
+          "bilateral_sigma": "bilateral_sigma", "color_sigma": "color_sigma", "iterations": "iterations"}
+
+
 def _image_terms(
-    spatial_axes: int, channels: int, labels: int, gaussian_sigma, gaussian_compat, bilateral_sigma, color_sigma,
-    bilateral_compat,
+    spatial: tuple, channels: int, labels: int, gaussian_sigma, gaussian_compat, bilateral_sigma, color_sigma,
+    bilateral_compat, color_range, names: dict,
 ) -> Tuple[Optional[tuple], Optional[tuple]]:
-    """(gaussian, bilateral) as the kernels take them: sigmas fastest axis first."""
+    """(gaussian, bilateral) as the kernels take them: sigmas fastest axis first.
+    `color_range()` gives the images' largest |value| per channel (asked only for a
+    bilateral term): positions and colours divided by their sigmas must stay in the
+    range a lattice resolves."""
     gaussian = bilateral = None
+    axes = len(spatial)
+    extents = np.asarray(spatial, dtype=np.float32) - 1  # the largest coordinate per axis
     if gaussian_compat is not None:
-        sig = _positive(gaussian_sigma, "gaussian_sigma", spatial_axes)[::-1]
+        sig = _positive(gaussian_sigma, names["gaussian_sigma"], axes)
         kind, values = _compat(gaussian_compat, labels, "gaussian_compat")
-        gaussian = (sig, None, kind, values)
+        _feature_limit(float((extents / np.float32(sig)).max()), axes, names["gaussian_sigma"],
+                       f"an image of shape {tuple(spatial)}")
+        gaussian = (sig[::-1], None, kind, values)
     if bilateral_compat is not None:
-        sig = _positive(bilateral_sigma, "bilateral_sigma", spatial_axes)[::-1]
-        col = _positive(color_sigma, "color_sigma", channels)
+        dims = axes + channels
+        if dims > _MAX_FEATURES:
+            raise ValueError(f"images have {channels} channels; the bilateral term takes at most "
+                             f"{_MAX_FEATURES - axes} (set bilateral_compat=None to leave it out)")
+        sig = _positive(bilateral_sigma, names["bilateral_sigma"], axes)
+        col = _positive(color_sigma, names["color_sigma"], channels)
         kind, values = _compat(bilateral_compat, labels, "bilateral_compat")
-        bilateral = (sig, col, kind, values)
+        _feature_limit(float((extents / np.float32(sig)).max()), dims, names["bilateral_sigma"],
+                       f"an image of shape {tuple(spatial)}")
+        _feature_limit(float((np.asarray(color_range(), np.float32) / np.float32(col)).max()), dims,
+                       names["color_sigma"], "the images' values")
+        bilateral = (sig[::-1], col, kind, values)
     return gaussian, bilateral
 
 
@@ -247,36 +284,49 @@ def dense_crf(
     Returns:
         float32 marginals in the layout of ``probs`` / ``unary``, as the caller's array
         type (NumPy, CuPy or torch).
+
+    Raises ValueError where a sigma is so small that position / sigma or colour / sigma
+    passes what the lattice resolves (``weaksup._core.max_feature(d)``: about 350,000 for
+    the Gaussian term of an image, 70,000 for an RGB bilateral term).
     """
+    return _refine(images, probs, unary, iterations, gaussian_sigma, gaussian_compat, bilateral_sigma, color_sigma,
+                   bilateral_compat, normalization, spatial_dims, label_axis, clip, threads, _NAMES)
+
+
+def _refine(images, probs, unary, iterations, gaussian_sigma, gaussian_compat, bilateral_sigma, color_sigma,
+            bilateral_compat, normalization, spatial_dims, label_axis, clip, threads, names):
+    """dense_crf, with the argument names its errors use (crf_inference has its own)."""
     if (probs is None) == (unary is None):
         raise ValueError("give exactly one of probs= (probabilities) and unary= (energies)")
-    source, source_name = (probs, "probs") if probs is not None else (unary, "unary")
-    if spatial_dims not in (2, 3):
-        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
-    iterations = _iterations(iterations)
+    source, source_name = (probs, names["probs"]) if probs is not None else (unary, names["unary"])
+    spatial_dims = _arrays.check_int(spatial_dims, "spatial_dims", 2, 3)
+    iterations = _iterations(iterations, name=names["iterations"])
     norm = _normalization(normalization)
+    label_axis = _arrays.check_int(label_axis, "label_axis")
+    clip = _clip(clip)
+    threads = _arrays.check_threads(threads)
     on_gpu = _arrays.is_cuda_array(images) or _arrays.is_cuda_array(source)
     if on_gpu:
         return _dense_crf_gpu(images, source, source_name, probs is not None, iterations, gaussian_sigma,
                               gaussian_compat, bilateral_sigma, color_sigma, bilateral_compat, norm, spatial_dims,
-                              label_axis, clip)
+                              label_axis, clip, names)
     img = np.asarray(_arrays.to_host(images, "images"))
     src = np.asarray(_arrays.to_host(source, source_name))
     img_f, src_l, spatial, batch_shape = _layout(img, src, source_name, spatial_dims, label_axis)
     labels = src_l.shape[-1]
     _arrays.real_dtype(src_l.dtype, source_name)
-    if not (0 < clip <= 1):
-        raise ValueError(f"clip must be in (0, 1], got {clip}")
     # Read in place in any layout (labels first, transposed views): the kernel gathers each
     # point's labels, checks them and takes the log.
-    in_place = src_l.dtype == np.float32 and all(s % 4 == 0 for s in src_l.strides)
+    in_place = src_l.dtype == np.float32 and src_l.flags.aligned and all(s % 4 == 0 for s in src_l.strides)
     values = src_l if in_place else np.ascontiguousarray(src_l, dtype=np.float32)
-    gaussian, bilateral = _image_terms(len(spatial), img_f.shape[-1], labels, gaussian_sigma, gaussian_compat,
-                                       bilateral_sigma, color_sigma, bilateral_compat)
+    channel_axes = tuple(range(img_f.ndim - 1))
+    gaussian, bilateral = _image_terms(spatial, img_f.shape[-1], labels, gaussian_sigma, gaussian_compat,
+                                       bilateral_sigma, color_sigma, bilateral_compat,
+                                       lambda: np.abs(img_f).max(axis=channel_axes), names)
     points = int(np.prod(spatial))
     q = _core.dense_crf_images(
         img_f.reshape(-1, points, img_f.shape[-1]), list(spatial), values if batch_shape else values[None],
-        probs is not None, float(clip), gaussian, bilateral, norm, iterations, _arrays.check_threads(threads),
+        probs is not None, float(clip), gaussian, bilateral, norm, iterations, threads,
     )
     out = np.moveaxis(q.reshape(batch_shape + spatial + (labels,)), -1, label_axis)
     return _arrays.like_caller(out, source)
@@ -300,8 +350,8 @@ def _layout(img: np.ndarray, src: np.ndarray, name: str, spatial_dims: int, labe
         )
     if src.size == 0 or img.size == 0:
         raise ValueError(f"images and {name} must not be empty, got shapes {img.shape} and {src.shape}")
-    if src.shape[-1] < 2:
-        raise ValueError(f"{name} needs at least 2 labels, got {src.shape[-1]}")
+    if not 2 <= src.shape[-1] <= _MAX_LABELS:
+        raise ValueError(f"{name} needs 2 to {_MAX_LABELS} labels along label_axis, got {src.shape[-1]}")
     if max(img.size, src.size) > _MAX_ELEMENTS:
         raise ValueError("images or probabilities past 2^31 elements; run the batch in parts")
     img_f = _finite_float32(img, "images")
@@ -311,7 +361,7 @@ def _layout(img: np.ndarray, src: np.ndarray, name: str, spatial_dims: int, labe
 
 
 def _dense_crf_gpu(images, source, name, is_probs, iterations, gaussian_sigma, gaussian_compat, bilateral_sigma,
-                   color_sigma, bilateral_compat, norm, spatial_dims, label_axis, clip):
+                   color_sigma, bilateral_compat, norm, spatial_dims, label_axis, clip, names):
     if not (_arrays.is_cuda_array(images) and _arrays.is_cuda_array(source)):
         raise TypeError(f"images and {name} must both be CUDA arrays or both host arrays")
     with Device(source, name) as dev:
@@ -327,8 +377,8 @@ def _dense_crf_gpu(images, source, name, is_probs, iterations, gaussian_sigma, g
         if tuple(img.shape[:-1]) != tuple(src.shape[:-1]) or 0 in tuple(src.shape) or 0 in tuple(img.shape):
             raise ValueError(f"images {tuple(img.shape)} and {name} {tuple(src.shape)} must share a non-empty shape")
         labels = int(src.shape[-1])
-        if labels < 2:
-            raise ValueError(f"{name} needs at least 2 labels, got {labels}")
+        if not 2 <= labels <= _MAX_LABELS:
+            raise ValueError(f"{name} needs 2 to {_MAX_LABELS} labels along label_axis, got {labels}")
         f32 = dev.torch.float32 if dev.torch is not None else np.float32
         img = dev.contiguous(img.to(f32) if dev.torch is not None else img.astype(np.float32))
         src = dev.contiguous(src.to(f32) if dev.torch is not None else src.astype(np.float32))
@@ -342,8 +392,11 @@ def _dense_crf_gpu(images, source, name, is_probs, iterations, gaussian_sigma, g
             energies = src
         spatial = tuple(int(s) for s in img.shape[len(img.shape) - 1 - spatial_dims : -1])
         batch_shape = tuple(int(s) for s in img.shape[: len(img.shape) - 1 - spatial_dims])
-        gaussian, bilateral = _image_terms(len(spatial), int(img.shape[-1]), labels, gaussian_sigma,
-                                           gaussian_compat, bilateral_sigma, color_sigma, bilateral_compat)
+        channel_axes = tuple(range(len(img.shape) - 1))
+        color_range = lambda: dev.to_host(xp.abs(img).amax(dim=channel_axes) if dev.torch is not None  # noqa: E731
+                                          else xp.abs(img).max(axis=channel_axes))
+        gaussian, bilateral = _image_terms(spatial, int(img.shape[-1]), labels, gaussian_sigma, gaussian_compat,
+                                           bilateral_sigma, color_sigma, bilateral_compat, color_range, names)
         as_gpu = lambda t: None if t is None else (  # noqa: E731  (the binding takes plain lists)
             (t[0], t[2], t[3].tolist()) if t[1] is None else (t[0], t[1], t[2], t[3].tolist()))
         points = int(np.prod(spatial))
@@ -358,9 +411,15 @@ def _dense_crf_gpu(images, source, name, is_probs, iterations, gaussian_sigma, g
 
 def crf_labels(q: Any, label_axis: int = -1) -> Any:
     """The most likely label per pixel (argmax over the label axis), as int64."""
+    label_axis = _arrays.check_int(label_axis, "label_axis")
     if _arrays.is_cuda_array(q):
         return q.argmax(label_axis) if hasattr(q, "argmax") else q.argmax(axis=label_axis)
-    arr = np.asarray(q)
+    arr = np.asarray(_arrays.to_host(q, "q"))
+    _arrays.real_dtype(arr.dtype, "q")
+    if not -arr.ndim <= label_axis < max(arr.ndim, 1) or arr.ndim == 0:
+        raise ValueError(f"label_axis {label_axis} is out of range for q of shape {arr.shape}")
+    if arr.shape[label_axis] == 0:
+        raise ValueError(f"q has no labels along label_axis (shape {arr.shape})")
     return _arrays.like_caller(arr.argmax(axis=label_axis).astype(np.int64), q)
 
 
@@ -371,8 +430,9 @@ def crf_inference(image: Any, unary: Any, maxiter: int = 10, scale_factor: float
     sxy = 80 / scale_factor, srgb = color_factor, compat 10; Gaussian sxy = 3 / scale_factor,
     compat 3. SEC calls it on 41x41 maps with scale_factor=12. Pass a batch (B, H, W, 3)
     and (B, H, W, L) to run many maps at once."""
-    if not isinstance(scale_factor, numbers.Real) or not scale_factor > 0:
-        raise ValueError(f"scale_factor must be positive, got {scale_factor!r}")
-    return dense_crf(image, unary, iterations=maxiter, gaussian_sigma=3.0 / scale_factor, gaussian_compat=3.0,
-                     bilateral_sigma=80.0 / scale_factor, color_sigma=color_factor, bilateral_compat=10.0,
-                     threads=threads)
+    scale_factor = _arrays.check_real(scale_factor, "scale_factor", 0.0, low_open=True)
+    color_factor = _arrays.check_real(color_factor, "color_factor", 0.0, low_open=True)
+    names = {"probs": "unary (probabilities)", "unary": "unary", "gaussian_sigma": "3 / scale_factor",
+             "bilateral_sigma": "80 / scale_factor", "color_sigma": "color_factor", "iterations": "maxiter"}
+    return _refine(image, unary, None, maxiter, 3.0 / scale_factor, 3.0, 80.0 / scale_factor, color_factor, 10.0,
+                   "symmetric", 2, -1, 1e-5, threads, names)
