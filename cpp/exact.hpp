@@ -80,6 +80,9 @@ WEAKSUP_HOST_DEVICE inline Box protocol_box(int64_t x0, int64_t y0, int64_t x1, 
 }
 
 // IoU with inclusive areas, as the protocol computes it; a degenerate pair scores 0.
+// Ground-truth coordinates are validated to [0, 2^31 - 1] (wsol.py's MAX_COORDINATE) and
+// predicted boxes lie inside a map of fewer than 2^31 pixels, so every area (< 2^62) and the
+// union (< 2^62 + 2^31) are exact in int64.
 WEAKSUP_HOST_DEVICE inline double box_iou(const Box& a, const int64_t* g) {
   const int64_t iw = std::max<int64_t>(0, std::min(a.x1, g[2]) - std::max(a.x0, g[0]) + 1);
   const int64_t ih = std::max<int64_t>(0, std::min(a.y1, g[3]) - std::max(a.y0, g[1]) + 1);

@@ -43,8 +43,10 @@ def test_label_errors():
         weaksup.label(np.zeros((4, 0), bool))
     with raises(ValueError, "threads"):
         weaksup.label(np.zeros((3, 3), bool), threads=-1)
-    with raises(ValueError, "threads"):
+    with raises(TypeError, "threads", "integer"):
         weaksup.label(np.zeros((3, 3), bool), threads=1.5)
+    with raises(ValueError, "threads", "1024"):
+        weaksup.label(np.zeros((3, 3), bool), threads=2**31)
     with raises(ValueError, "k"):
         weaksup.largest_components(np.zeros((3, 3), bool), k=0)
 
@@ -142,3 +144,51 @@ def test_no_crash_under_faulthandler():
         weaksup.box_accuracy(np.zeros((1, 1, 1)), [np.array([[0, 0, 0, 0]])])
         """,
     )
+
+
+def test_huge_ground_truth_boxes_are_rejected_not_overflowed():
+    """A float 1e20 coordinate used to become INT64_MIN in the IoU and change the accuracy."""
+    maps = np.zeros((1, 8, 8))
+    maps[0, 2:5, 2:5] = 1.0
+    for huge in (1e20, 2.0**31, np.iinfo(np.int64).max):
+        box = np.array([[2, 2, huge, huge]], dtype=np.float64 if isinstance(huge, float) else np.int64)
+        with raises(ValueError, r"gt_boxes\[0\]", "2\\^31 - 1"):
+            weaksup.box_accuracy(maps, [box])
+    # The largest accepted coordinate still scores like any big box: IoU ~ 0, never NaN or 100.
+    edge = np.array([[0, 0, 2**31 - 1, 2**31 - 1]])
+    assert weaksup.max_box_acc(maps, [edge]) == 0.0
+    assert weaksup.max_box_acc(maps, [np.array([[2, 2, 4, 4]])]) == 100.0
+
+
+def test_arguments_of_the_wrong_kind_are_named():
+    """Each used to reach pybind (\"incompatible function arguments\") or NumPy unnamed."""
+    mask = np.zeros((3, 3), bool)
+    cam = np.random.default_rng(1).random((2, 6, 6))
+    maps, good = cam, [np.array([[0, 0, 3, 3]])] * 2
+    with raises(ValueError, "connectivity", "4, 8"):
+        weaksup.label(mask, connectivity=8.0)
+    with raises(ValueError, "connectivity"):
+        weaksup.component_stats(mask, connectivity="8")
+    with raises(TypeError, "return_stats"):
+        weaksup.label(mask, return_stats="yes")
+    with raises(TypeError, "k", "integer"):
+        weaksup.keep_largest(mask, k=1.0)
+    with raises(TypeError, "threshold", "number"):
+        weaksup.cam_to_boxes(cam, "0.2", normalize=None)
+    with raises(ValueError, "normalize", "minmax"):
+        weaksup.cam_to_boxes(cam, normalize=["max"])
+    with raises(ValueError, "connectivity"):
+        weaksup.cam_to_boxes(cam, connectivity=4.0)
+    with raises(TypeError, "thresholds", "numbers"):
+        weaksup.box_accuracy(maps, good, thresholds="abc")
+    with raises(TypeError, "iou_thresholds"):
+        weaksup.box_accuracy(maps, good, iou_thresholds=["a"])
+    with raises(TypeError, "normalize", "True or False"):
+        weaksup.box_accuracy(maps, good, normalize="no")
+    with raises(TypeError, "multi_contour"):
+        weaksup.BoxEvaluator(multi_contour=None)
+    with raises(TypeError, "thresholds"):
+        weaksup.pxap(maps, np.zeros((2, 6, 6), np.uint8), thresholds=[[0.1], [0.2, 0.3]])
+    big_endian = cam.astype(">f8")
+    np.testing.assert_array_equal(weaksup.cam_to_boxes(big_endian), weaksup.cam_to_boxes(cam))
+    np.testing.assert_array_equal(weaksup.label(mask.astype(">i4"))[0], weaksup.label(mask)[0])

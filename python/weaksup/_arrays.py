@@ -99,6 +99,8 @@ def to_host(x: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be a numeric array, got {type(x).__name__} of Python objects")
     if not arr.dtype.isnative:  # big-endian data: the kernels read native numbers
         arr = arr.astype(arr.dtype.newbyteorder("="))
+    if not arr.flags.aligned:  # e.g. a float view at an odd byte offset: C++ may not read it
+        arr = arr.copy()
     return arr
 
 
@@ -217,7 +219,7 @@ def check_int(value: Any, name: str, low: Optional[int] = None, high: Optional[i
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
         span = f"in [{low}, {high}]" if low is not None and high is not None else (
-            f">= {low}" if low is not None else f"<= {high}")
+            f"at least {low}" if low is not None else f"at most {high}")
         raise ValueError(f"{name} must be an integer {span}, got {value}")
     return value
 
@@ -237,14 +239,41 @@ def check_real(value: Any, name: str, low: Optional[float] = None, high: Optiona
     return value
 
 
+def _same_kind(value: Any, key: Any) -> bool:
+    """Whether value may stand for key: 8 and np.int64(8) for 8, but not 8.0, True or "8"."""
+    if key is None or isinstance(key, str):
+        return type(value) is type(key) or (isinstance(key, str) and isinstance(value, str))
+    if isinstance(key, int):
+        return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    return type(value) is type(key)
+
+
 def check_choice(value: Any, name: str, choices: dict) -> Any:
-    """choices[value] for a hashable value among the keys; the keys are listed otherwise."""
-    try:
-        if value in choices and not isinstance(value, (bool, np.bool_)):
-            return choices[value]
-    except TypeError:  # unhashable (a list, an array)
-        pass
+    """choices[key] for the key value stands for; the keys are listed otherwise."""
+    for key, choice in choices.items():
+        if _same_kind(value, key) and value == key:
+            return choice
     raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {_describe(value)}")
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """True / False (NumPy booleans and the integers 0 and 1 too)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {_describe(value)}")
+
+
+def check_numbers(values: Any, name: str, meaning: str) -> np.ndarray:
+    """A 1-D float64 array from a scalar or a sequence of real numbers."""
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:
+        raise TypeError(f"{name} must be {meaning}, got {type(values).__name__}") from exc
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name} must be {meaning}, got {_describe(values)}")
+    return np.atleast_1d(arr.astype(np.float64))
 
 
 def check_threads(threads: Any) -> int:

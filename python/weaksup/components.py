@@ -22,7 +22,8 @@ from ._arrays import Device
 
 _CONNECTIVITY_2D = (4, 8)
 _CONNECTIVITY_3D = (6, 18, 26)
-_NORMALIZATIONS = {None: 0, "none": 0, "max": 1, "minmax": 2}
+_CONNECTIVITIES = {c: c for c in _CONNECTIVITY_2D + _CONNECTIVITY_3D}
+_NORMALIZATIONS = {"minmax": 2, "max": 1, None: 0, "none": 0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,8 +63,7 @@ class Components:
 
         Rows are ordered by image, then by decreasing area; equal areas keep label order.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        k = _arrays.check_int(k, "k", 1)
         area, image = np.asarray(_host(self.area)), np.asarray(_host(self.image))
         keep = _largest_rows(area, image, self.offsets, k)
         counts = np.minimum(np.asarray(_host(self.counts)), k)
@@ -107,8 +107,6 @@ def _like(host: np.ndarray, template: Any) -> Any:
 
 def _layout(shape: tuple, connectivity: Any, name: str) -> Tuple[int, bool]:
     """(batch size, whether the input was batched) for a mask of this shape."""
-    if isinstance(connectivity, bool) or connectivity not in _CONNECTIVITY_2D + _CONNECTIVITY_3D:
-        raise ValueError(f"connectivity must be 4 or 8 (images) or 6, 18 or 26 (volumes), got {connectivity!r}")
     if connectivity in _CONNECTIVITY_2D:
         _arrays.check_shape(shape, name, (2, 3), "(H, W) or a batch (B, H, W) for connectivity 4/8")
         return (shape[0], True) if len(shape) == 3 else (1, False)
@@ -176,8 +174,11 @@ def _cuda_label(mask: Any, connectivity: int, want_labels: bool, want_stats: boo
         return (labels if want_labels else None), count, stats
 
 
-def _run(mask: Any, connectivity: int, want_labels: bool, want_stats: bool, threads: Any):
+def _run(mask: Any, connectivity: Any, want_labels: bool, want_stats: bool, threads: Any):
     threads = _arrays.check_threads(threads)
+    connectivity = _arrays.check_choice(
+        connectivity, "connectivity (4 or 8 for images, 6, 18 or 26 for volumes)", _CONNECTIVITIES)
+    want_labels, want_stats = bool(want_labels), _arrays.check_bool(want_stats, "return_stats")
     if _arrays.is_cuda_array(mask):
         return _cuda_label(mask, connectivity, want_labels, want_stats)
     labels, count, stats, caller = _cpu_label(mask, connectivity, want_labels, want_stats, threads)
@@ -226,8 +227,7 @@ def keep_largest(mask: Any, k: int = 1, connectivity: int = 8, *, threads: int =
     """A boolean mask keeping only the k largest components of each image (NumPy arrays)."""
     if _arrays.is_cuda_array(mask):
         raise TypeError("keep_largest runs on the CPU; pass mask as a NumPy array")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = _arrays.check_int(k, "k", 1)
     labels, _, stats = label(mask, connectivity, return_stats=True, threads=threads)
     labels = np.asarray(labels)
     offsets = stats.offsets
@@ -268,18 +268,13 @@ def cam_to_boxes(
         foreground (constant under "minmax", max <= 0 under "max", nothing above an
         absolute threshold) gets the empty box ``[-1, -1, -1, -1]``.
     """
-    if normalize not in _NORMALIZATIONS:
-        raise ValueError(f'normalize must be "minmax", "max" or None, got {normalize!r}')
-    if normalize in (None, "none"):
-        if isinstance(threshold, bool) or not np.isfinite(threshold):
-            raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-        threshold = float(threshold)
+    mode = _arrays.check_choice(normalize, "normalize", _NORMALIZATIONS)
+    if mode == 0:  # an absolute threshold
+        threshold = _arrays.check_real(threshold, "threshold (absolute, with normalize=None)")
     else:
-        threshold = _arrays.check_fraction(threshold, "threshold")
-    if connectivity not in _CONNECTIVITY_2D or isinstance(connectivity, bool):
-        raise ValueError(f"connectivity must be 4 or 8 for CAMs, got {connectivity!r}")
+        threshold = _arrays.check_fraction(threshold, f"threshold (a fraction, with normalize={normalize!r})")
+    connectivity = _arrays.check_choice(connectivity, "connectivity (for CAMs)", {4: 4, 8: 8})
     threads = _arrays.check_threads(threads)
-    mode = _NORMALIZATIONS[normalize]
     if _arrays.is_cuda_array(cams):
         with Device(cams, "cams") as dev:
             c = dev.contiguous(dev.wrap(cams))

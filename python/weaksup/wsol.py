@@ -48,8 +48,13 @@ def default_thresholds(interval: float = 0.01) -> np.ndarray:
 # ------------------------------------------------------------------ validation
 
 
+# Box coordinates up to 2^31 - 1 keep every area and union exact in int64 (exact.hpp).
+MAX_COORDINATE = 2**31 - 1
+
+
 def _thresholds(thresholds: Any, name: str = "thresholds", increasing: bool = False) -> np.ndarray:
-    t = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    meaning = "a 1-D sequence of numbers in [0, 1] such as np.arange(0, 1, 0.01)"
+    t = default_thresholds() if thresholds is None else _arrays.check_numbers(thresholds, name, meaning)
     if t.ndim != 1 or t.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers in [0, 1], got shape {t.shape}")
     if not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
@@ -60,7 +65,7 @@ def _thresholds(thresholds: Any, name: str = "thresholds", increasing: bool = Fa
 
 
 def _iou_thresholds(values: Any) -> np.ndarray:
-    d = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    d = _arrays.check_numbers(values, "iou_thresholds", "percentages in [0, 100] such as (30, 50, 70)")
     if d.ndim != 1 or d.size == 0 or not np.isfinite(d).all() or (d < 0).any() or (d > 100).any():
         raise ValueError(f"iou_thresholds must be percentages in [0, 100] such as (30, 50, 70), got {values!r}")
     return np.ascontiguousarray(d)
@@ -89,9 +94,12 @@ def _gt_boxes(gt_boxes: Any, batch: int) -> tuple:
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
     boxes = np.concatenate(parts)
     # Checked on all boxes at once; the message names the first map at fault.
-    whole = np.isfinite(boxes).all(axis=1) & (boxes == np.floor(boxes)).all(axis=1)
-    ordered = (boxes >= 0).all(axis=1) & (boxes[:, 2] >= boxes[:, 0]) & (boxes[:, 3] >= boxes[:, 1])
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(boxes).all(axis=1) & (boxes == np.floor(boxes)).all(axis=1)
+        ordered = (boxes >= 0).all(axis=1) & (boxes[:, 2] >= boxes[:, 0]) & (boxes[:, 3] >= boxes[:, 1])
+        small = (boxes <= MAX_COORDINATE).all(axis=1)
     for ok, what in ((whole, "must hold whole-number pixel coordinates"),
+                     (small, f"coordinates must be at most {MAX_COORDINATE} (2^31 - 1)"),
                      (ordered, "must be non-negative x0 <= x1, y0 <= y1 boxes (inclusive)")):
         if not ok.all():
             i = int(np.searchsorted(offsets, np.argmin(ok), side="right") - 1)
@@ -114,7 +122,7 @@ def _host_maps(scoremaps: Any) -> tuple:
 
 
 def _quantize_host(scoremaps: Any, normalize: bool, threads: int) -> np.ndarray:
-    return _core.quantize_scoremaps(_host_maps(scoremaps)[1], bool(normalize), threads)
+    return _core.quantize_scoremaps(_host_maps(scoremaps)[1], _arrays.check_bool(normalize, "normalize"), threads)
 
 
 # ------------------------------------------------------------------ boxes
@@ -142,7 +150,8 @@ def contour_boxes(scoremap: Any, threshold: float, *, normalize: bool = True) ->
     threshold = _arrays.check_fraction(threshold, "threshold")
     arr = _arrays.to_host(scoremap, "scoremap")
     _arrays.check_shape(arr.shape, "scoremap", (2,), "a single (H, W) map")
-    q = _core.quantize_scoremaps(_arrays.float_array(arr, "scoremap")[None], bool(normalize), 1)[0]
+    normalize = _arrays.check_bool(normalize, "normalize")
+    q = _core.quantize_scoremaps(_arrays.float_array(arr, "scoremap")[None], normalize, 1)[0]
     largest, every = _core.contour_boxes(q, int(threshold * int(q.max())))
     return largest[0], every
 
@@ -234,8 +243,8 @@ class BoxEvaluator:
     ):
         self.thresholds = _thresholds(thresholds)
         self.iou_thresholds = _iou_thresholds(iou_thresholds)
-        self.multi_contour = bool(multi_contour)
-        self.normalize = bool(normalize)
+        self.multi_contour = _arrays.check_bool(multi_contour, "multi_contour")
+        self.normalize = _arrays.check_bool(normalize, "normalize")
         self.threads = _arrays.check_threads(threads)
         shape = (len(self.iou_thresholds), len(self.thresholds))
         self._correct = np.zeros(shape, dtype=np.int64)
@@ -355,7 +364,7 @@ class PxAPEvaluator:
     def __init__(self, thresholds: Any = None, *, normalize: bool = True, threads: int = 0):
         self.thresholds = _thresholds(thresholds, increasing=True)
         self.edges = np.ascontiguousarray(np.append(self.thresholds, [1.0, 2.0, 3.0]))
-        self.normalize = bool(normalize)
+        self.normalize = _arrays.check_bool(normalize, "normalize")
         self.threads = _arrays.check_threads(threads)
         self._true = np.zeros(len(self.edges) - 1, dtype=np.int64)
         self._false = np.zeros(len(self.edges) - 1, dtype=np.int64)
