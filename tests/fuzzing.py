@@ -18,7 +18,8 @@ import os
 from typing import Any, Callable, List, Tuple
 
 import numpy as np
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
+from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -80,14 +81,26 @@ def call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     snaps: List[Tuple[Any, Any]] = []
     _snapshots(args, snaps)
     _snapshots(kwargs, snaps)
+    name = getattr(fn, "__qualname__", repr(fn))
     try:
         result = fn(*args, **kwargs)
     except ALLOWED_ERRORS as error:
         assert str(error), f"{type(error).__name__} without a message"
         result = Rejected(error)
+        _event(f"{name}: {type(error).__name__}")
+    else:
+        _event(f"{name}: accepted")
     for original, copy in snaps:
-        assert _unchanged(original, copy), f"{getattr(fn, '__qualname__', fn)} modified an input"
+        assert _unchanged(original, copy), f"{name} modified an input"
     return result
+
+
+def _event(text: str) -> None:
+    """Counted in hypothesis's statistics (pytest --hypothesis-show-statistics)."""
+    try:
+        event(text)
+    except InvalidArgument:  # called outside a hypothesis test
+        pass
 
 
 def ok(result: Any) -> bool:
@@ -108,11 +121,16 @@ WRONG_TYPES = [None, "abc", "4", b"x", [1, "a"], {}, object(), 1.5, True, 2**70,
                complex(1, 1), [[1, 2], [3]]]
 
 
+def edge_floats(dtype: Any = np.float64) -> st.SearchStrategy:
+    """EDGE_FLOATS that the float dtype can hold (NaN and infinities included)."""
+    dtype = np.dtype(dtype)
+    fits = [v for v in EDGE_FLOATS if abs(v) < float(np.finfo(dtype).max) or not np.isfinite(v)]
+    return st.sampled_from(fits).map(dtype.type)
+
+
 def _fill(dtype: np.dtype) -> st.SearchStrategy:
     if dtype.kind == "f":
-        return st.one_of(hnp.from_dtype(dtype, allow_nan=True, allow_infinity=True),
-                         st.sampled_from([v for v in EDGE_FLOATS if abs(v) < np.finfo(dtype).max or
-                                          not np.isfinite(v)]).map(dtype.type))
+        return st.one_of(hnp.from_dtype(dtype, allow_nan=True, allow_infinity=True), edge_floats(dtype))
     if dtype.kind == "c":
         return hnp.from_dtype(dtype, allow_nan=True, allow_infinity=True)
     return hnp.from_dtype(dtype)
@@ -160,6 +178,16 @@ def arrays(draw, shape: Any = None, dtypes: Any = None, min_side: int = 0, max_s
 
 def wrong_types() -> st.SearchStrategy:
     return st.sampled_from(WRONG_TYPES)
+
+
+@st.composite
+def one_wrong(draw, good: dict, wrong: dict) -> dict:
+    """Keyword arguments drawn from `good`, except (in most cases) one drawn from its
+    `wrong` strategy (wrong types and values out of range): each call tests one mistake,
+    and about a third of the calls are valid throughout."""
+    names = sorted(wrong)
+    choice = draw(st.sampled_from([None] * len(names) + names))
+    return {name: draw(wrong[name] if name == choice else strategy) for name, strategy in good.items()}
 
 
 def maybe_wrong(good: st.SearchStrategy, p_wrong: float = 0.15) -> st.SearchStrategy:

@@ -317,6 +317,17 @@ def float_array(x: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+def finite_float32(x: np.ndarray, name: str) -> np.ndarray:
+    """A C-contiguous float32 copy (or view) of real values that are finite in float32."""
+    real_dtype(x.dtype, name)
+    with np.errstate(over="ignore"):  # values past float32's range become inf, rejected below
+        out = np.asarray(x, dtype=np.float32, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or infinity, or values past float32's range "
+                         f"(+-{float(np.finfo(np.float32).max):.4g}); replace those values first")
+    return out
+
+
 def check_fraction(value: Any, name: str) -> float:
     """A number in [0, 1] (a fraction of the map's range)."""
     return check_real(value, name, 0.0, 1.0)

@@ -39,11 +39,10 @@ def _normalization(value: Any) -> int:
 def _compat(compat: Any, labels: int, name: str = "compat") -> Tuple[int, np.ndarray]:
     """(kind, float32 values) of a Potts weight, a diagonal (L,) or a matrix (L, L)."""
     values = np.asarray(_arrays.to_host(compat, name))
-    if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
-        raise TypeError(f"{name} must be a number, a ({labels},) vector or a ({labels}, {labels}) matrix")
-    values = values.astype(np.float32)
-    if not np.isfinite(values).all():
-        raise ValueError(f"{name} contains NaN or infinity")
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a number, a ({labels},) vector or a ({labels}, {labels}) matrix, "
+                        f"got {compat!r}")
+    values = _arrays.finite_float32(values.astype(np.float64), name)
     if values.ndim == 0:
         return _POTTS, values.reshape(1)
     if values.shape == (labels,):
@@ -95,19 +94,11 @@ def _marginals(q: Any, name: str = "q") -> None:
         raise ValueError(f"{name} must hold marginals: finite values in [0, 1], as start_inference() returns")
 
 
-def _finite_float32(x: np.ndarray, name: str) -> np.ndarray:
-    _arrays.real_dtype(x.dtype, name)
-    out = np.ascontiguousarray(x, dtype=np.float32)
-    if not np.isfinite(out).all():
-        raise ValueError(f"{name} contains NaN or infinity; replace those values first")
-    return out
-
-
 def unary_from_probabilities(probs: np.ndarray, clip: float = 1e-5, name: str = "probs") -> np.ndarray:
     """-log(max(p, clip)) as float32 (pydensecrf's ``unary_from_softmax``); p must be
     finite and non-negative (rows need not sum to 1)."""
     clip = _clip(clip)
-    p = _finite_float32(np.asarray(_arrays.to_host(probs, name)), name)
+    p = _arrays.finite_float32(np.asarray(_arrays.to_host(probs, name)), name)
     if (p < 0).any():
         raise ValueError(f"{name} has negative values; pass probabilities (or energies as unary=)")
     return -np.log(np.clip(p, np.float32(clip), np.float32(1.0)))
@@ -138,7 +129,7 @@ class DenseCRF:
 
     def set_unary_energy(self, energies: Any) -> None:
         """Unary energies (N, L), e.g. -log p."""
-        u = _finite_float32(np.asarray(_arrays.to_host(energies, "energies")), "energies")
+        u = _arrays.finite_float32(np.asarray(_arrays.to_host(energies, "energies")), "energies")
         if u.shape != (self.n_points, self.n_labels):
             raise ValueError(f"energies has shape {u.shape}; expected ({self.n_points}, {self.n_labels})")
         self._unary = u
@@ -153,7 +144,7 @@ class DenseCRF:
     def add_pairwise_energy(self, features: Any, compat: Compat = 1.0, normalization: Any = "symmetric") -> None:
         """A Gaussian term exp(-|f_i - f_j|^2 / 2) over features (N, d) (already divided by
         their sigmas), weighted by `compat`."""
-        f = _finite_float32(np.asarray(_arrays.to_host(features, "features")), "features")
+        f = _arrays.finite_float32(np.asarray(_arrays.to_host(features, "features")), "features")
         if f.ndim != 2 or f.shape[0] != self.n_points or f.shape[1] < 1:
             raise ValueError(f"features has shape {f.shape}; expected ({self.n_points}, d) with d >= 1")
         if f.shape[1] > _MAX_FEATURES:
@@ -188,7 +179,8 @@ class DenseCRF:
         """densecrf's KL divergence of q (N, L) from the CRF, up to its log-partition."""
         q = np.asarray(_arrays.to_host(q, "q"))
         _arrays.real_dtype(q.dtype, "q")
-        q = np.ascontiguousarray(q, dtype=np.float32)
+        with np.errstate(over="ignore"):  # past float32's range becomes inf: not marginals, rejected
+            q = np.ascontiguousarray(q, dtype=np.float32)
         self._check_q(q)
         return float(_core.kl_divergence(self._energies(), q, self._terms, self.threads))
 
@@ -354,7 +346,7 @@ def _layout(img: np.ndarray, src: np.ndarray, name: str, spatial_dims: int, labe
         raise ValueError(f"{name} needs 2 to {_MAX_LABELS} labels along label_axis, got {src.shape[-1]}")
     if max(img.size, src.size) > _MAX_ELEMENTS:
         raise ValueError("images or probabilities past 2^31 elements; run the batch in parts")
-    img_f = _finite_float32(img, "images")
+    img_f = _arrays.finite_float32(img, "images")
     spatial = tuple(img.shape[img.ndim - 1 - spatial_dims : -1])
     batch_shape = tuple(img.shape[: img.ndim - 1 - spatial_dims])
     return img_f, src, spatial, batch_shape

@@ -10,20 +10,37 @@ pydensecrf does not expose either: CONST, DIAG and FULL kernels infer alike.
 
 from __future__ import annotations
 
-from numbers import Number
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
+from ... import _arrays
 from ... import crf as _crf
+from .utils import _sigmas
 
 CONST_KERNEL, DIAG_KERNEL, FULL_KERNEL = 0, 1, 2
 NO_NORMALIZATION, NORMALIZE_BEFORE, NORMALIZE_AFTER, NORMALIZE_SYMMETRIC = 0, 1, 2, 3
 
 
+_KERNELS = {CONST_KERNEL: CONST_KERNEL, DIAG_KERNEL: DIAG_KERNEL, FULL_KERNEL: FULL_KERNEL}
+
+
 def _kernel(kernel: Any) -> None:
-    if kernel not in (CONST_KERNEL, DIAG_KERNEL, FULL_KERNEL):
-        raise ValueError(f"kernel must be CONST_KERNEL, DIAG_KERNEL or FULL_KERNEL, got {kernel!r}")
+    _arrays.check_choice(kernel, "kernel (CONST_KERNEL, DIAG_KERNEL or FULL_KERNEL)", _KERNELS)
+
+
+class NotSupported(NotImplementedError, TypeError):
+    """A pydensecrf feature weaksup does not provide (parameter learning): a TypeError too,
+    so that callers catching bad arguments catch it."""
+
+
+def _scaled(values: np.ndarray, sigmas: Any, name: str) -> np.ndarray:
+    """Feature columns (N, d) divided by their sigmas, which must keep them finite in float32."""
+    with np.errstate(over="ignore"):
+        out = values / _sigmas(sigmas, name, values.shape[1])
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} is so small that the features overflow float32; use a larger {name}")
+    return out
 
 
 class Unary:
@@ -41,21 +58,23 @@ class LogisticUnary(Unary):
     """pydensecrf's learnable unary; not supported (there is no learning API)."""
 
     def __init__(self, L: Any, f: Any):
-        raise NotImplementedError("LogisticUnary is for parameter learning, which weaksup does not provide")
+        raise NotSupported("LogisticUnary is for parameter learning, which weaksup does not provide")
 
 
 class DenseCRF:
     """A dense CRF over ``nvar`` variables and ``nlabels`` labels (pydensecrf's DenseCRF)."""
 
     def __init__(self, nvar: int, nlabels: int, *, threads: int = 0):
-        self._nvar, self._nlabel = int(nvar), int(nlabels)
+        self._nvar = _arrays.check_int(nvar, "nvar (the number of variables)", 1)
+        self._nlabel = _arrays.check_int(nlabels, "nlabels", 2)
         self._crf = _crf.DenseCRF(self._nvar, self._nlabel, threads=threads)
 
     def setUnaryEnergy(self, u: Any, f: Any = None) -> None:
         """Unary energies (L, N), e.g. -log p."""
         if f is not None:
-            raise NotImplementedError("setUnaryEnergy(u, f) builds a learnable unary; weaksup has no learning API")
-        u = np.asarray(u)
+            raise NotSupported("setUnaryEnergy(u, f) builds a learnable unary for parameter learning, which "
+                               "weaksup does not provide")
+        u = _arrays.to_host(u, "u")
         if u.ndim != 2 or u.shape != (self._nlabel, self._nvar):
             raise ValueError(f"Bad shape for unary energy (Need {(self._nlabel, self._nvar)}, got {u.shape})")
         self._crf.set_unary_energy(u.T)
@@ -68,7 +87,7 @@ class DenseCRF:
     def addPairwiseEnergy(self, features: Any, compat: Any, kernel: int = DIAG_KERNEL,
                           normalization: int = NORMALIZE_SYMMETRIC) -> None:
         """A Gaussian term over features (D, N) (already divided by their sigmas)."""
-        f = np.asarray(features)
+        f = _arrays.to_host(features, "features")
         if f.ndim != 2 or f.shape[1] != self._nvar:
             raise ValueError(f"Bad shape for pairwise energy (Need (?, {self._nvar}), got {f.shape})")
         _kernel(kernel)
@@ -97,16 +116,13 @@ class DenseCRF2D(DenseCRF):
     """A dense CRF over a w x h image (width first, as pydensecrf)."""
 
     def __init__(self, w: int, h: int, nlabels: int, *, threads: int = 0):
-        super().__init__(int(w) * int(h), nlabels, threads=threads)
-        self._w, self._h = int(w), int(h)
+        self._w = _arrays.check_int(w, "w (the image width)", 1)
+        self._h = _arrays.check_int(h, "h (the image height)", 1)
+        super().__init__(self._w * self._h, nlabels, threads=threads)
 
     def _positions(self, sxy: Any) -> np.ndarray:
-        sx, sy = (sxy, sxy) if isinstance(sxy, Number) else sxy
-        sx, sy = np.float32(sx), np.float32(sy)
-        if not (sx > 0 and sy > 0):
-            raise ValueError(f"sxy must be positive, got {sxy!r}")
         ys, xs = np.mgrid[0 : self._h, 0 : self._w].astype(np.float32)
-        return np.stack([xs.ravel() / sx, ys.ravel() / sy], axis=1)
+        return _scaled(np.stack([xs.ravel(), ys.ravel()], axis=1), sxy, "sxy")
 
     def addPairwiseGaussian(self, sxy: Any = 3, compat: Any = 3, kernel: int = DIAG_KERNEL,
                             normalization: int = NORMALIZE_SYMMETRIC) -> None:
@@ -119,7 +135,8 @@ class DenseCRF2D(DenseCRF):
         """Appearance: features (x / sx, y / sy, r / sr, g / sg, b / sb) from rgbim (H, W, 3)."""
         if rgbim is None:
             raise TypeError("addPairwiseBilateral needs rgbim, an (H, W, 3) image")
-        im = np.asarray(rgbim)
+        im = _arrays.to_host(rgbim, "rgbim")
+        _arrays.real_dtype(im.dtype, "rgbim")
         if im.ndim != 3 or im.shape[:2] != (self._h, self._w):
             raise ValueError(f"Bad shape for pairwise bilateral (Need {(self._h, self._w, 3)}, got {im.shape})")
         if im.shape[2] != 3:
@@ -128,16 +145,12 @@ class DenseCRF2D(DenseCRF):
                 "`utils.create_pairwise_bilateral` to construct your own pairwise energy and add it through "
                 "`addPairwiseEnergy`."
             )
-        srgb = (srgb, srgb, srgb) if isinstance(srgb, Number) else srgb
-        s = np.asarray(srgb, dtype=np.float32)
-        if s.shape != (3,) or not (s > 0).all():
-            raise ValueError(f"srgb must be positive (one value or three), got {srgb!r}")
-        colours = np.asarray(im, dtype=np.float32).reshape(-1, 3) / s
+        colours = _scaled(_arrays.finite_float32(im, "rgbim").reshape(-1, 3), srgb, "srgb")
         _kernel(kernel)
         self._crf.add_pairwise_energy(np.concatenate([self._positions(sxy), colours], axis=1), compat, normalization)
 
 
 __all__ = [
     "CONST_KERNEL", "DIAG_KERNEL", "FULL_KERNEL", "NO_NORMALIZATION", "NORMALIZE_BEFORE", "NORMALIZE_AFTER",
-    "NORMALIZE_SYMMETRIC", "ConstUnary", "DenseCRF", "DenseCRF2D", "LogisticUnary", "Unary",
+    "NORMALIZE_SYMMETRIC", "ConstUnary", "DenseCRF", "DenseCRF2D", "LogisticUnary", "NotSupported", "Unary",
 ]
