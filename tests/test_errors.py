@@ -192,3 +192,14 @@ def test_arguments_of_the_wrong_kind_are_named():
     big_endian = cam.astype(">f8")
     np.testing.assert_array_equal(weaksup.cam_to_boxes(big_endian), weaksup.cam_to_boxes(cam))
     np.testing.assert_array_equal(weaksup.label(mask.astype(">i4"))[0], weaksup.label(mask)[0])
+
+
+def test_huge_k_keeps_every_component():
+    """k past int64 (2**63, 2**70) raised OverflowError in np.minimum(counts, k)."""
+    mask = np.zeros((2, 5, 5), bool)
+    mask[0, 0, 0] = mask[0, 2, 2] = mask[1, 4, 4] = True
+    for k in (2**31, 2**63, 2**70):
+        stats = weaksup.largest_components(mask, k=k, connectivity=4)
+        assert stats.counts.tolist() == [2, 1] and stats.area.tolist() == [1, 1, 1]
+        assert weaksup.component_stats(mask, 4).largest(k).counts.tolist() == [2, 1]
+        np.testing.assert_array_equal(weaksup.keep_largest(mask, k=k, connectivity=4), mask)
