@@ -270,3 +270,20 @@ def test_pxap_without_foreground_names_gt_masks():
         weaksup.pxap(maps, np.zeros((2, 5, 5), np.uint8))
     with raises(ValueError, "gt_masks == 1"):
         weaksup.pxap(np.zeros((5, 5)), np.ones((5, 5), np.uint8), thresholds=[0.5, 0.9])
+
+
+def test_scoremaps_whose_range_overflows_are_rejected():
+    """max - min past DBL_MAX normalized the map to NaN: PxAP dropped those pixels and the
+    box kernels quantized NaN through an undefined float-to-int conversion."""
+    huge = np.array([[[1.7e308, -1.7e308], [0.0, 1.0]]])
+    gt_mask = np.array([[[1, 0], [0, 1]]], np.uint8)
+    with raises(ValueError, "scoremaps", "map 0", "max - min"):
+        weaksup.pxap(huge, gt_mask)
+    with raises(ValueError, "scoremaps", "map 0", "max - min"):
+        weaksup.box_accuracy(huge, [np.array([[0, 0, 1, 1]])])
+    with raises(ValueError, "scoremaps", "max - min"):
+        weaksup.scoremap_boxes(huge)
+    with raises(ValueError, "scoremap ", "max - min"):
+        weaksup.wsol.contour_boxes(huge[0], 0.5)
+    # half that range still normalizes as the protocol does
+    assert 0 <= weaksup.pxap(huge / 2, gt_mask) <= 100

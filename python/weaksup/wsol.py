@@ -237,7 +237,8 @@ class BoxEvaluator:
         iou_thresholds: IoU thresholds in percent (default 30, 50, 70).
         multi_contour: V2 (all contours, the default) or V1 (largest contour).
         normalize: min-max normalize each map in float64 first (the protocol's
-            ``normalize_scoremap``); otherwise maps must already lie in [0, 1].
+            ``normalize_scoremap``; a map whose max - min overflows float64 is a
+            ValueError); otherwise maps must already lie in [0, 1].
         threads: CPU threads (0 = all cores).
     """
 
