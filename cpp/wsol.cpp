@@ -589,6 +589,14 @@ std::invalid_argument not_finite_error(int64_t b) {
                                " contains NaN or infinity; replace those values before evaluating");
 }
 
+// Min-max normalization divides by max - min: past DBL_MAX it would turn the map into NaN.
+void check_span(double lo, double hi, int64_t b) {
+  if (!std::isfinite(hi - lo)) {
+    throw std::invalid_argument("scoremaps: map " + std::to_string(b) +
+                                " spans more than float64 holds (max - min overflows); scale it down first");
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -598,6 +606,7 @@ void normalize_scoremaps(const T* maps, int64_t batch, int64_t pixels, double* o
     double* o = out + b * pixels;
     double lo, hi;
     if (!finite_range(m, pixels, &lo, &hi)) throw not_finite_error(b);
+    check_span(lo, hi, b);
     if (!(hi > lo)) {  // the protocol turns a constant map into zeros
       std::fill(o, o + pixels, 0.0);
       return;
@@ -620,6 +629,7 @@ void quantize_one(const T* m, int64_t pixels, bool normalize, uint8_t* o, int64_
     for (int64_t i = 0; i < pixels; ++i) o[i] = static_cast<uint8_t>(static_cast<double>(m[i]) * 255.0);
     return;
   }
+  check_span(lo, hi, b);
   if (!(hi > lo)) {
     std::fill(o, o + pixels, uint8_t{0});
     return;

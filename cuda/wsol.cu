@@ -25,7 +25,8 @@ namespace {
 
 // Per map: the ordered bits of its min and max (when normalizing), and in first_bad
 // the smallest map with a non-finite value [0], or (without normalize) with a value
-// outside [0, 1] [1], the checks cpp/wsol.cpp makes map by map.
+// outside [0, 1] [1], the checks cpp/wsol.cpp makes map by map (write_quantized adds
+// [2], the span check).
 template <class T>
 __global__ void check_maps(const T* maps, int64_t batch, int64_t pixels, int64_t per_map, bool normalize,
                            Bits<T>* lo, Bits<T>* hi, int64_t* first_bad) {
@@ -58,7 +59,7 @@ __global__ void check_maps(const T* maps, int64_t batch, int64_t pixels, int64_t
 
 template <class T>
 __global__ void write_quantized(const T* maps, int64_t batch, int64_t pixels, bool normalize, const Bits<T>* lo,
-                                const Bits<T>* hi, uint8_t* out) {
+                                const Bits<T>* hi, uint8_t* out, int64_t* first_bad) {
   for (int64_t g = first_index(); g < batch * pixels; g += index_stride()) {
     double v = static_cast<double>(maps[g]);
     if (normalize) {
@@ -66,6 +67,11 @@ __global__ void write_quantized(const T* maps, int64_t batch, int64_t pixels, bo
       const double min = static_cast<double>(from_ordered<T>(lo[b]));
       const double max = static_cast<double>(from_ordered<T>(hi[b]));
       if (!(max > min)) {  // a constant map becomes 0
+        out[g] = 0;
+        continue;
+      }
+      if (!is_finite(max - min)) {  // [2]: max - min overflows (cpp/wsol.cpp check_span)
+        atomic_min(&first_bad[2], b);
         out[g] = 0;
         continue;
       }
@@ -78,7 +84,7 @@ __global__ void write_quantized(const T* maps, int64_t batch, int64_t pixels, bo
 template <class T>
 void quantize(const T* maps, int64_t batch, int64_t pixels, bool normalize, uint8_t* out, cudaStream_t stream) {
   DeviceBuffer<Bits<T>> lo(batch, stream), hi(batch, stream);
-  const std::vector<int64_t> none(2, std::numeric_limits<int64_t>::max());
+  const std::vector<int64_t> none(3, std::numeric_limits<int64_t>::max());
   DeviceBuffer<int64_t> first_bad = upload(none, stream);
   if (normalize) {
     WEAKSUP_CUDA_CHECK(cudaMemsetAsync(lo.get(), 0xFF, sizeof(Bits<T>) * batch, stream));
@@ -87,17 +93,22 @@ void quantize(const T* maps, int64_t batch, int64_t pixels, bool normalize, uint
   const int64_t per_map = threads_per_map(pixels);
   launch(check_maps<T>, batch * per_map, stream, maps, batch, pixels, per_map, normalize, lo.get(), hi.get(),
          first_bad.get());
-  launch(write_quantized<T>, batch * pixels, stream, maps, batch, pixels, normalize, lo.get(), hi.get(), out);
+  launch(write_quantized<T>, batch * pixels, stream, maps, batch, pixels, normalize, lo.get(), hi.get(), out,
+         first_bad.get());
   // The CPU checks map after map, each for finiteness first: report what it reports.
-  const std::vector<int64_t> bad = download(first_bad.get(), 2, stream);
-  if (bad[0] <= bad[1] && bad[0] != none[0]) {
+  const std::vector<int64_t> bad = download(first_bad.get(), 3, stream);
+  const int64_t first = std::min({bad[0], bad[1], bad[2]});
+  if (first == none[0]) return;
+  if (bad[0] == first) {
     throw std::invalid_argument("scoremaps: map " + std::to_string(bad[0]) +
                                 " contains NaN or infinity; replace those values before evaluating");
   }
-  if (bad[1] != none[1]) {
-    throw std::invalid_argument("scoremaps: map " + std::to_string(bad[1]) +
-                                " has values outside [0, 1]; pass normalize=True to min-max normalize it");
+  if (bad[2] == first) {
+    throw std::invalid_argument("scoremaps: map " + std::to_string(bad[2]) +
+                                " spans more than float64 holds (max - min overflows); scale it down first");
   }
+  throw std::invalid_argument("scoremaps: map " + std::to_string(bad[1]) +
+                              " has values outside [0, 1]; pass normalize=True to min-max normalize it");
 }
 
 // ---- box correctness: the plan ----

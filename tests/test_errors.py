@@ -192,3 +192,98 @@ def test_arguments_of_the_wrong_kind_are_named():
     big_endian = cam.astype(">f8")
     np.testing.assert_array_equal(weaksup.cam_to_boxes(big_endian), weaksup.cam_to_boxes(cam))
     np.testing.assert_array_equal(weaksup.label(mask.astype(">i4"))[0], weaksup.label(mask)[0])
+
+
+def test_huge_k_keeps_every_component():
+    """k past int64 (2**63, 2**70) raised OverflowError in np.minimum(counts, k)."""
+    mask = np.zeros((2, 5, 5), bool)
+    mask[0, 0, 0] = mask[0, 2, 2] = mask[1, 4, 4] = True
+    for k in (2**31, 2**63, 2**70):
+        stats = weaksup.largest_components(mask, k=k, connectivity=4)
+        assert stats.counts.tolist() == [2, 1] and stats.area.tolist() == [1, 1, 1]
+        assert weaksup.component_stats(mask, 4).largest(k).counts.tolist() == [2, 1]
+        np.testing.assert_array_equal(weaksup.keep_largest(mask, k=k, connectivity=4), mask)
+
+
+def test_corloc_and_top1_loc_check_their_arguments():
+    """threshold="a" reached NumPy (UFuncTypeError naming nothing), iou=[50, 50] failed to
+    broadcast, iou="a" was "not evaluated", and threshold=NaN silently picked the first
+    cam threshold."""
+    maps = np.random.default_rng(2).random((3, 8, 8))
+    acc = weaksup.box_accuracy(maps, [np.array([[1, 1, 5, 5]])] * 3, class_correct=[True, False, True])
+    with raises(TypeError, "threshold", "number"):
+        acc.corloc(50, threshold="a")
+    for bad in (np.nan, np.inf, -0.5, 1.5):
+        with raises(ValueError, "threshold"):
+            acc.corloc(50, threshold=bad)
+    for method in (acc.corloc, acc.top1_loc):
+        for bad in ("a", [50, 50], None):
+            with raises(TypeError, "iou", "number"):
+                method(bad)
+        with raises(ValueError, "iou", "not evaluated", r"\[30.0, 50.0, 70.0\]"):
+            method(40)
+    assert acc.corloc(50.0, threshold=np.float32(0.25)) == acc.accuracy[1, 25]
+    assert acc.top1_loc(np.int64(70)) <= acc.corloc(70)
+
+
+def test_contour_boxes_errors_name_its_scoremap():
+    """The kernel's message named "scoremaps: map 0" for the single `scoremap` argument."""
+    with raises(ValueError, "scoremap ", r"\[0, 1\]", "normalize=True"):
+        weaksup.wsol.contour_boxes(np.full((3, 3), 2.0), 0.5, normalize=False)
+    with raises(ValueError, "scoremap ", "NaN"):
+        weaksup.wsol.contour_boxes(np.array([[0.0, np.nan]]), 0.5)
+
+
+def test_float16_ground_truth_boxes_do_not_warn():
+    """Comparing float16 boxes with 2^31 - 1 overflowed the cast: a RuntimeWarning on every
+    call (an error under -W error, as in this suite)."""
+    import warnings
+
+    maps = np.zeros((1, 6, 6))
+    maps[0, 1:4, 1:4] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert weaksup.max_box_acc(maps, [np.array([[1, 1, 3, 3]], np.float16)]) == 100.0
+        with raises(ValueError, r"gt_boxes\[0\]", "whole-number"):
+            weaksup.max_box_acc(maps, [np.array([[1, 1, np.inf, 3]], np.float16)])
+
+
+def test_malformed_ground_truth_boxes_are_named():
+    """A (0, 4) array for a batch failed in NumPy's reshape, ragged boxes in NumPy's
+    array constructor; neither message named gt_boxes."""
+    maps = np.random.default_rng(3).random((2, 6, 6))
+    with raises(ValueError, "gt_boxes", "0 entries", "2 score maps"):
+        weaksup.box_accuracy(maps, np.zeros((0, 4), np.int64))
+    with raises(TypeError, r"gt_boxes\[1\]"):
+        weaksup.box_accuracy(maps, [[[0, 0, 1, 1]], [[0, 0, 1, 1], [1, 1]]])
+    with raises(TypeError, r"gt_boxes\[0\]"):
+        weaksup.box_accuracy(maps[0], [[0, 0, 1, 1], [1, 1]])
+    ok = weaksup.box_accuracy(maps, np.array([[0, 0, 2, 2], [1, 1, 3, 3]]))
+    np.testing.assert_array_equal(ok.accuracy, weaksup.box_accuracy(maps, [[[0, 0, 2, 2]], [[1, 1, 3, 3]]]).accuracy)
+
+
+def test_pxap_without_foreground_names_gt_masks():
+    """The message named no argument (and claimed no foreground where the foreground only
+    scored below the first threshold)."""
+    maps = np.random.default_rng(4).random((2, 5, 5))
+    with raises(ValueError, "no foreground", "gt_masks == 1", "first threshold"):
+        weaksup.pxap(maps, np.zeros((2, 5, 5), np.uint8))
+    with raises(ValueError, "gt_masks == 1"):
+        weaksup.pxap(np.zeros((5, 5)), np.ones((5, 5), np.uint8), thresholds=[0.5, 0.9])
+
+
+def test_scoremaps_whose_range_overflows_are_rejected():
+    """max - min past DBL_MAX normalized the map to NaN: PxAP dropped those pixels and the
+    box kernels quantized NaN through an undefined float-to-int conversion."""
+    huge = np.array([[[1.7e308, -1.7e308], [0.0, 1.0]]])
+    gt_mask = np.array([[[1, 0], [0, 1]]], np.uint8)
+    with raises(ValueError, "scoremaps", "map 0", "max - min"):
+        weaksup.pxap(huge, gt_mask)
+    with raises(ValueError, "scoremaps", "map 0", "max - min"):
+        weaksup.box_accuracy(huge, [np.array([[0, 0, 1, 1]])])
+    with raises(ValueError, "scoremaps", "max - min"):
+        weaksup.scoremap_boxes(huge)
+    with raises(ValueError, "scoremap ", "max - min"):
+        weaksup.wsol.contour_boxes(huge[0], 0.5)
+    # half that range still normalizes as the protocol does
+    assert 0 <= weaksup.pxap(huge / 2, gt_mask) <= 100

@@ -14,7 +14,7 @@ import weaksup.compat.pydensecrf.densecrf as dcrf
 from weaksup.compat.pydensecrf import utils as dcrf_utils
 from weaksup.crf import unary_from_probabilities
 
-from fuzzing import arrays, call, edge_floats, fuzz_settings, layouts, maybe_wrong, ok, one_wrong
+from fuzzing import arrays, call, edge_floats, fuzz_settings, layouts, maybe_wrong, mostly, ok, one_wrong
 
 FLOATS = [np.float16, np.float32, np.float64]
 sides = st.integers(0, 5)
@@ -28,7 +28,7 @@ normalizations = st.sampled_from(["none", "before", "after", "symmetric", 0, 3, 
 
 def sometimes_wrong(good):
     """Three in four a good value, else maybe_wrong's mix."""
-    return st.one_of(good, good, good, maybe_wrong(good))
+    return mostly(good, maybe_wrong(good), times=3)
 
 
 def marginals_ok(q, shape, axis=-1):
@@ -272,14 +272,14 @@ def test_fuzz_compat_DenseCRF2D(w, h, nlabels, data):
     probs = data.draw(arrays(shape=(nlabels, h * w), dtypes=FLOATS, elements=st.floats(0, 1, width=16)))
     call(model.setUnaryEnergy, dcrf_utils.unary_from_softmax(np.clip(probs, 1e-3, 1).astype(np.float32)))
     good_sigma = st.floats(0.5, 100.0)
-    call(model.addPairwiseGaussian, sxy=data.draw(st.one_of(good_sigma, maybe_wrong(sigmas))),
+    call(model.addPairwiseGaussian, sxy=data.draw(mostly(good_sigma, maybe_wrong(sigmas), times=3)),
          compat=data.draw(sometimes_wrong(compats)))
     if data.draw(st.sampled_from([True, True, False])):
         image = data.draw(arrays(shape=(h, w, 3), dtypes=[np.uint8]))
     else:
         image = data.draw(arrays(shape=st.sampled_from([(h, w, 3), (h, w), (h, w, 1), (w, h, 3)])))
-    call(model.addPairwiseBilateral, sxy=data.draw(st.one_of(good_sigma, maybe_wrong(sigmas))),
-         srgb=data.draw(st.one_of(good_sigma, maybe_wrong(sigmas))), rgbim=image,
+    call(model.addPairwiseBilateral, sxy=data.draw(mostly(good_sigma, maybe_wrong(sigmas), times=3)),
+         srgb=data.draw(mostly(good_sigma, maybe_wrong(sigmas), times=3)), rgbim=image,
          compat=data.draw(sometimes_wrong(compats)))
     q = call(model.inference, data.draw(st.integers(0, 2)))
     if ok(q):

@@ -66,7 +66,7 @@ class Components:
         k = _arrays.check_int(k, "k", 1)
         area, image = np.asarray(_host(self.area)), np.asarray(_host(self.image))
         keep = _largest_rows(area, image, self.offsets, k)
-        counts = np.minimum(np.asarray(_host(self.counts)), k)
+        counts = np.minimum(np.asarray(_host(self.counts)), min(k, len(area)))
         return Components(
             area=_like(area[keep], self.area),
             bbox=_like(np.asarray(_host(self.bbox))[keep], self.bbox),
@@ -88,6 +88,7 @@ def _host(x: Any) -> np.ndarray:
 
 def _largest_rows(area: np.ndarray, image: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
     """Rows of the k largest components of each image: by image, decreasing area, label."""
+    k = min(k, len(area))  # a larger k keeps every row (and 2**70 would overflow NumPy's int64)
     order = np.lexsort((np.arange(len(area)), -area, image))
     rank = np.arange(len(order)) - offsets[image[order]]
     return order[rank < k]

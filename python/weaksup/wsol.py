@@ -76,7 +76,7 @@ def _gt_boxes(gt_boxes: Any, batch: int) -> tuple:
     if isinstance(gt_boxes, np.ndarray) and gt_boxes.ndim in (2, 3):
         if gt_boxes.shape[-1] != 4:
             raise ValueError(f"gt_boxes must end in 4 coordinates (x0, y0, x1, y1), got shape {gt_boxes.shape}")
-        per_image: Sequence[Any] = list(gt_boxes.reshape(gt_boxes.shape[0], -1, 4))
+        per_image: Sequence[Any] = list(gt_boxes if gt_boxes.ndim == 3 else gt_boxes[:, None])
     elif isinstance(gt_boxes, (list, tuple)):
         per_image = gt_boxes
     else:
@@ -85,14 +85,16 @@ def _gt_boxes(gt_boxes: Any, batch: int) -> tuple:
         raise ValueError(f"gt_boxes has {len(per_image)} entries but there are {batch} score maps; give one per map")
     parts: List[np.ndarray] = []
     for i, b in enumerate(per_image):
-        a = np.asarray(b)
-        if a.dtype == object or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        a = _arrays.to_host(b, f"gt_boxes[{i}]")
+        if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
             raise TypeError(f"gt_boxes[{i}] must hold integer coordinates, got dtype {a.dtype}")
         if a.size == 0 or a.size % 4 or (a.ndim == 2 and a.shape[1] != 4) or a.ndim > 2:
             raise ValueError(f"gt_boxes[{i}] must be (G, 4) boxes x0, y0, x1, y1 with G >= 1, got shape {a.shape}")
         parts.append(a.reshape(-1, 4))
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
     boxes = np.concatenate(parts)
+    if boxes.dtype.kind == "f":  # compared in float64: float16 cannot even hold MAX_COORDINATE
+        boxes = boxes.astype(np.float64)
     # Checked on all boxes at once; the message names the first map at fault.
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(boxes).all(axis=1) & (boxes == np.floor(boxes)).all(axis=1)
@@ -151,7 +153,10 @@ def contour_boxes(scoremap: Any, threshold: float, *, normalize: bool = True) ->
     arr = _arrays.to_host(scoremap, "scoremap")
     _arrays.check_shape(arr.shape, "scoremap", (2,), "a single (H, W) map")
     normalize = _arrays.check_bool(normalize, "normalize")
-    q = _core.quantize_scoremaps(_arrays.float_array(arr, "scoremap")[None], normalize, 1)[0]
+    try:
+        q = _core.quantize_scoremaps(_arrays.float_array(arr, "scoremap")[None], normalize, 1)[0]
+    except ValueError as exc:  # the kernel's message names the batch ("scoremaps: map 0")
+        raise ValueError(str(exc).replace("scoremaps: map 0", "scoremap", 1)) from None
     largest, every = _core.contour_boxes(q, int(threshold * int(q.max())))
     return largest[0], every
 
@@ -195,17 +200,21 @@ class BoxAccuracy:
         """Mean over IoU thresholds of the best accuracy: MaxBoxAccV2 with V2 and 30/50/70."""
         return float(np.mean(self.max_box_acc))
 
-    def _at(self, iou: float) -> int:
+    def _at(self, iou: Any) -> int:
+        iou = _arrays.check_real(iou, "iou")
         hits = np.flatnonzero(self.iou_thresholds == iou)
         if hits.size == 0:
-            raise ValueError(f"IoU threshold {iou} was not evaluated; evaluated: {list(self.iou_thresholds)}")
+            raise ValueError(f"iou {iou} was not evaluated; evaluated: {self.iou_thresholds.tolist()}")
         return int(hits[0])
 
     def corloc(self, iou: float = 50, threshold: Optional[float] = None) -> float:
         """Percentage of maps localized with IoU >= iou (GT-known localization) at one cam
-        threshold (default: the best one for that IoU)."""
+        threshold in [0, 1] (the nearest evaluated one; default: the best one for that IoU)."""
         d = self._at(iou)
-        t = int(self.accuracy[d].argmax()) if threshold is None else int(np.argmin(np.abs(self.thresholds - threshold)))
+        if threshold is None:
+            t = int(self.accuracy[d].argmax())
+        else:
+            t = int(np.argmin(np.abs(self.thresholds - _arrays.check_fraction(threshold, "threshold"))))
         return float(self.accuracy[d, t])
 
     def top1_loc(self, iou: float = 50) -> float:
@@ -228,7 +237,8 @@ class BoxEvaluator:
         iou_thresholds: IoU thresholds in percent (default 30, 50, 70).
         multi_contour: V2 (all contours, the default) or V1 (largest contour).
         normalize: min-max normalize each map in float64 first (the protocol's
-            ``normalize_scoremap``); otherwise maps must already lie in [0, 1].
+            ``normalize_scoremap``; a map whose max - min overflows float64 is a
+            ValueError); otherwise maps must already lie in [0, 1].
         threads: CPU threads (0 = all cores).
     """
 
@@ -400,7 +410,8 @@ class PxAPEvaluator:
         fn = true_hist.sum() - tp
         fp = false_hist[::-1].cumsum()
         if ((tp + fn) <= 0).all():
-            raise ValueError("no foreground ground-truth pixel was accumulated")
+            raise ValueError("no foreground ground-truth pixel was accumulated (gt_masks == 1 with a score at or "
+                             "above the first threshold)")
         if ((tp + fp) <= 0).all():
             raise ValueError("no positive prediction was accumulated")
         nonzero = (tp + fp) != 0

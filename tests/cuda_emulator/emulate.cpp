@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -195,9 +196,16 @@ void test_quantize(int iter) {
     maps[0] = 0;
     maps[pixels - 1] = 1;
   }
-  const int bad = static_cast<int>(randint(0, 3));  // bit 0: not finite, bit 1: outside [0, 1]
+  // bit 0: not finite, bit 1: outside [0, 1], bit 2: max - min past the float64 range
+  const int bad = static_cast<int>(randint(0, 7));
   if (bad & 1) maps[randint(0, static_cast<int64_t>(maps.size()) - 1)] = uni() < 0.5 ? NAN : INFINITY;
   if (bad & 2) maps[randint(0, static_cast<int64_t>(maps.size()) - 1)] = T(1.5);
+  if (bad & 4) {
+    const T big = std::numeric_limits<T>::max();  // in one map (float32: fine in float64)
+    const int64_t b = randint(0, batch - 1);
+    maps[b * pixels + randint(0, pixels - 1)] = big;
+    maps[b * pixels + randint(0, pixels - 1)] = -big;
+  }
   std::vector<uint8_t> cpu(maps.size()), gpu(maps.size());
   std::string cpu_error, gpu_error;
   try {
