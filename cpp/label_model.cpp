@@ -51,7 +51,8 @@ struct DenseRows {
         h = mix(h, word);
       }
       word = 0;
-      std::memcpy(&word, b + at, static_cast<size_t>(bytes - at));
+      // Not for an empty row: memcpy from a null pointer is undefined even for 0 bytes.
+      if (at < bytes) std::memcpy(&word, b + at, static_cast<size_t>(bytes - at));
       return finish(mix(h, word));
     }
     uint64_t h = 0;

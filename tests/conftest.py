@@ -32,6 +32,15 @@ def gpu_ready() -> bool:
 
 requires_gpu = pytest.mark.skipif(not gpu_ready(), reason="needs a CUDA device, the CUDA build and CuPy")
 
+# .ci/sanitize sets WEAKSUP_SANITIZED=1 when it runs this suite against the AddressSanitizer +
+# UBSan build of weaksup (libasan preloaded into an unsanitized Python).
+SANITIZED = os.environ.get("WEAKSUP_SANITIZED") == "1"
+
+
+def not_under_sanitizer(reason: str):
+    """Mark a test that cannot work in the sanitizer run: it skips there, saying why."""
+    return pytest.mark.skipif(SANITIZED, reason=f"not under AddressSanitizer: {reason}")
+
 
 @pytest.fixture
 def rng():

@@ -12,7 +12,7 @@ import pytest
 import weaksup
 from weaksup.bench import crf as workloads
 import weaksup.compat.pydensecrf.densecrf as wcrf
-from conftest import assert_no_crash
+from conftest import assert_no_crash, not_under_sanitizer
 
 
 def raises(exc, *words):
@@ -152,6 +152,7 @@ def _rss_mb() -> float:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+@not_under_sanitizer("its quarantine keeps freed memory resident, so the RSS grows without a leak")
 def test_no_leak_over_1000_calls():
     img = workloads.synthetic_image(24, 24, seed=2)
     probs = workloads.soft_segmentation(img, 5, seed=2)
@@ -275,6 +276,7 @@ def test_energies_that_overflow_float32_are_an_error_not_nan():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS")
+@not_under_sanitizer("its allocator aborts the process when RLIMIT_AS leaves it no address space")
 @pytest.mark.parametrize("headroom_mib", range(40, 104, 8))
 def test_threads_the_system_refuses(headroom_mib):
     # With too little address space for every thread stack, overlapping callers (the

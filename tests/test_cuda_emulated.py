@@ -2,12 +2,15 @@
 emulation of the CUDA runtime (tests/cuda_emulator) and compared with the CPU kernels
 of cpp/ bit for bit. This keeps the CUDA logic tested on machines without a device."""
 
+import os
 import pathlib
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from conftest import SANITIZED
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EMULATOR = ROOT / "tests" / "cuda_emulator"
@@ -19,11 +22,18 @@ INCLUDES = ["-I", str(EMULATOR / "shim"), "-I", str(ROOT / "cuda"), "-I", str(RO
 # Few blocks per launch and little labelling scratch, so that the grid-stride loops
 # and box_correct's chunking run on small inputs.
 EMULATION = ["-DWEAKSUP_CUDA_EMULATION", "-DWEAKSUP_MAX_BLOCKS=3", "-DWEAKSUP_SCRATCH_BYTES=84000"]
+# In the sanitizer run (.ci/sanitize) the emulator is an ASan + UBSan program too, so that the
+# CUDA kernels' host emulation is checked for out-of-bounds accesses and undefined behaviour.
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
+if SANITIZED:
+    FLAGS += SANITIZE
+# The compiler is not under test: no libasan preloaded into it (the emulator links its own).
+COMPILER_ENV = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
 
 
 def _compile(source: pathlib.Path, obj: pathlib.Path, extra: list) -> None:
     cmd = [CXX, *FLAGS, *extra, *INCLUDES, "-c", str(source), "-o", str(obj)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=COMPILER_ENV)
     assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stderr}"
 
 
@@ -36,8 +46,8 @@ def emulator(tmp_path_factory) -> pathlib.Path:
     with ThreadPoolExecutor(max_workers=2) as pool:  # each job is a compiler process
         list(pool.map(lambda job: _compile(*job), jobs))
     exe = out / "emulate"
-    link = [CXX, "-pthread", *(str(obj) for _, obj, _ in jobs), "-o", str(exe)]
-    result = subprocess.run(link, capture_output=True, text=True)
+    link = [CXX, "-pthread", *(SANITIZE if SANITIZED else []), *(str(obj) for _, obj, _ in jobs), "-o", str(exe)]
+    result = subprocess.run(link, capture_output=True, text=True, env=COMPILER_ENV)
     assert result.returncode == 0, f"{' '.join(link)}\n{result.stderr}"
     return exe
 

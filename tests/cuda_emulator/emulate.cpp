@@ -473,7 +473,8 @@ bool close(const std::vector<double>& got, const std::vector<double>& want, doub
 }
 
 bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+  // memcmp only for non-empty vectors: an empty one's data() may be null (undefined for memcmp).
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
 }
 
 // The GPU kernels on one matrix, outputs first filled with garbage.
