@@ -264,6 +264,10 @@ def test_snorkel_layer_arguments():
         model.score(L_OK, np.array([1e300, 0, 0, 1]))
     with raises(ValueError, "probs", "NaN"):  # used to raise ZeroDivisionError
         snorkel.probs_to_preds(np.array([[np.nan, 0.5]]))
+    with raises(ValueError, "tol"):  # tol=0 tied no class: ZeroDivisionError choosing among none
+        snorkel.probs_to_preds(np.array([[0.5, 0.5]]), "random", tol=0.0)
+    # float16 probabilities used to round tol=1e-300 to 0 (no class tied: ZeroDivisionError)
+    np.testing.assert_array_equal(snorkel.probs_to_preds(np.array([[0.4, 0.6]], np.float16), tol=1e-300), [1])
     with raises(TypeError, "lfs"):  # used to raise AttributeError
         snorkel.LFAnalysis(L_OK, lfs=[1, 2, 3])
     with raises(TypeError, "est_weights"):  # used to land in the summary as a column of "ab"
@@ -330,3 +334,13 @@ def test_crowdkit_weighted_majority_vote_orders_as_crowdkit():
     pd.testing.assert_frame_equal(ours.probas_, ref.probas_)
     pd.testing.assert_series_equal(ours.labels_, ref.labels_)  # ties go to the first label in that order
     pd.testing.assert_series_equal(ours.skills_, ref.skills_)
+
+
+def test_tables_are_probabilities_and_saved_models_load(tmp_path):
+    # a source voting on every item: coverage rounded to 1 + 2e-16 gave P(abstain) = -2.2e-16
+    L = np.array([[1, 1], [1, 0], [0, 0], [0, 0], [0, 1], [1, 1], [1, 1], [1, 1], [1, 1]])
+    for confusion, abstain in (("symmetric", "observed"), ("full", "observed"), ("full", "ignored")):
+        model = LabelModel(2, confusion=confusion, abstain=abstain, smoothing=0.0, max_iter=1).fit(L)
+        assert (model.conditional_probs_ >= 0).all() and (model.conditional_probs_ <= 1).all()
+        model.save(tmp_path / "m.npz")
+        np.testing.assert_array_equal(LabelModel.load(tmp_path / "m.npz").predict_proba(L), model.predict_proba(L))

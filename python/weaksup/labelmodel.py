@@ -102,6 +102,8 @@ def _check_whole(x: np.ndarray, name: str, meaning: str) -> None:
 def _first_outside(x: np.ndarray, name: str, low: int, high: int) -> Optional[str]:
     """``name[i, j] = value`` for the first entry of x outside [low, high], compared as stored
     (a float label is checked before any cast to integers); None when every entry lies inside."""
+    if x.dtype.kind == "f":  # bounds as float64: a float16 array would cast 2^31 to inf (and warn)
+        low, high = np.float64(low), np.float64(high)
     bad = (x < low) | (x > high)  # NumPy or CuPy
     if not bool(bad.any()):
         return None
@@ -137,6 +139,9 @@ def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threa
     """
     k = _cardinality(cardinality)
     threads = _arrays.check_threads(threads)
+    name = _arrays.check_str(name, "name", "the label matrix's name for messages")
+    if n_sources is not None:
+        n_sources = _arrays.check_int(n_sources, "n_sources", 1, _arrays._INT32_MAX)
     if _is_triplets(L):
         return _collapse_triplets(L, k, n_sources, threads, name)
     if _is_sparse(L):
@@ -336,6 +341,9 @@ class LabelModel:
             coverage = _ratio(voted + a, class_total[None, :] + 2 * a, xp)
         else:  # one propensity per source, whatever the class
             coverage = xp.broadcast_to(_ratio(voted.sum(axis=1) + a, n + 2 * a, xp)[:, None], (m, k))
+        # A source voting on every item has coverage 1, but the two sums may round apart:
+        # P(abstain) = 1 - coverage must not come out as -2e-16.
+        coverage = xp.minimum(coverage, 1.0)
         if self.confusion == "full":
             given = xp.maximum(votes + a, _FLOOR)
             if a == 0:  # as crowd-kit: only the answers a source ever gave share its probability
@@ -505,8 +513,10 @@ class LabelModel:
         if arrays["class_balance"].shape != (k,) or arrays["balance_bias"].shape != (k,) or \
                 arrays["history"].ndim != 1:
             raise ValueError("class_balance, balance_bias or history has the wrong shape")
-        if not all(np.isfinite(a).all() for a in arrays.values()) or (theta < 0).any() or (theta > 1).any():
+        if not all(np.isfinite(a).all() for a in arrays.values()) or (theta < -1e-12).any() or \
+                (theta > 1 + 1e-12).any():
             raise ValueError("its tables hold NaN, infinity or numbers outside [0, 1]")
+        theta = np.clip(theta, 0.0, 1.0)  # files saved before fit clipped coverage may hold -2e-16
         model._set(theta, arrays["class_balance"], arrays["balance_bias"], theta.shape[0], list(arrays["history"]))
         return model
 

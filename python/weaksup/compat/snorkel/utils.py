@@ -32,7 +32,7 @@ def probs_to_preds(probs: Any, tie_break_policy: str = "random", tol: float = 1e
     when no row ties.
     """
     tie_break_policy = check_policy(tie_break_policy)
-    tol = _arrays.check_real(tol, "tol", 0.0)
+    tol = _arrays.check_real(tol, "tol", 0.0, low_open=True)  # tol = 0 would tie no class at all
     probs = _arrays.to_host(probs, "probs")
     _arrays.real_dtype(probs.dtype, "probs")
     if probs.ndim != 2:
@@ -43,7 +43,7 @@ def probs_to_preds(probs: Any, tie_break_policy: str = "random", tol: float = 1e
                          f"Instead, got {num_classes} classes.")
     if not np.isfinite(probs).all():
         raise ValueError("probs contains NaN or infinity; pass finite probabilities")
-    tied = np.abs(probs - probs.max(axis=1, keepdims=True)) < tol
+    tied = np.abs(probs - probs.max(axis=1, keepdims=True)) < np.float64(tol)  # float16 would round tol to 0
     n_tied = tied.sum(axis=1)
     preds = np.argmax(tied, axis=1).astype(np.int_)
     rows = np.flatnonzero(n_tied != 1)
@@ -70,7 +70,9 @@ def to_int_label_array(X: Any, flatten_vector: bool = True, name: str = "Y") -> 
     X = _arrays.to_host(X, name)
     if X.dtype != np.bool_:
         _arrays.real_dtype(X.dtype, name)
-    if np.any(np.not_equal(np.mod(X, 1), 0)):
+    with np.errstate(invalid="ignore"):  # NaN and inf: not whole numbers, no warning
+        fraction = np.mod(X, 1)
+    if np.any(np.not_equal(fraction, 0)):
         raise ValueError(f"Input contains at least one non-integer value. ({name} must hold whole numbers, without "
                          f"NaN or infinity)")
     if X.dtype.kind in "uf":
