@@ -265,6 +265,13 @@ def check_bool(value: Any, name: str) -> bool:
     raise TypeError(f"{name} must be True or False, got {_describe(value)}")
 
 
+def check_str(value: Any, name: str, meaning: str = "a string") -> str:
+    """A str (free text: a device name, a path inside a config)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be {meaning}, got {_describe(value)}")
+    return value
+
+
 def check_numbers(values: Any, name: str, meaning: str) -> np.ndarray:
     """A 1-D float64 array from a scalar or a sequence of real numbers."""
     try:

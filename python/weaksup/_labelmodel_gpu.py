@@ -10,6 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _arrays
+from .labelmodel import _label_error, _first_outside
 
 
 class GpuVotes:
@@ -41,9 +42,11 @@ class GpuVotes:
                     raise ValueError(f"{name} contains NaN or inf; labels must be integers (-1 = abstain)")
                 if not bool((labels == cupy.round(labels)).all()):
                     raise ValueError(f"{name} contains non-integer values; labels must be whole numbers")
-                labels = labels.astype(cupy.int32)
-            elif kind == "u":
-                labels = labels.astype(cupy.int32 if labels.dtype.itemsize < 4 else cupy.int64)
+            if kind in "fu":  # range-checked as stored: a cast first would wrap 1e300 or 2^64 - 1
+                bad = _first_outside(labels, name, -1, cardinality - 1)
+                if bad is not None:
+                    raise _label_error(name, bad, cardinality)
+                labels = labels.astype(cupy.int32)  # every value is in -1..k-1
             item = labels.dtype.itemsize
             if any(s <= 0 or s % item for s in labels.strides):
                 labels = cupy.ascontiguousarray(labels)
@@ -56,9 +59,7 @@ class GpuVotes:
             self.device.module.label_model_check(self._ptr(labels), *self.geometry, self._ptr(bad), self.device.stream)
             row, column, value = (int(v) for v in bad.get())
             if row >= 0:
-                raise ValueError(f"{name} has a label outside -1..{cardinality - 1}: {name}[{row}, {column}] = {value}; "
-                                 f"labels are -1 (abstain) or a class 0..cardinality-1, so check "
-                                 f"cardinality={cardinality} or remap the labels")
+                raise _label_error(name, f"{name}[{row}, {column}] = {value}", cardinality)
 
     @staticmethod
     def _ptr(x: Any) -> int:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -41,13 +42,35 @@ _TIE_TOLERANCE = 1e-5  # probabilities this close to the row's maximum tie (as i
 
 # ---------------------------------------------------------------- inputs
 
+# A model holds a (k + 1, k) table per source; its EM steps hold a few of them at once.
+# More entries than this (8 bytes each: 1 GiB per table) are refused rather than left to fail
+# allocating.
+MAX_TABLE_ENTRIES = 2**27
+# Items of sparse / triplet label matrices (whose row count is a number, not memory already
+# held) are indices below 2^31.
+MAX_ITEMS = _arrays._INT32_MAX
+
 
 def _cardinality(value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"cardinality must be an integer >= 2, got {value!r}")
-    if value < 2:
-        raise ValueError(f"cardinality must be >= 2 (the number of classes), got {value}")
-    return int(value)
+    """Number of classes k: an integer from 2; the codes source * (k + 1) + label + 1 are int32."""
+    return _arrays.check_int(value, "cardinality (the number of classes)", 2, _arrays._INT32_MAX - 1)
+
+
+def _check_tables(sources: int, k: int, name: str = "L") -> None:
+    """Refuse (m, k + 1, k) per-source tables past MAX_TABLE_ENTRIES with a ValueError."""
+    entries = sources * (k + 1) * k
+    if entries > MAX_TABLE_ENTRIES:
+        raise ValueError(f"{name} has {sources} sources and cardinality={k}: the per-source tables would hold "
+                         f"{sources} x {k + 1} x {k} = {entries} numbers, more than the {MAX_TABLE_ENTRIES} "
+                         f"supported; check cardinality (labels are classes 0..cardinality-1)")
+
+
+def _tie_break(value: Any) -> str:
+    return _arrays.check_choice(value, "tie_break", {t: t for t in TIE_BREAKS})
+
+
+def _seed(value: Any) -> int:
+    return _arrays.check_int(value, "seed", 0)
 
 
 def _is_triplets(L: Any) -> bool:
@@ -58,20 +81,51 @@ def _is_sparse(L: Any) -> bool:
     return hasattr(L, "tocsr") and hasattr(L, "nnz")
 
 
-def _integer_matrix(L: np.ndarray, name: str) -> np.ndarray:
-    """An integer view or copy of a dense label matrix; floats must hold whole numbers."""
-    if L.dtype == np.bool_ or L.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold integer labels (-1 = abstain), got dtype {L.dtype}; "
-                        f"convert it with {name}.astype(int)")
-    if L.dtype.kind == "f":
-        if not np.isfinite(L).all():
-            raise ValueError(f"{name} contains NaN or inf; labels must be integers (-1 = abstain)")
-        if not (L == np.round(L)).all():
-            raise ValueError(f"{name} contains non-integer values; labels must be whole numbers (-1 = abstain)")
-        return L.astype(np.int64)
-    if L.dtype.kind == "u":  # unsigned cannot say -1: widen so the range check sees real values
-        return L.astype(np.int64) if L.dtype.itemsize >= 4 else L.astype(np.int32)
-    return L
+def _number(value: Any) -> str:
+    """A label as the caller wrote it: whole numbers as integers, huge floats as floats."""
+    value = value.item() if hasattr(value, "item") else value
+    return str(int(value)) if isinstance(value, numbers.Integral) or abs(value) < 2**53 else repr(float(value))
+
+
+def _check_whole(x: np.ndarray, name: str, meaning: str) -> None:
+    """x must hold whole numbers: an integer dtype (not bool), or floats without NaN, inf or
+    fractions."""
+    if x.dtype == np.bool_ or x.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold {meaning}, got dtype {x.dtype}; convert it with {name}.astype(int)")
+    if x.dtype.kind == "f":
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or inf; {meaning} must be whole numbers")
+        if not (x == np.round(x)).all():
+            raise ValueError(f"{name} contains non-integer values; {meaning} must be whole numbers")
+
+
+def _first_outside(x: np.ndarray, name: str, low: int, high: int) -> Optional[str]:
+    """``name[i, j] = value`` for the first entry of x outside [low, high], compared as stored
+    (a float label is checked before any cast to integers); None when every entry lies inside."""
+    if x.dtype.kind == "f":  # bounds as float64: a float16 array would cast 2^31 to inf (and warn)
+        low, high = np.float64(low), np.float64(high)
+    bad = (x < low) | (x > high)  # NumPy or CuPy
+    if not bool(bad.any()):
+        return None
+    at = tuple(int(i) for i in np.unravel_index(int(bad.argmax()), x.shape))
+    return f"{name}[{', '.join(str(i) for i in at)}] = {_number(x[at])}"
+
+
+def _label_error(name: str, where: str, k: int) -> ValueError:
+    return ValueError(f"{name} has a label outside -1..{k - 1}: {where}; labels are -1 (abstain) or a class "
+                      f"0..cardinality-1, so check cardinality={k} or remap the labels")
+
+
+def _integer_matrix(L: np.ndarray, name: str, k: int) -> np.ndarray:
+    """A dense label matrix the C++ collapse reads: signed integers as they are (C++ checks
+    their range), floats and unsigned integers range-checked here, then as int32."""
+    _check_whole(L, name, "integer labels (-1 = abstain)")
+    if L.dtype.kind == "i":
+        return L
+    bad = _first_outside(L, name, -1, k - 1)
+    if bad is not None:
+        raise _label_error(name, bad, k)
+    return L.astype(np.int32)  # every value is in -1..k-1, k < 2^31
 
 
 def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threads: int = 0,
@@ -85,6 +139,9 @@ def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threa
     """
     k = _cardinality(cardinality)
     threads = _arrays.check_threads(threads)
+    name = _arrays.check_str(name, "name", "the label matrix's name for messages")
+    if n_sources is not None:
+        n_sources = _arrays.check_int(n_sources, "n_sources", 1, _arrays._INT32_MAX)
     if _is_triplets(L):
         return _collapse_triplets(L, k, n_sources, threads, name)
     if _is_sparse(L):
@@ -98,23 +155,23 @@ def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threa
         raise ValueError(f"{name} is empty (shape {L.shape}); it needs at least one item and one source")
     if n_sources is not None and L.shape[1] != n_sources:
         raise ValueError(f"{name} has {L.shape[1]} sources (columns) but the model was fitted on {n_sources}")
-    if L.shape[1] * (k + 1) > _arrays._INT32_MAX:
-        raise ValueError(f"{name}: n_sources * (cardinality + 1) must stay below 2^31")
-    L = _integer_matrix(L, name)
+    _check_codes(L.shape[1], k, name)
+    L = _integer_matrix(L, name, k)
     try:
         return _core.collapse_dense(L, k, threads)
-    except ValueError as e:
-        raise ValueError(f"{name} has a label outside -1..{k - 1}: {e}; labels are -1 (abstain) or a class "
-                         f"0..cardinality-1, so check cardinality={k} or remap the labels") from None
+    except ValueError as e:  # C++ names the first bad entry of a signed integer matrix: L[i, j] = v
+        raise _label_error(name, str(e).replace("L[", f"{name}[", 1), k) from None
+
+
+def _check_codes(sources: int, k: int, name: str) -> None:
+    if sources * (k + 1) > _arrays._INT32_MAX:
+        raise ValueError(f"{name}: n_sources * (cardinality + 1) must stay below 2^31, got {sources} sources and "
+                         f"cardinality={k}")
 
 
 def _vote_lists(items: np.ndarray, sources: np.ndarray, labels: np.ndarray, n: int, m: int, k: int,
                 threads: int, name: str) -> Any:
-    """Collapses votes given as (item, source, label) arrays; abstains (-1) are dropped."""
-    if labels.size and (labels.min() < -1 or labels.max() >= k):
-        bad = int(labels[(labels < -1) | (labels >= k)][0])
-        raise ValueError(f"{name} has a label {bad} outside -1..{k - 1}; labels are -1 (abstain) or a class "
-                         f"0..cardinality-1, so check cardinality={k} or remap the labels")
+    """Collapses votes given as (item, source, label) arrays (checked); abstains (-1) are dropped."""
     keep = labels >= 0
     items, sources, labels = items[keep], sources[keep], labels[keep]
     order = np.lexsort((sources, items))
@@ -131,55 +188,68 @@ def _vote_lists(items: np.ndarray, sources: np.ndarray, labels: np.ndarray, n: i
     return _core.collapse_codes(offsets, codes, m, k, threads)
 
 
-def _integer_vector(x: Any, name: str) -> np.ndarray:
-    x = np.asarray(x)
+def _integer_vector(x: Any, name: str, low: int, high: int, fix: str, meaning: str = "integer labels") -> np.ndarray:
+    """A 1-D array of whole numbers in [low, high] (checked before any cast) as int64; `fix`
+    ends the message for a value outside."""
+    x = _arrays.to_host(x, name)
     if x.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {x.shape}")
-    return _integer_matrix(x[:, None], name)[:, 0].astype(np.int64)
+    _check_whole(x, name, meaning)
+    bad = _first_outside(x, name, low, high)
+    if bad is not None:
+        raise ValueError(f"{bad} is outside {low}..{high}; {fix}")
+    return x.astype(np.int64)
+
+
+_LABEL_FIX = "labels are -1 (abstain) or a class 0..cardinality-1, so check cardinality={k} or remap the labels"
+_INDEX_FIX = "{what} are indices from 0; map ids with numpy.unique(..., return_inverse=True)"
 
 
 def _collapse_triplets(L: tuple, k: int, n_sources: Optional[int], threads: int, name: str) -> Any:
-    items, sources, labels = (_integer_vector(a, f"{name}[{i}]") for i, a in enumerate(L))
+    items = _integer_vector(L[0], f"{name}[0]", 0, MAX_ITEMS - 1, _INDEX_FIX.format(what="items"), "indices")
+    if n_sources is None:
+        high, fix = _arrays._INT32_MAX // (k + 1) - 1, _INDEX_FIX.format(what="sources") + \
+            f"; n_sources * (cardinality + 1) must stay below 2^31"
+    else:
+        high, fix = n_sources - 1, f"the model was fitted on {n_sources} sources"
+    sources = _integer_vector(L[1], f"{name}[1]", 0, high, fix, "indices")
+    labels = _integer_vector(L[2], f"{name}[2]", -1, k - 1, _LABEL_FIX.format(k=k))
     if not (items.size == sources.size == labels.size):
         raise ValueError(f"{name} = (item, source, label) must be arrays of one length, got "
                          f"{items.size}, {sources.size}, {labels.size}")
     if items.size == 0:
         raise ValueError(f"{name} holds no votes; it needs at least one (item, source, label)")
-    if items.min() < 0 or sources.min() < 0:
-        raise ValueError(f"{name}: items and sources are indices from 0; map ids with numpy.unique(..., "
-                         f"return_inverse=True)")
     m = int(sources.max()) + 1 if n_sources is None else n_sources
-    if sources.max() >= m:
-        raise ValueError(f"{name} has source {int(sources.max())} but the model was fitted on {m} sources")
-    if m * (k + 1) > _arrays._INT32_MAX:
-        raise ValueError(f"{name}: n_sources * (cardinality + 1) must stay below 2^31")
+    _check_codes(m, k, name)
     return _vote_lists(items, sources, labels, int(items.max()) + 1, m, k, threads, name)
 
 
 def _collapse_sparse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str) -> Any:
-    coo = L.tocoo()
-    n, m = coo.shape
+    if len(L.shape) != 2:
+        raise ValueError(f"{name} must be a 2-D (n_items, n_sources) sparse matrix, got shape {L.shape}")
+    n, m = L.shape
     if n == 0 or m == 0:
-        raise ValueError(f"{name} is empty (shape {coo.shape}); it needs at least one item and one source")
+        raise ValueError(f"{name} is empty (shape {L.shape}); it needs at least one item and one source")
+    if n > MAX_ITEMS:
+        raise ValueError(f"{name} has {n} rows; a sparse label matrix may have at most 2^31 - 1 items")
     if n_sources is not None and m != n_sources:
         raise ValueError(f"{name} has {m} sources (columns) but the model was fitted on {n_sources}")
-    labels = _integer_vector(coo.data, name)
+    _check_codes(m, k, name)
+    coo = L.tocoo()
+    labels = _integer_vector(coo.data, f"{name}.data", -1, k - 1, _LABEL_FIX.format(k=k))
     return _vote_lists(coo.row.astype(np.int64), coo.col.astype(np.int64), labels, n, m, k, threads, name)
 
 
 def _gold(Y: Any, n: int, k: int, name: str) -> np.ndarray:
-    Y = np.asarray(Y)
+    Y = _arrays.to_host(Y, name)
     if Y.ndim != 1 or Y.shape[0] != n:
         raise ValueError(f"{name} must be a 1-D array of {n} labels (one per item), got shape {Y.shape}")
-    Y = _integer_vector(Y, name)
-    if Y.size and (Y.min() < 0 or Y.max() >= k):
-        raise ValueError(f"{name} has classes outside 0..{k - 1}; gold labels must be classes of the model")
-    return Y
+    return _integer_vector(Y, name, 0, k - 1, "gold labels must be classes of the model")
 
 
 def _class_balance(class_balance: Any, Y_dev: Any, k: int) -> Optional[np.ndarray]:
     if class_balance is not None:
-        p = np.asarray(class_balance, dtype=np.float64)
+        p = _arrays.check_numbers(class_balance, "class_balance", f"{k} class probabilities")
         if p.shape != (k,):
             raise ValueError(f"class_balance must have {k} entries (one per class), got shape {p.shape}")
         if not np.isfinite(p).all() or (p <= 0).any():
@@ -188,7 +258,7 @@ def _class_balance(class_balance: Any, Y_dev: Any, k: int) -> Optional[np.ndarra
             raise ValueError(f"class_balance must sum to 1, got {p.sum():.6g}; divide it by its sum")
         return p
     if Y_dev is not None:
-        Y = np.asarray(Y_dev)
+        Y = _arrays.to_host(Y_dev, "Y_dev")
         if Y.ndim != 1 or Y.size == 0:
             raise ValueError(f"Y_dev must be a non-empty 1-D array of gold labels, got shape {Y.shape}")
         Y = _gold(Y, Y.shape[0], k, "Y_dev")
@@ -199,16 +269,19 @@ def _class_balance(class_balance: Any, Y_dev: Any, k: int) -> Optional[np.ndarra
 # ---------------------------------------------------------------- the model
 
 
-def _to_numpy(x: Any) -> np.ndarray:
-    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+def _to_numpy(x: Any, name: str = "array") -> np.ndarray:
+    """A host copy of a CuPy / torch CUDA array; any other array (or list, Series) as NumPy."""
+    if _arrays.is_cuda_array(x):
+        return x.cpu().numpy() if _arrays._torch_tensor(x) else x.get()
+    return _arrays.to_host(x, name)
 
 
-def _array_module(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return np
-    import cupy
-
-    return cupy
+def _path(path: Any, name: str = "path") -> Any:
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a file path (str, bytes or os.PathLike), got "
+                        f"{_arrays._describe(path)}") from None
 
 
 _FLOOR = 1e-10
@@ -246,23 +319,13 @@ class LabelModel:
                  smoothing: float = 1.0, max_iter: int = 100, tol: float = 1e-6, threads: int = 0,
                  seed: int = 0):
         self.cardinality = _cardinality(cardinality)
-        if confusion not in _CONFUSIONS:
-            raise ValueError(f"confusion must be one of {_CONFUSIONS}, got {confusion!r}")
-        if abstain not in _ABSTAINS:
-            raise ValueError(f"abstain must be one of {_ABSTAINS}, got {abstain!r}")
-        if not (isinstance(smoothing, numbers.Real) and np.isfinite(smoothing) and smoothing >= 0):
-            raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
-        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-            raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-        if not (isinstance(tol, numbers.Real) and tol >= 0):
-            raise ValueError(f"tol must be a number >= 0, got {tol!r}")
-        self.confusion = confusion
-        self.abstain = abstain
-        self.smoothing = float(smoothing)
-        self.max_iter = int(max_iter)
-        self.tol = float(tol)
+        self.confusion = _arrays.check_choice(confusion, "confusion", {c: c for c in _CONFUSIONS})
+        self.abstain = _arrays.check_choice(abstain, "abstain", {a: a for a in _ABSTAINS})
+        self.smoothing = _arrays.check_real(smoothing, "smoothing", 0.0)
+        self.max_iter = _arrays.check_int(max_iter, "max_iter", 1)
+        self.tol = _arrays.check_real(tol, "tol", 0.0)
         self.threads = _arrays.check_threads(threads)
-        self.seed = int(seed)
+        self.seed = _seed(seed)
         self.conditional_probs_: Optional[np.ndarray] = None
 
     # -- M-step: tables from expected counts (xp = numpy or cupy)
@@ -278,6 +341,9 @@ class LabelModel:
             coverage = _ratio(voted + a, class_total[None, :] + 2 * a, xp)
         else:  # one propensity per source, whatever the class
             coverage = xp.broadcast_to(_ratio(voted.sum(axis=1) + a, n + 2 * a, xp)[:, None], (m, k))
+        # A source voting on every item has coverage 1, but the two sums may round apart:
+        # P(abstain) = 1 - coverage must not come out as -2e-16.
+        coverage = xp.minimum(coverage, 1.0)
         if self.confusion == "full":
             given = xp.maximum(votes + a, _FLOOR)
             if a == 0:  # as crowd-kit: only the answers a source ever gave share its probability
@@ -335,6 +401,7 @@ class LabelModel:
 
     def _fit_votes(self, votes: Any, prior: Any) -> None:
         xp, k = votes.xp, self.cardinality
+        _check_tables(votes.sources, k)
         n = float(votes.rows)
         fixed = None if prior is None else xp.asarray(prior)
         vote_class, class_total = votes.majority_statistics(fixed)
@@ -392,27 +459,25 @@ class LabelModel:
     def predict(self, L: Any, return_probs: bool = False, tie_break: str = "random") -> Any:
         """Most probable class per item (int64); ties within 1e-5 follow ``tie_break``:
         ``"abstain"`` (-1), ``"random"`` (seeded by ``seed``), ``"true-random"`` or ``"first"``."""
+        return_probs = _arrays.check_bool(return_probs, "return_probs")
+        tie_break = _tie_break(tie_break)
         probs = self.predict_proba(L)
-        if _arrays._torch_tensor(probs):  # torch CUDA: decide on a CuPy view, answer in torch
-            import cupy
-            import torch
-
-            preds = torch.from_dlpack(probabilities_to_labels(cupy.from_dlpack(probs), tie_break, self.seed))
-        else:
-            preds = probabilities_to_labels(probs, tie_break, self.seed)
+        preds = _labels_of(probs, tie_break, self.seed)
         return (preds, probs) if return_probs else preds
 
     def score(self, L: Any, Y: Any, metrics: Sequence[str] = ("accuracy",), tie_break: str = "abstain") -> Dict[str, float]:
         """Metrics of the predictions against gold labels ``Y``: accuracy, coverage, f1 (k = 2),
         f1_micro, f1_macro. Abstained predictions count as wrong for accuracy."""
+        metrics = _check_metrics(metrics, METRICS)
         preds = _to_numpy(self.predict(L, tie_break=tie_break))
-        Y = _gold(_to_numpy(Y), preds.shape[0], self.cardinality, "Y")
+        Y = _gold(_to_numpy(Y, "Y"), preds.shape[0], self.cardinality, "Y")
         return classification_metrics(Y, preds, self.cardinality, metrics)
 
     # -- persistence
 
     def save(self, path: str) -> None:
         """Write the fitted model as a NumPy .npz file."""
+        path = _path(path)
         self._check_fitted()
         config = dict(cardinality=self.cardinality, confusion=self.confusion, abstain=self.abstain,
                       smoothing=self.smoothing, max_iter=self.max_iter, tol=self.tol, seed=self.seed)
@@ -422,11 +487,37 @@ class LabelModel:
 
     @classmethod
     def load(cls, path: str, threads: int = 0) -> "LabelModel":
-        """Read a model written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as f:
-            model = cls(**json.loads(str(f["config"])), threads=threads)
-            theta = f["conditional_probs"]
-            model._set(theta, f["class_balance"], f["balance_bias"], theta.shape[0], list(f["history"]))
+        """Read a model written by :meth:`save` (OSError when the file cannot be read,
+        ValueError when it holds no such model)."""
+        threads = _arrays.check_threads(threads)
+        path = _path(path)
+        with open(path, "rb") as f:
+            try:
+                return cls._read(f, threads)
+            except Exception as e:  # whatever a damaged or foreign file makes NumPy, zipfile or json raise
+                raise ValueError(f"{path!r} holds no label model written by LabelModel.save: "
+                                 f"{type(e).__name__}: {e}") from e
+
+    @classmethod
+    def _read(cls, f: Any, threads: int) -> "LabelModel":
+        with np.load(f, allow_pickle=False) as z:
+            config = json.loads(str(z["config"]))
+            if not isinstance(config, dict):
+                raise ValueError("its config is not a dict")
+            model = cls(**config, threads=threads)
+            arrays = {key: np.asarray(z[key], dtype=np.float64)
+                      for key in ("conditional_probs", "class_balance", "balance_bias", "history")}
+        theta, k = arrays["conditional_probs"], model.cardinality
+        if theta.ndim != 3 or theta.shape[0] == 0 or theta.shape[1:] != (k + 1, k):
+            raise ValueError(f"conditional_probs has shape {theta.shape}, not (n_sources, {k + 1}, {k})")
+        if arrays["class_balance"].shape != (k,) or arrays["balance_bias"].shape != (k,) or \
+                arrays["history"].ndim != 1:
+            raise ValueError("class_balance, balance_bias or history has the wrong shape")
+        if not all(np.isfinite(a).all() for a in arrays.values()) or (theta < -1e-12).any() or \
+                (theta > 1 + 1e-12).any():
+            raise ValueError("its tables hold NaN, infinity or numbers outside [0, 1]")
+        theta = np.clip(theta, 0.0, 1.0)  # files saved before fit clipped coverage may hold -2e-16
+        model._set(theta, arrays["class_balance"], arrays["balance_bias"], theta.shape[0], list(arrays["history"]))
         return model
 
 
@@ -498,10 +589,34 @@ def probabilities_to_labels(probs: Any, tie_break: str = "random", seed: int = 0
 
     ``tie_break``: ``"abstain"`` gives -1, ``"random"`` a choice seeded by ``seed``
     (reproducible), ``"true-random"`` an unseeded choice, ``"first"`` the lowest class.
+    ``probs`` may be any real (n, k) array without NaN or infinity (k >= 1), NumPy, torch or
+    CuPy; the labels come back in the same array type.
     """
-    if tie_break not in TIE_BREAKS:
-        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
-    xp = _array_module(probs)
+    tie_break = _tie_break(tie_break)
+    seed = _seed(seed)
+    if _arrays.is_cuda_array(probs):
+        return _labels_of(probs, tie_break, seed)
+    p = _arrays.to_host(probs, "probs")
+    _arrays.real_dtype(p.dtype, "probs")
+    if p.ndim != 2 or p.shape[1] == 0:
+        raise ValueError(f"probs must be a 2-D (n_items, n_classes) array with at least one class, got shape "
+                         f"{p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError("probs contains NaN or infinity; pass finite probabilities")
+    return _arrays.like_caller(_labels_of(p, tie_break, seed), probs)
+
+
+def _labels_of(probs: Any, tie_break: str, seed: int) -> Any:
+    """probabilities_to_labels on checked arguments (NumPy, CuPy or torch CUDA probabilities)."""
+    if _arrays._torch_tensor(probs):  # torch CUDA: decide on a CuPy view, answer in torch
+        import cupy
+        import torch
+
+        return torch.from_dlpack(_labels_of(cupy.from_dlpack(probs), tie_break, seed))
+    if isinstance(probs, np.ndarray):
+        xp = np
+    else:
+        import cupy as xp
     tied = probs >= probs.max(axis=1, keepdims=True) - _TIE_TOLERANCE
     if tie_break == "first":
         return xp.argmax(tied, axis=1).astype(xp.int64)
@@ -512,9 +627,30 @@ def probabilities_to_labels(probs: Any, tie_break: str = "random", seed: int = 0
     return xp.argmax(tied * (1.0 + noise), axis=1).astype(xp.int64)
 
 
+METRICS = ("accuracy", "coverage", "f1", "f1_micro", "f1_macro")
+
+
+def _check_metrics(metrics: Any, allowed: Sequence[str]) -> List[str]:
+    """A list of metric names among `allowed` (a single name is a list of one)."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    try:
+        names = list(metrics)
+    except TypeError:
+        raise TypeError(f"metrics must be a list of metric names ({', '.join(allowed)}), got "
+                        f"{_arrays._describe(metrics)}") from None
+    return [_arrays.check_choice(name, "metrics", {a: a for a in allowed}) for name in names]
+
+
 def classification_metrics(Y: np.ndarray, preds: np.ndarray, k: int, metrics: Sequence[str]) -> Dict[str, float]:
     """accuracy, coverage (share of non-abstained predictions), f1 (binary, class 1), f1_micro,
-    f1_macro."""
+    f1_macro of predictions (classes 0..k-1, -1 = abstain) against gold classes ``Y``."""
+    k = _cardinality(k)
+    metrics = _check_metrics(metrics, METRICS)
+    Y = _integer_vector(Y, "Y", 0, k - 1, "gold labels must be classes of the model")
+    preds = _integer_vector(preds, "preds", -1, k - 1, "predictions are classes or -1 (abstain)")
+    if Y.size == 0 or Y.shape != preds.shape:
+        raise ValueError(f"Y and preds must be non-empty and of one length, got {Y.size} and {preds.size}")
     out: Dict[str, float] = {}
     for metric in metrics:
         if metric == "accuracy":

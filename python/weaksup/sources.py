@@ -26,8 +26,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import _core
-from .labelmodel import _cardinality, _is_sparse, _is_triplets, collapse, probabilities_to_labels
+from . import _arrays, _core
+from .labelmodel import (MAX_TABLE_ENTRIES, _cardinality, _integer_vector, _is_sparse, _is_triplets, _labels_of,
+                         _seed, _tie_break, _check_tables, _check_whole, collapse, _first_outside)
 
 __all__ = ["SourceAnalysis", "majority_vote", "majority_vote_proba", "infer_cardinality"]
 
@@ -38,46 +39,45 @@ __all__ = ["SourceAnalysis", "majority_vote", "majority_vote_proba", "infer_card
 def infer_cardinality(L: Any) -> int:
     """Number of classes implied by the largest label in ``L`` (max label + 1, at least 2)."""
     if _is_triplets(L):
-        labels = np.asarray(L[2])
+        labels, name = L[2], "L[2]"
     elif _is_sparse(L):
-        labels = np.asarray(L.tocoo().data)
+        labels, name = L.tocoo().data, "L.data"
     else:
-        labels = np.asarray(L)
-    if labels.dtype == np.bool_ or labels.dtype.kind not in "iuf":
-        raise TypeError(f"L must hold integer labels (-1 = abstain), got dtype {labels.dtype}")
-    top = labels.max() if labels.size else -1
-    if labels.dtype.kind == "f" and not np.isfinite(top):
-        raise ValueError("L contains NaN or inf; labels must be integers (-1 = abstain)")
-    return max(2, int(top) + 1)
+        labels, name = L, "L"
+    labels = _arrays.to_host(labels, name)
+    _check_whole(labels, name, "integer labels (-1 = abstain)")
+    bad = _first_outside(labels, name, -1, _arrays._INT32_MAX - 2)
+    if bad is not None:
+        raise ValueError(f"{bad} is not a label: labels are -1 (abstain) or classes 0..k-1 (k < 2^31); remap the "
+                         f"labels or pass cardinality")
+    return max(2, int(labels.max()) + 1) if labels.size else 2
 
 
 def _gold_labels(Y: Any, n: int) -> np.ndarray:
     """Gold labels as int64 (n,): whole numbers >= -1 (-1 = unknown); (n, 1) is flattened."""
-    Y = np.asarray(Y)
+    Y = _arrays.to_host(Y, "Y")
     if Y.ndim == 2 and Y.shape[1] == 1:
         Y = Y[:, 0]
     if Y.ndim != 1 or Y.shape[0] != n:
         raise ValueError(f"Y must be a 1-D array of {n} gold labels (one per item), got shape {Y.shape}")
-    if Y.dtype == np.bool_ or Y.dtype.kind not in "iuf":
-        raise TypeError(f"Y must hold integer labels, got dtype {Y.dtype}")
-    if Y.dtype.kind == "f" and not (np.isfinite(Y).all() and (Y == np.round(Y)).all()):
-        raise ValueError("Y contains non-integer values; gold labels must be whole numbers (-1 = unknown)")
-    Y = Y.astype(np.int64)
-    if Y.size and Y.min() < -1:
-        raise ValueError(f"Y has a label {int(Y.min())} below -1; gold labels are classes 0..k-1 or -1 (unknown)")
-    return Y
+    return _integer_vector(Y, "Y", -1, _arrays._INT32_MAX, "gold labels are classes 0..k-1 or -1 (unknown)")
 
 
 def _vote_weights_table(weights: Optional[Any], m: int, k: int) -> np.ndarray:
     """W (m * (k + 1), k) with W[source * (k + 1) + label + 1, label] = weight of the source."""
+    _check_tables(m, k)
     if weights is None:
         w = np.ones(m)
     else:
-        w = np.asarray(weights, dtype=np.float64)
+        w = _arrays.check_numbers(weights, "weights", f"one non-negative number per source ({m})")
         if w.shape != (m,):
             raise ValueError(f"weights must have one entry per source ({m}), got shape {w.shape}")
         if not np.isfinite(w).all() or (w < 0).any():
             raise ValueError("weights must be finite and >= 0 (clip log-odds weights at 0)")
+        with np.errstate(over="ignore"):
+            total = w.sum()
+        if not np.isfinite(total):
+            raise ValueError("weights are so large that their sum overflows float64; scale them down")
     W = np.zeros((m, k + 1, k))
     idx = np.arange(k)
     W[:, idx + 1, idx] = w[:, None]
@@ -119,7 +119,8 @@ def majority_vote(L: Any, cardinality: int, weights: Optional[Any] = None, tie_b
     :func:`weaksup.labelmodel.probabilities_to_labels`: ``"random"`` (seeded by ``seed``),
     ``"true-random"``, ``"abstain"`` (-1) or ``"first"``.
     """
-    return probabilities_to_labels(majority_vote_proba(L, cardinality, weights, threads=threads), tie_break, seed)
+    tie_break, seed = _tie_break(tie_break), _seed(seed)
+    return _labels_of(majority_vote_proba(L, cardinality, weights, threads=threads), tie_break, seed)
 
 
 # ---------------------------------------------------------------- analysis
@@ -149,24 +150,19 @@ class SourceAnalysis:
         P = int(p.patterns)
         offsets = np.asarray(p.offsets, dtype=np.int64)
         codes = np.asarray(p.codes, dtype=np.int64)
-        n_votes = np.diff(offsets)
+        n_votes = np.diff(offsets)                                    # collapse stores no abstains
         pattern_of_vote = np.repeat(np.arange(P, dtype=np.int64), n_votes)
         source, label = np.divmod(codes, k + 1)
         label -= 1
-        keep = label >= 0  # collapse never stores abstains; be safe
-        if not keep.all():
-            source, label, pattern_of_vote = source[keep], label[keep], pattern_of_vote[keep]
-            n_votes = np.bincount(pattern_of_vote, minlength=P)
         self._counts = np.asarray(p.counts, dtype=np.float64)        # rows per pattern
         self._n_votes = n_votes                                       # votes per pattern
         self._pattern_of_vote = pattern_of_vote
         self._source = source
         self._label = label
-        present = np.zeros(P * k, dtype=bool)
-        present[pattern_of_vote * k + label] = True
-        distinct = present.reshape(P, k).sum(axis=1)                  # distinct classes per pattern
+        # A pattern conflicts when one of its votes differs from its first vote (O(votes), whatever k).
+        first_label = np.repeat(label[offsets[:-1][n_votes > 0]], n_votes[n_votes > 0])
         self._overlapped = n_votes > 1
-        self._conflicted = distinct > 1
+        self._conflicted = np.bincount(pattern_of_vote[label != first_label], minlength=P) > 0
         self._rows_of_vote = self._counts[pattern_of_vote]            # rows behind each stored vote
 
     # -- per-item aggregates
@@ -203,7 +199,7 @@ class SourceAnalysis:
         """(m,) fraction of items the source votes on that another source also votes on
         (divided by the source's coverage if ``normalize_by_coverage``; 0 for silent sources)."""
         out = self._per_source(self._rows_of_vote * self._overlapped[self._pattern_of_vote]) / self.n_items
-        if normalize_by_coverage:
+        if _arrays.check_bool(normalize_by_coverage, "normalize_by_coverage"):
             with np.errstate(invalid="ignore", divide="ignore"):
                 out = out / self.coverage()
         return np.nan_to_num(out)
@@ -212,7 +208,7 @@ class SourceAnalysis:
         """(m,) fraction of items the source votes on where another source votes a different
         class (divided by the source's overlaps if ``normalize_by_overlaps``)."""
         out = self._per_source(self._rows_of_vote * self._conflicted[self._pattern_of_vote]) / self.n_items
-        if normalize_by_overlaps:
+        if _arrays.check_bool(normalize_by_overlaps, "normalize_by_overlaps"):
             with np.errstate(invalid="ignore", divide="ignore"):
                 out = out / self.overlaps()
         return np.nan_to_num(out)
@@ -220,10 +216,8 @@ class SourceAnalysis:
     def polarities(self) -> List[List[int]]:
         """Sorted list of the classes each source ever votes."""
         k = self.cardinality
-        present = np.zeros(self.n_sources * k, dtype=bool)
-        present[self._source * k + self._label] = True
-        present = present.reshape(self.n_sources, k)
-        return [np.flatnonzero(row).tolist() for row in present]
+        source, label = np.divmod(np.unique(self._source * k + self._label), k)
+        return [part.tolist() for part in np.split(label, np.searchsorted(source, np.arange(1, self.n_sources)))]
 
     # -- against gold labels
 
@@ -231,6 +225,9 @@ class SourceAnalysis:
         """(P, k) rows per (pattern, gold class) and (P,) rows with a known gold label."""
         Y = _gold_labels(Y, self.n_items)
         k, P = self.cardinality, int(self.patterns.patterns)
+        if P * k > MAX_TABLE_ENTRIES:
+            raise ValueError(f"L has {P} distinct vote patterns and cardinality={k}: a table of {P * k} numbers "
+                             f"is more than the {MAX_TABLE_ENTRIES} supported")
         rp = np.asarray(self.patterns.row_pattern, dtype=np.int64)
         inside = (Y >= 0) & (Y < k)
         table = np.bincount(rp[inside] * k + Y[inside], minlength=P * k).reshape(P, k).astype(np.float64)
@@ -239,8 +236,17 @@ class SourceAnalysis:
 
     def _gold_counts(self, Y: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(m,) correct votes, votes on items with a known gold label, all votes."""
-        table, known = self._gold_table(Y)
-        correct = self._per_source(table[self._pattern_of_vote, self._label])
+        Y = _gold_labels(Y, self.n_items)
+        k, P = self.cardinality, int(self.patterns.patterns)
+        rp = np.asarray(self.patterns.row_pattern, dtype=np.int64)
+        # rows per (pattern, gold class) as sorted keys pattern * k + class: O(n log n), whatever k
+        inside = (Y >= 0) & (Y < k)
+        keys, rows = np.unique(rp[inside] * k + Y[inside], return_counts=True)
+        wanted = self._pattern_of_vote * k + self._label
+        at = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
+        hits = np.where(keys[at] == wanted, rows[at], 0) if keys.size else np.zeros(wanted.size)
+        correct = self._per_source(hits.astype(np.float64))
+        known = np.bincount(rp[Y >= 0], minlength=P).astype(np.float64)
         on_known = self._per_source(known[self._pattern_of_vote])
         return correct, on_known, self.vote_counts()
 
@@ -262,8 +268,9 @@ class SourceAnalysis:
     def empirical_probs(self, Y: Any) -> np.ndarray:
         """(m, k + 1, k) empirical P(vote = row - 1 | gold = column) (row 0: abstain); NaN
         columns for classes absent from ``Y``. Items with gold outside 0..k-1 are left out."""
-        table, _ = self._gold_table(Y)
         k, m = self.cardinality, self.n_sources
+        _check_tables(m, k)
+        table, _ = self._gold_table(Y)
         per_class = table.sum(axis=0)                                       # items per gold class
         out = np.empty((m, k + 1, k))
         key = self._source * k + self._label

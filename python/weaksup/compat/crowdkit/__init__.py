@@ -24,6 +24,13 @@ counts once per answer) rises by less than ``tol``; the native M-step also floor
 (worker, label) entries at 1e-10, which crowd-kit leaves out of the normalisation.
 ``loss_history_`` holds the native mean log-likelihood per task, one entry per iteration.
 ``true_labels`` and ``initial_error`` are not supported. Each worker may answer a task once.
+
+Bad input raises crowd-kit's exception types: ``KeyError`` for a missing column (as
+``MissingColumnError``, which is also a ``ValueError``), ``ValueError`` for bad values,
+``TypeError`` for arguments of the wrong type, and ``NotImplementedError`` for what this layer
+does not support (as ``NotSupportedError``, also a ``ValueError``). Unlike crowd-kit, rows with
+a missing (NaN / None) task, worker or label are an error rather than silently dropped, and
+weighted votes must be finite and non-negative, with a positive total per task.
 """
 
 from __future__ import annotations
@@ -32,11 +39,42 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from ... import _arrays
 from ...labelmodel import LabelModel as _NativeLabelModel
 
-__all__ = ["DawidSkene", "MajorityVote"]
+__all__ = ["DawidSkene", "MajorityVote", "MissingColumnError", "NotSupportedError"]
 
 _EPS = 1e-10  # crowd-kit's _EPS
+_COLUMNS = ["task", "worker", "label"]
+
+
+class MissingColumnError(KeyError, ValueError):
+    """A column the aggregator needs is missing: crowd-kit's KeyError, and a ValueError."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NotSupportedError(NotImplementedError, ValueError):
+    """An option of crowd-kit's that this layer does not implement (NotImplementedError, and a
+    ValueError)."""
+
+
+def _answers(data: Any) -> Any:
+    """data's task, worker and label columns (crowd-kit's ``data[["task", "worker", "label"]]``)."""
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame with columns task, worker and label, got "
+                        f"{type(data).__name__}")
+    missing = [c for c in _COLUMNS if c not in data.columns]
+    if missing:
+        raise MissingColumnError(f"data has no column {missing} (it has {list(data.columns)}); the answers need "
+                                 f"columns task, worker and label")
+    repeated = [c for c in _COLUMNS if (data.columns == c).sum() > 1]
+    if repeated:
+        raise ValueError(f"data has more than one column named {repeated}; keep one of each")
+    return data[_COLUMNS]
 
 
 class _Answers:
@@ -45,11 +83,14 @@ class _Answers:
     def __init__(self, data: Any):
         import pandas as pd
 
-        data = data[["task", "worker", "label"]]
         self.data = data
-        self.task, self.tasks = pd.factorize(data["task"])
-        self.worker, self.workers = pd.factorize(data["worker"])
-        self.label, self.labels = pd.factorize(data["label"])
+        try:
+            self.task, self.tasks = pd.factorize(data["task"])
+            self.worker, self.workers = pd.factorize(data["worker"])
+            self.label, self.labels = pd.factorize(data["label"])
+        except TypeError as e:  # unhashable values (lists, dicts)
+            raise TypeError(f"data's tasks, workers and labels must be hashable values (ids, strings, numbers): "
+                            f"{e}") from None
         if (self.task < 0).any() or (self.worker < 0).any() or (self.label < 0).any():
             raise ValueError("data has missing (NaN / None) tasks, workers or labels; drop those rows first")
         self.tasks = pd.Index(self.tasks, name="task")
@@ -97,38 +138,75 @@ class MajorityVote:
     when given), the most voted label, and each worker's agreement with it (``skills_``)."""
 
     def __init__(self, default_skill: Optional[float] = None, on_missing_skill: str = "error"):
-        self.default_skill = default_skill
-        self.on_missing_skill = on_missing_skill
+        self.default_skill = None if default_skill is None else _arrays.check_real(default_skill, "default_skill", 0.0)
+        self.on_missing_skill = _arrays.check_choice(on_missing_skill, "on_missing_skill",
+                                                     {o: o for o in ("error", "ignore", "value")})
         self.probas_: Any = None
         self.labels_: Any = None
         self.skills_: Any = None
 
+    def _skills(self, skills: Any, workers: Any) -> np.ndarray:
+        """Each worker's skill (NaN where unknown), checked."""
+        import pandas as pd
+
+        if not isinstance(skills, pd.Series):
+            raise TypeError(f"skills must be a pandas Series of numbers indexed by worker, got {type(skills).__name__}")
+        if skills.index.has_duplicates:
+            raise ValueError("skills has more than one value for a worker; keep one skill per worker")
+        values = _arrays.check_numbers(skills.to_numpy(), "skills", "a Series of numbers")
+        known = values[~np.isnan(values)]
+        if not np.isfinite(known).all() or (known < 0).any():
+            raise ValueError("skills must be finite and >= 0 (NaN where unknown)")
+        if self.on_missing_skill != "value" and self.default_skill is not None:
+            raise ValueError('default_skill is used but on_missing_skill is not "value"')
+        return pd.Series(values, index=skills.index).reindex(workers).to_numpy(dtype=np.float64)
+
     def fit(self, data: Any, skills: Any = None) -> "MajorityVote":
         import pandas as pd
 
+        data = _answers(data)
+        if not data.size:  # crowd-kit's results for no answers
+            self.probas_ = pd.DataFrame()
+            self.labels_ = pd.Series([], dtype="O", name="agg_label")
+            self.skills_ = pd.Series([], dtype=float, name="skill")
+            return self
         a = _Answers(data)
         weights = None
         if skills is not None:
-            w = pd.Series(skills).reindex(a.workers).to_numpy(dtype=np.float64)
+            w = self._skills(skills, a.workers)[a.worker]
+            unknown = np.isnan(w)
             if self.on_missing_skill == "value":
                 if self.default_skill is None:
                     raise ValueError('Default skill value must be specified when using on_missing_skill="value"')
-                w = np.where(np.isnan(w), self.default_skill, w)
-            elif self.default_skill is not None:
-                raise ValueError('default_skill is used but on_missing_skill is not "value"')
-            elif self.on_missing_skill != "error":
-                raise NotImplementedError("weaksup's MajorityVote supports on_missing_skill='error' or 'value'")
-            missing = int(np.isnan(w[a.worker]).sum())
-            if missing:
-                raise ValueError(f"Skill value is missing in {missing} assignments. Specify skills for every"
-                                 f"used worker or use different 'on_unknown_skill' value.")
-            weights = w[a.worker]
-        scores = a.counts(weights)
-        probas = scores / scores.sum(axis=1, keepdims=True)
-        self.probas_ = a.proba_frame(probas)
-        self.labels_ = a.label_series(probas)
+                w = np.where(unknown, self.default_skill, w)
+            elif unknown.any() and self.on_missing_skill == "error":
+                raise ValueError(f"Skill value is missing in {int(unknown.sum())} assignments. Specify skills for "
+                                 f"every used worker or use different 'on_unknown_skill' value.")
+            elif unknown.any():  # "ignore": drop those answers; every task must keep one
+                dropped = a.n_tasks - len(np.unique(a.task[~unknown]))
+                if dropped:
+                    raise ValueError(f"{dropped} tasks has no workers with known skills. Provide at least one worker "
+                                     f"with known skill for every task or use different 'on_unknown_skill' value.")
+                a = _Answers(data[~unknown])
+                w = w[~unknown]
+            weights = w
+        if weights is None:  # crowd-kit's value_counts: tasks and labels in first-appearance order
+            scores = a.counts()
+            probas = scores / scores.sum(axis=1, keepdims=True)
+            self.probas_ = a.proba_frame(probas)
+            self.labels_ = a.label_series(probas)
+            top = np.argmax(probas, axis=1)
+        else:  # crowd-kit's group-by sum: tasks and labels sorted
+            scores = a.data.assign(skill=weights).groupby(["task", "label"])["skill"].sum().unstack("label",
+                                                                                                  fill_value=0)
+            total = scores.sum(axis=1)
+            if not (np.isfinite(total) & (total > 0)).all():
+                raise ValueError("skills give a task a total weight of 0 or one past float64's range; give every "
+                                 "task a worker with a positive skill and scale large skills down")
+            self.probas_ = scores.div(total, axis=0)
+            self.labels_ = self.probas_.idxmax(axis="columns").rename("agg_label")
+            top = a.labels.get_indexer(self.labels_.reindex(a.tasks).to_numpy())
         # skills_: share of each worker's distinct answers that agree with labels_ (sorted by worker)
-        top = np.argmax(probas, axis=1)
         answers = a.data.assign(_hit=(a.label == top[a.task]).astype(np.float64))
         answers = answers.sort_values("_hit", kind="stable").drop_duplicates(["task", "worker", "label"], keep="last")
         group = answers.groupby("worker")
@@ -156,11 +234,11 @@ class DawidSkene:
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, initial_error_strategy: Optional[str] = None,
                  *, threads: int = 0):
         if initial_error_strategy is not None:
-            raise NotImplementedError("weaksup's DawidSkene does not support initial_error_strategy")
-        self.n_iter = n_iter
-        self.tol = tol
+            raise NotSupportedError("weaksup's DawidSkene does not support initial_error_strategy; leave it None")
+        self.n_iter = _arrays.check_int(n_iter, "n_iter")
+        self.tol = _arrays.check_real(tol, "tol")
         self.initial_error_strategy = initial_error_strategy
-        self.threads = threads
+        self.threads = _arrays.check_threads(threads)
         self.probas_: Any = None
         self.priors_: Any = None
         self.errors_: Any = None
@@ -178,7 +256,7 @@ class DawidSkene:
             return counts / counts.sum(axis=1, keepdims=True), []
         k = max(2, a.n_labels)  # the native model needs two classes; an unused one gets prior 0
         model = _NativeLabelModel(k, confusion="full", abstain="ignored", smoothing=0.0,
-                                  max_iter=int(self.n_iter), tol=float(self.tol), threads=self.threads)
+                                  max_iter=self.n_iter, tol=max(self.tol, 0.0), threads=self.threads)
         try:
             model.fit(triplets)
         except ValueError as e:
@@ -195,8 +273,9 @@ class DawidSkene:
         import pandas as pd
 
         if true_labels is not None or initial_error is not None:
-            raise NotImplementedError("weaksup's DawidSkene does not support true_labels or initial_error")
-        data = data[["task", "worker", "label"]]
+            raise NotSupportedError("weaksup's DawidSkene does not support true_labels or initial_error; leave "
+                                    "them None")
+        data = _answers(data)
         if not data.size:
             self.probas_ = pd.DataFrame()
             self.priors_ = pd.Series(dtype=float, name="prior")

@@ -8,6 +8,9 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from ... import _arrays
+from ...labelmodel import _check_metrics, _first_outside
+
 TIE_BREAK_POLICIES = ("abstain", "random", "true-random")
 METRICS = ("accuracy", "coverage", "precision", "recall", "f1", "f1_micro", "f1_macro",
            "matthews_corrcoef", "roc_auc")
@@ -28,16 +31,19 @@ def probs_to_preds(probs: Any, tie_break_policy: str = "random", tol: float = 1e
     global seed gives Snorkel's choices). Unlike Snorkel, an unknown policy is rejected even
     when no row ties.
     """
-    if tie_break_policy not in TIE_BREAK_POLICIES:
-        raise ValueError(f"tie_break_policy={tie_break_policy} policy not recognized.")
-    probs = np.asarray(probs)
+    tie_break_policy = check_policy(tie_break_policy)
+    tol = _arrays.check_real(tol, "tol", 0.0, low_open=True)  # tol = 0 would tie no class at all
+    probs = _arrays.to_host(probs, "probs")
+    _arrays.real_dtype(probs.dtype, "probs")
     if probs.ndim != 2:
         raise ValueError(f"probs must be a 2-D (n, k) array, got shape {probs.shape}")
     num_classes = probs.shape[1]
     if num_classes <= 1:
         raise ValueError(f"probs must have probabilities for at least 2 classes. "
                          f"Instead, got {num_classes} classes.")
-    tied = np.abs(probs - probs.max(axis=1, keepdims=True)) < tol
+    if not np.isfinite(probs).all():
+        raise ValueError("probs contains NaN or infinity; pass finite probabilities")
+    tied = np.abs(probs - probs.max(axis=1, keepdims=True)) < np.float64(tol)  # float16 would round tol to 0
     n_tied = tied.sum(axis=1)
     preds = np.argmax(tied, axis=1).astype(np.int_)
     rows = np.flatnonzero(n_tied != 1)
@@ -54,11 +60,25 @@ def probs_to_preds(probs: Any, tie_break_policy: str = "random", tol: float = 1e
     return preds
 
 
-def to_int_label_array(X: Any, flatten_vector: bool = True) -> np.ndarray:
-    """Snorkel's ``to_int_label_array``: integer labels, (n, 1) flattened to (n,)."""
-    X = np.asarray(X)
-    if np.any(np.not_equal(np.mod(X, 1), 0)):
-        raise ValueError("Input contains at least one non-integer value.")
+def check_policy(tie_break_policy: Any) -> str:
+    return _arrays.check_choice(tie_break_policy, "tie_break_policy", {p: p for p in TIE_BREAK_POLICIES})
+
+
+def to_int_label_array(X: Any, flatten_vector: bool = True, name: str = "Y") -> np.ndarray:
+    """Snorkel's ``to_int_label_array``: integer labels, (n, 1) flattened to (n,). Booleans
+    and whole floats are labels too (as in Snorkel); a float beyond int64 is an error."""
+    X = _arrays.to_host(X, name)
+    if X.dtype != np.bool_:
+        _arrays.real_dtype(X.dtype, name)
+    with np.errstate(invalid="ignore"):  # NaN and inf: not whole numbers, no warning
+        fraction = np.mod(X, 1)
+    if np.any(np.not_equal(fraction, 0)):
+        raise ValueError(f"Input contains at least one non-integer value. ({name} must hold whole numbers, without "
+                         f"NaN or infinity)")
+    if X.dtype.kind in "uf":
+        bad = _first_outside(X, name, -(2**63), 2**63 - 1024)  # 2^63 - 1024: the last float64 below 2^63
+        if bad is not None:
+            raise ValueError(f"{bad} is too large for a label ({name} must hold int64 labels)")
     X = X.astype(np.dtype(int))
     if flatten_vector:
         X = X.squeeze()
@@ -158,11 +178,10 @@ def metric_score(golds: np.ndarray, preds: np.ndarray, probs: Optional[np.ndarra
 
 def score(golds: Any, preds: np.ndarray, probs: Optional[np.ndarray], metrics: Optional[Sequence[str]]) -> Dict[str, float]:
     """Snorkel's ``Scorer(metrics).score(golds, preds, probs)``."""
-    metrics = list(metrics or [])
-    for metric in metrics:
-        if metric not in METRICS:
-            raise ValueError(f"Unrecognized metric: {metric}")
-    golds = np.asarray(golds)
+    metrics = _check_metrics([] if metrics is None else metrics, METRICS)
+    golds = to_int_label_array(golds, name="Y")
     if len(golds) == 0:
         raise ValueError("Cannot score empty labels")
+    if len(golds) != len(preds):
+        raise ValueError(f"Y has {len(golds)} gold labels but L has {len(preds)} data points; pass one per data point")
     return {metric: metric_score(golds, preds, probs, metric) for metric in metrics}

@@ -7,12 +7,14 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
+from .... import _arrays
 from ....sources import SourceAnalysis, _gold_labels, infer_cardinality
 from ..utils import to_int_label_array
 
 
 def _lf_name(lf: Any) -> str:
-    return lf if isinstance(lf, str) else lf.name
+    name = lf if isinstance(lf, str) else getattr(lf, "name", None)
+    return _arrays.check_str(name, "lfs", "labeling functions (with a .name) or their names")
 
 
 class LFAnalysis:
@@ -31,6 +33,8 @@ class LFAnalysis:
         self._lf_names: Optional[List[str]] = None
         if lfs is not None:
             m = self._analysis.n_sources
+            if isinstance(lfs, str) or not hasattr(lfs, "__len__"):
+                raise TypeError(f"lfs must be a list of labeling functions or names, got {_arrays._describe(lfs)}")
             if len(lfs) != m:
                 raise ValueError(f"Number of LFs ({len(lfs)}) and number of "
                                  f"LF matrix columns ({m}) are different")
@@ -78,8 +82,8 @@ class LFAnalysis:
 
     def lf_empirical_probs(self, Y: Any, k: int) -> np.ndarray:
         """(m, k + 1, k) empirical P(LF = row - 1 | Y = column) (row 0: abstain)."""
-        Y = to_int_label_array(Y)
-        k = int(k)
+        k = _arrays.check_int(k, "k", 0)
+        Y = _gold_labels(to_int_label_array(Y), self._analysis.n_items)
         own = max(k, infer_cardinality(self.L), int(Y.max()) + 1 if Y.size else 0)
         analysis = self._analysis if own == self._analysis.cardinality else SourceAnalysis(self.L, own)
         return analysis.empirical_probs(Y)[:, : k + 1, :k]
@@ -97,14 +101,19 @@ class LFAnalysis:
         d["Coverage"] = self.lf_coverages()
         d["Overlaps"] = self.lf_overlaps()
         d["Conflicts"] = self.lf_conflicts()
+        if est_weights is not None:
+            est_weights = _arrays.check_numbers(est_weights, "est_weights", "one learned weight per LF")
+            if est_weights.shape != (m,):
+                raise ValueError(f"est_weights must have one entry per LF ({m}), got shape {est_weights.shape}")
         if Y is not None:
-            Yi = _gold_labels(np.asarray(Y).flatten(), self._analysis.n_items)
+            Y = to_int_label_array(Y)
+            Yi = _gold_labels(Y, self._analysis.n_items)
             correct, incorrect = self._analysis.correct_incorrect(Yi)
             d["Correct"] = correct
             d["Incorrect"] = incorrect
             d["Emp. Acc."] = self.lf_empirical_accuracies(Y)
         if est_weights is not None:
-            d["Learned Weight"] = np.asarray(est_weights)
+            d["Learned Weight"] = est_weights
         try:
             import pandas as pd
         except ImportError:

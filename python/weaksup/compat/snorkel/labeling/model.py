@@ -41,12 +41,14 @@ from __future__ import annotations
 import logging
 import pickle
 import random
+from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from .... import _arrays
 from ....labelmodel import LabelModel as _NativeLabelModel
-from ....labelmodel import _cardinality, collapse
+from ....labelmodel import _cardinality, _path, collapse
 from ....sources import _vote_counts
 from .. import utils as _utils
 
@@ -69,6 +71,8 @@ class BaseLabeler:
                 tie_break_policy: str = "abstain") -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
         """(n,) predicted labels (-1 where ties abstain), and the (n, k) probabilities when
         ``return_probs``."""
+        return_probs = False if return_probs is None else _arrays.check_bool(return_probs, "return_probs")
+        tie_break_policy = _utils.check_policy(tie_break_policy)
         Y_probs = self.predict_proba(L)
         Y_p = _utils.probs_to_preds(Y_probs, tie_break_policy)
         if return_probs:
@@ -79,6 +83,8 @@ class BaseLabeler:
               tie_break_policy: str = "abstain") -> Dict[str, float]:
         """Metrics against gold labels ``Y``, as Snorkel's Scorer: data points predicted -1
         (ties abstaining) or with gold -1 are left out of every metric but ``coverage``."""
+        tie_break_policy = _utils.check_policy(tie_break_policy)
+        metrics = _utils._check_metrics([] if metrics is None else metrics, _utils.METRICS)
         if tie_break_policy == "abstain":
             _logger.warning("Metrics calculated over data points with non-abstain labels only")
         Y_pred, Y_prob = self.predict(L, return_probs=True, tie_break_policy=tie_break_policy)
@@ -86,13 +92,19 @@ class BaseLabeler:
 
     def save(self, destination: str) -> None:
         """Pickle the labeler's attributes (as Snorkel)."""
-        with open(destination, "wb") as f:
+        with open(_path(destination, "destination"), "wb") as f:
             pickle.dump(self.__dict__, f)
 
     def load(self, source: str) -> None:
-        """Restore attributes written by :meth:`save`."""
-        with open(source, "rb") as f:
-            self.__dict__.update(pickle.load(f))
+        """Restore attributes written by :meth:`save` (a pickle: load only files you trust)."""
+        with open(_path(source, "source"), "rb") as f:
+            try:
+                state = pickle.load(f)
+            except Exception as e:  # whatever a damaged or foreign file makes pickle raise
+                raise ValueError(f"{source!r} holds no labeler written by save: {type(e).__name__}: {e}") from e
+        if not isinstance(state, dict) or "cardinality" not in state:
+            raise ValueError(f"{source!r} holds no labeler written by save (no attributes with a cardinality)")
+        self.__dict__.update(state)
 
 
 class MajorityLabelVoter(BaseLabeler):
@@ -126,8 +138,8 @@ class LabelModel(BaseLabeler):
                  confusion: str = "symmetric", abstain: str = "observed", smoothing: float = 1.0,
                  max_iter: int = 100, tol: float = 1e-6, threads: int = 0) -> None:
         super().__init__(cardinality)
-        self.verbose = verbose
-        self.device = device
+        self.verbose = _arrays.check_bool(verbose, "verbose")
+        self.device = _arrays.check_str(device, "device", 'a device name such as "cpu" or "cuda:0"')
         self._native_config = dict(confusion=confusion, abstain=abstain, smoothing=smoothing,
                                    max_iter=max_iter, tol=tol, threads=threads)
         self._model = _NativeLabelModel(self.cardinality, **self._native_config)
@@ -146,19 +158,33 @@ class LabelModel(BaseLabeler):
             log_freq: int = 10, mu_eps: Optional[float] = None) -> None:
         """Fit the label model by EM (the optimiser settings are accepted and ignored; see the
         module docstring)."""
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"Unrecognized optimizer option '{optimizer}'")
-        if lr_scheduler not in _LR_SCHEDULERS:
-            raise ValueError(f"Unrecognized lr scheduler option '{lr_scheduler}'")
-        self.train_config = dict(n_epochs=n_epochs, lr=lr, l2=l2, optimizer=optimizer,
-                                 optimizer_config=optimizer_config, lr_scheduler=lr_scheduler,
-                                 lr_scheduler_config=lr_scheduler_config, prec_init=prec_init,
-                                 seed=seed, log_freq=log_freq, mu_eps=mu_eps)
+        _arrays.check_bool(progress_bar, "progress_bar")
+        config = dict(n_epochs=_arrays.check_int(n_epochs, "n_epochs", 0),
+                      lr=_arrays.check_real(lr, "lr", 0.0),
+                      l2=_arrays.check_real(l2, "l2", 0.0),
+                      optimizer=_arrays.check_choice(optimizer, "optimizer", {o: o for o in _OPTIMIZERS}),
+                      optimizer_config=_options(optimizer_config, "optimizer_config"),
+                      lr_scheduler=_arrays.check_choice(lr_scheduler, "lr_scheduler",
+                                                        {s: s for s in _LR_SCHEDULERS}),
+                      lr_scheduler_config=_options(lr_scheduler_config, "lr_scheduler_config"),
+                      prec_init=prec_init,
+                      seed=None if seed is None else _arrays.check_int(seed, "seed", 0, 2**32 - 1),
+                      log_freq=_arrays.check_int(log_freq, "log_freq", 1),
+                      mu_eps=None if mu_eps is None else _arrays.check_real(mu_eps, "mu_eps", 0.0, 1.0))
+        precisions = _arrays.check_numbers(prec_init, "prec_init", "a number in [0, 1] or one per LF")
+        if precisions.ndim != 1 or not np.isfinite(precisions).all() or (precisions < 0).any() or \
+                (precisions > 1).any():
+            raise ValueError(f"prec_init must be a number in [0, 1] or an array of them (one per LF), got "
+                             f"{prec_init!r}")
+        seed = config["seed"]
+        model = _NativeLabelModel(self.cardinality, seed=0 if seed is None else seed, **self._native_config)
+        model.fit(L_train, Y_dev=Y_dev, class_balance=class_balance)
+        if precisions.size not in (1, model.n_sources_):
+            raise ValueError(f"prec_init has {precisions.size} entries but L_train has {model.n_sources_} LFs")
         if seed is not None:
             random.seed(seed)
             np.random.seed(seed)
-        model = _NativeLabelModel(self.cardinality, seed=0 if seed is None else int(seed), **self._native_config)
-        model.fit(L_train, Y_dev=Y_dev, class_balance=class_balance)
+        self.train_config = config
         self._model = model
         self._fitted = True
 
@@ -184,11 +210,19 @@ class LabelModel(BaseLabeler):
 
     def save(self, destination: str) -> None:
         """Write the fitted model (native ``.npz`` format)."""
+        destination = _path(destination, "destination")
         self._check_fitted()
         self._model.save(destination)
 
     def load(self, source: str) -> None:
         """Read a model written by :meth:`save` into this object."""
-        self._model = _NativeLabelModel.load(source, threads=self._native_config["threads"])
+        self._model = _NativeLabelModel.load(_path(source, "source"), threads=self._native_config["threads"])
         self.cardinality = self._model.cardinality
         self._fitted = True
+
+
+def _options(value: Any, name: str) -> Any:
+    """An optimiser / scheduler config: None or a mapping of options (accepted, not used)."""
+    if value is not None and not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be None or a dict of options, got {_arrays._describe(value)}")
+    return value
