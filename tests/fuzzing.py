@@ -66,11 +66,17 @@ def _bytes_view(a: np.ndarray) -> np.ndarray:
 
 
 def _unchanged(original: Any, copy: Any) -> bool:
+    if isinstance(original, np.ndarray) and original.dtype == object:  # references: the same objects
+        return original.shape == copy.shape and all(a is b for a, b in zip(original.flat, copy.flat))
     if isinstance(original, np.ndarray):
         return (original.dtype == copy.dtype and original.shape == copy.shape
                 and np.array_equal(_bytes_view(original), _bytes_view(copy)))
     if type(original).__module__.startswith("pandas"):
         return original.equals(copy)
+    if original.format in ("csr", "csc", "coo", "bsr", "dia"):  # bit for bit, so that NaN equals NaN
+        return original.shape == copy.shape and all(
+            _unchanged(getattr(original, a), getattr(copy, a)) for a in ("data", "indices", "indptr", "row", "col",
+                                                                         "offsets") if hasattr(original, a))
     return original.shape == copy.shape and (original != copy).nnz == 0
 
 

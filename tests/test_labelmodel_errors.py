@@ -344,3 +344,14 @@ def test_tables_are_probabilities_and_saved_models_load(tmp_path):
         assert (model.conditional_probs_ >= 0).all() and (model.conditional_probs_ <= 1).all()
         model.save(tmp_path / "m.npz")
         np.testing.assert_array_equal(LabelModel.load(tmp_path / "m.npz").predict_proba(L), model.predict_proba(L))
+
+
+def test_macro_f1_with_a_huge_cardinality_is_immediate():
+    """f1_macro / f1_micro looped over every class 0..k-1: the largest k took hours."""
+    from weaksup.labelmodel import classification_metrics
+
+    Y, preds = np.array([0, 1, 2, 1]), np.array([0, 1, 1, -1])
+    small = classification_metrics(Y, preds, 3, ["f1_macro", "f1_micro"])
+    assert small == pytest.approx({"f1_macro": 0.5, "f1_micro": 4 / 7})
+    huge = classification_metrics(Y, preds, 2**31 - 2, ["f1_macro", "f1_micro"])
+    assert huge == pytest.approx({"f1_macro": 1.5 / (2**31 - 2), "f1_micro": 4 / 7})

@@ -658,17 +658,22 @@ def classification_metrics(Y: np.ndarray, preds: np.ndarray, k: int, metrics: Se
         elif metric == "coverage":
             out[metric] = float((preds >= 0).mean())
         elif metric in ("f1", "f1_macro", "f1_micro"):
-            f1s = []
-            classes = [1] if metric == "f1" else range(k)
+            # Classes that occur in neither Y nor preds score 0: only the ones present are counted
+            # (k may be huge), and the macro mean divides by all k.
+            present = np.union1d(Y, preds[preds >= 0])
+            classes = [1] if metric == "f1" else present
+            f1_sum = 0.0
             tp_all = fp_all = fn_all = 0
             for c in classes:
                 tp = int(((preds == c) & (Y == c)).sum())
                 fp = int(((preds == c) & (Y != c)).sum())
                 fn = int(((preds != c) & (Y == c)).sum())
                 tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
-                f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
-            out[metric] = (2 * tp_all / max(2 * tp_all + fp_all + fn_all, 1)) if metric == "f1_micro" \
-                else float(np.mean(f1s))
+                f1_sum += 2 * tp / max(2 * tp + fp + fn, 1)
+            if metric == "f1_micro":
+                out[metric] = 2 * tp_all / max(2 * tp_all + fp_all + fn_all, 1)
+            else:
+                out[metric] = float(f1_sum / (1 if metric == "f1" else k))
         else:
             raise ValueError(f"unknown metric {metric!r}; use accuracy, coverage, f1, f1_micro or f1_macro")
     return out
