@@ -704,8 +704,8 @@ def _methods(task: _Task) -> List[Tuple[str, Optional[str], bool, Callable[[_Tas
         out.append(("weaksup LabelModel (triplet)", None, True,
                     lambda t, Y: _weaksup_proba(t, Y, method="triplet")))
     if task.name == "dog":  # the documented crowdsourcing setting
-        out.append(("weaksup LabelModel (confusion=full, abstain=ignored)", None, True,
-                    lambda t, Y: _weaksup_proba(t, Y, confusion="full", abstain="ignored")))
+        out.append(("weaksup LabelModel Dawid-Skene (confusion=full, class_prior=learned)", None, True,
+                    lambda t, Y: _weaksup_proba(t, Y, confusion="full", abstain="ignored", class_prior="learned")))
     return out + [
         ("majority vote", None, False, _majority_proba),
         ("Snorkel LabelModel", "snorkel", True,
