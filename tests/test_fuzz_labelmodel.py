@@ -514,7 +514,7 @@ def native_models(draw, k: int) -> LabelModel:
                       smoothing=draw(st.sampled_from([0.0, 1e-300, 0.5, 1.0, 1e6])),
                       accuracy_prior=draw(st.sampled_from([None, (0.7, 300.0), (0.5, 0.0), (1e-9, 1e9)])),
                       confusion_strength=draw(st.sampled_from([0.0, 3.0, 1e9])), above_random=draw(st.booleans()),
-                      class_prior=draw(st.sampled_from(CLASS_PRIORS)),
+                      class_prior=draw(st.sampled_from(CLASS_PRIORS)), discount_copies=draw(st.booleans()),
                       max_iter=draw(st.integers(1, 4)), tol=draw(st.sampled_from([0.0, 1e-6, 10.0])),
                       threads=draw(st.integers(0, 2)), seed=draw(st.integers(0, 2**64)))
 
@@ -538,7 +538,7 @@ def test_fuzz_label_model_init(data):
         accuracy_prior=Spec(is_accuracy_prior, st.one_of(st.none(), st.tuples(st.floats(0.01, 0.99), st.floats(0, 1e4))),
                             ((0.0, 1.0), (1.0, 1.0), (0.7, -1.0), (0.7,), (0.7, np.nan), "0.7", (0.7, 1.0, 2.0))),
         confusion_strength=Spec(lambda v: is_real(v, 0.0), st.floats(0, 100), (-1.0, np.inf, np.nan)),
-        above_random=BOOL, class_prior=choice_spec(CLASS_PRIORS, ["Uniform", "fixed"]),
+        above_random=BOOL, class_prior=choice_spec(CLASS_PRIORS, ["Uniform", "fixed"]), discount_copies=BOOL,
         max_iter=Spec(lambda v: is_int(v, 1), ints(1, 1000), (0, -1, 2**70, 1.0)),
         tol=Spec(lambda v: is_real(v, 0.0), st.sampled_from([0.0, 1e-6, 1.0]), (-1e-9, np.nan, np.inf, 1e300)),
         threads=THREADS, seed=seed_spec())

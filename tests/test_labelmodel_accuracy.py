@@ -15,9 +15,9 @@ from weaksup.sources import majority_vote
 
 needs_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is absent (the shared data folder)")
 PEERS = ("majority vote", "Snorkel LabelModel", "crowd-kit DawidSkene", "Hyper Label Model")
-# (set, peer) pairs where the default still loses (measured, random tie-break seed 0: trec HyperLM
-# 0.660 vs 0.648; chemprot majority vote 0.488 vs 0.469). Strict: a fix makes them XPASS and fail.
-LOSING = {("trec", "Hyper Label Model"), ("chemprot", "majority vote")}
+# (set, peer) pairs where the default still loses (measured, random tie-break seed 0: chemprot
+# majority vote 0.488 vs 0.482). Strict: a fix makes them XPASS and fail.
+LOSING = {("chemprot", "majority vote")}
 REWORK = pytest.mark.xfail(strict=True, reason="issue 12: the default still loses here")
 
 

@@ -347,9 +347,9 @@ class LabelModel:
     """
 
     def __init__(self, cardinality: int = 2, *, confusion: str = "auto", abstain: str = "ignored",
-                 smoothing: float = 1.0, accuracy_prior: Optional[Tuple[float, float]] = (0.7, 300.0),
+                 smoothing: float = 1.0, accuracy_prior: Optional[Tuple[float, float]] = (0.7, 200.0),
                  confusion_strength: float = 3.0, above_random: bool = True, class_prior: str = "uniform",
-                 max_iter: int = 100, tol: float = 1e-6, threads: int = 0, seed: int = 0):
+                 discount_copies: bool = True, max_iter: int = 100, tol: float = 1e-6, threads: int = 0, seed: int = 0):
         self.cardinality = _cardinality(cardinality)
         self.confusion = _arrays.check_choice(confusion, "confusion", {c: c for c in _CONFUSIONS})
         self.abstain = _arrays.check_choice(abstain, "abstain", {a: a for a in _ABSTAINS})
@@ -358,6 +358,7 @@ class LabelModel:
         self.confusion_strength = _arrays.check_real(confusion_strength, "confusion_strength", 0.0)
         self.above_random = _arrays.check_bool(above_random, "above_random")
         self.class_prior = _arrays.check_choice(class_prior, "class_prior", {c: c for c in _CLASS_PRIORS})
+        self.discount_copies = _arrays.check_bool(discount_copies, "discount_copies")
         self.max_iter = _arrays.check_int(max_iter, "max_iter", 1)
         self.tol = _arrays.check_real(tol, "tol", 0.0)
         self.threads = _arrays.check_threads(threads)
@@ -431,6 +432,25 @@ class LabelModel:
         given[:, idx, idx] = accuracy[:, None]
         return given
 
+    def _rules(self, vote_class: Any, xp: Any) -> Any:
+        """(m,) bool: the sources that have only ever voted one class (keyword rules), or None
+        when ``discount_copies`` is off, no source is one, or tables are free (``"full"``).
+
+        Rules voting the same class are often near-copies of one another (two keywords of one
+        topic), so their agreement is weak evidence; counted as independent, a cluster of
+        inaccurate look-alikes outvotes an accurate rule of another class and EM learns the
+        cluster as accurate. A rule's accuracy is therefore estimated from posteriors that leave
+        out the other rules' votes for its class (its own vote and every other vote stay). Under
+        the model's independence this is still consistent: a posterior given part of the
+        evidence averages, over the items the rule voted on, to the same P(class | vote).
+        """
+        if not self.discount_copies or self.confusion == "full":
+            return None
+        k = self.cardinality
+        given = vote_class.reshape(-1, k + 1, k)[:, 1:, :].sum(axis=2)  # (m, vote): votes cast
+        rules = (given > 0).sum(axis=1) == 1
+        return rules if bool(rules.sum() > 1) else None
+
     @staticmethod
     def _weights(theta: Any, xp: Any) -> Tuple[Any, Any]:
         """E-step weights: log P(vote | y) relative to abstaining, plus the all-abstain base."""
@@ -473,6 +493,7 @@ class LabelModel:
         n = float(votes.rows)
         fixed = None if prior is None else xp.asarray(prior)
         vote_class, class_total = votes.majority_statistics(fixed)
+        rules = self._rules(vote_class, xp)
         bias = xp.zeros(k)
         history: List[float] = []
         for _ in range(self.max_iter):
@@ -482,6 +503,10 @@ class LabelModel:
             if fixed is not None:
                 bias = _balance(votes, weights, log_prior, bias, fixed * n)
             vote_class, class_total, log_likelihood = votes.statistics(weights, log_prior + bias)
+            if rules is not None:  # rules' accuracies from posteriors without their look-alikes
+                alone = votes.rule_statistics(weights, log_prior + bias, rules).reshape(-1, k + 1, k)
+                vote_class = vote_class.reshape(-1, k + 1, k)
+                vote_class = xp.where(rules[:, None, None], alone, vote_class).reshape(-1, k)
             history.append(float(log_likelihood) / n)
             if len(history) > 1 and abs(history[-1] - history[-2]) < self.tol:
                 break
@@ -550,7 +575,7 @@ class LabelModel:
         config = dict(cardinality=self.cardinality, confusion=self.confusion, abstain=self.abstain,
                       smoothing=self.smoothing, accuracy_prior=self.accuracy_prior,
                       confusion_strength=self.confusion_strength, above_random=self.above_random,
-                      class_prior=self.class_prior, max_iter=self.max_iter, tol=self.tol, seed=self.seed)
+                      class_prior=self.class_prior, discount_copies=self.discount_copies, max_iter=self.max_iter, tol=self.tol, seed=self.seed)
         with open(path, "wb") as f:
             np.savez(f, config=np.asarray(json.dumps(config)), conditional_probs=self.conditional_probs_,
                      class_balance=self.class_balance_, balance_bias=self.balance_bias_, history=self.history_)
@@ -645,10 +670,49 @@ class _CpuVotes:
     def marginal(self, weights: np.ndarray, bias: np.ndarray):
         return _core.class_marginal(self.patterns, weights, np.ascontiguousarray(bias), self.threads)
 
+    def rule_statistics(self, weights: np.ndarray, bias: np.ndarray, rules: np.ndarray) -> np.ndarray:
+        return _core.rule_statistics(self.patterns, weights, np.ascontiguousarray(bias), rules.astype(np.uint8),
+                                     self.threads)
+
     def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
         q = _core.pattern_scores(self.patterns, weights, np.ascontiguousarray(bias), True, self.threads)
         # Patterns are numbered by first occurrence: as many as rows means one per row, in order.
         return q if self.patterns.patterns == self.rows else q[self.patterns.row_pattern]
+
+
+def rule_statistics(offsets: Any, codes: Any, counts: Any, weights: Any, bias: Any, rules: Any, k: int,
+                    xp: Any) -> Any:
+    """What ``_core.rule_statistics`` computes, vectorized over the votes with NumPy or CuPy
+    (the CUDA path's version): vote patterns as CSR ``offsets`` (P + 1), ``codes``, ``counts``
+    (P); ``rules`` (m,) bool. Returns (m (k + 1), k) expected vote counts, each vote of a rule
+    counted with its pattern's posterior without the other rules' votes for the same class."""
+    def scatter_add(out: Any, at: Any, values: Any) -> None:
+        if xp is np:
+            np.add.at(out, at, values)
+        else:
+            import cupyx
+
+            cupyx.scatter_add(out, at, values)
+
+    out = xp.zeros((weights.shape[0], k))
+    if codes.shape[0] == 0:
+        return out
+    codes = codes.astype(xp.int64)
+    pattern = xp.searchsorted(offsets, xp.arange(codes.shape[0]), side="right") - 1
+    rows = weights[codes]                                   # (votes, k)
+    score = xp.zeros((counts.shape[0], k))
+    scatter_add(score, pattern, rows)
+    score += bias
+    mine = rules[codes // (k + 1)]
+    codes, pattern, rows = codes[mine], pattern[mine], rows[mine]
+    groups, at = xp.unique(pattern * k + codes % (k + 1) - 1, return_inverse=True)  # (pattern, class)
+    together = xp.zeros((groups.shape[0], k))
+    scatter_add(together, at.ravel(), rows)
+    alone = score[pattern] - together[at.ravel()] + rows
+    alone = xp.exp(alone - alone.max(axis=1, keepdims=True))
+    alone *= (counts[pattern] / alone.sum(axis=1))[:, None]
+    scatter_add(out, codes, alone)
+    return out
 
 
 # ---------------------------------------------------------------- predictions and metrics
