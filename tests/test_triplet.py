@@ -250,3 +250,30 @@ def test_real_data(name, k, floor):
     accuracy = (probabilities_to_labels(probs, "random") == ys).mean()
     print(f"{name}: triplet {accuracy:.3f}, majority vote {majority_accuracy(Ls, ys, k):.3f}")
     assert accuracy >= floor
+
+
+# ------------------------------------------------------------ the bench rows
+
+
+def test_bench_rows(monkeypatch):
+    """`weaksup bench labelmodel`'s triplet rows at a small n; FlyingSquid's only where
+    $WEAKSUP_FLYINGSQUID_PYTHON names an interpreter that has it."""
+    import os
+
+    from weaksup.bench import labelmodel as bench
+    from weaksup.bench import labelmodel_peers as peers
+
+    python = os.environ.get(peers.FLYINGSQUID_ENV)
+    monkeypatch.delenv(peers.FLYINGSQUID_ENV, raising=False)
+    results = []
+    bench._triplet_rows(results, 3000)
+    assert [r.implementation for r in results] == ["weaksup LabelModel(method='triplet')"]
+    assert peers.FLYINGSQUID_ENV in results[0].note and results[0].seconds > 0
+    if not python:
+        return
+    fs = peers.flyingsquid_at_scale(python, 3000, 10)
+    assert fs["proba"].shape == (3000, 2) and fs["seconds_predict"] > 0
+    L, y, _ = peers.synthetic_label_matrix(3000, 10, 2, coverage=0.3, seed=0)
+    ours = LabelModel(2, method="triplet").fit_predict_proba(L)
+    assert np.mean(ours.argmax(1) == fs["proba"].argmax(1)) > 0.98
+    print(f"FlyingSquid accuracy {fs['accuracy']:.4f}, weaksup {(ours.argmax(1) == y).mean():.4f}")
