@@ -58,14 +58,18 @@ def majority_accuracy(L, y, k, seeds=20):
 
 
 def reference_em(L, k, confusion, abstain, smoothing, iterations, balance=None, accuracy_prior=None,
-                 above_random=False, class_prior="learned", confusion_strength=3.0, discount_copies=False):
-    """Dense NumPy EM over rows (no pattern collapsing), from the model's definition."""
+                 above_random=False, class_prior="learned", confusion_strength=3.0, discount_copies=False,
+                 start=None):
+    """Dense NumPy EM over rows (no pattern collapsing), from the model's definition; it starts
+    from the posteriors `start` (n, k), by default majority vote's."""
     n, m = L.shape
     onehot = np.zeros((n, m, k + 1))
     onehot[np.arange(n)[:, None], np.arange(m)[None, :], L + 1] = 1.0
     counts = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1).astype(float)
     empty = balance if balance is not None else np.full(k, 1.0 / k)
     q = np.where(counts.sum(1, keepdims=True) > 0, counts / np.maximum(counts.sum(1, keepdims=True), 1), empty)
+    if start is not None:
+        q = start
     a = smoothing
     bias = np.zeros(k)
 

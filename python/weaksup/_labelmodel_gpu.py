@@ -89,6 +89,14 @@ class GpuVotes:
                 self._ptr(class_total), self.device.stream)
         return vote_class, class_total
 
+    def host_patterns(self) -> Any:
+        """The distinct vote patterns of a host copy of the matrix (the triplet method's moments
+        are read on the CPU; the EM steps and predictions stay on the device)."""
+        from .labelmodel import collapse
+
+        with self.device:
+            return collapse(self.labels.get(), self.k)
+
     def statistics(self, weights: Any, bias: Any):
         xp, k = self.xp, self.k
         vote_class, class_total, ll = xp.empty((self.sources * (k + 1), k)), xp.empty(k), xp.empty(1)

@@ -26,6 +26,10 @@ Beta prior (``accuracy_prior=(0.7, 300)``: 300 pseudo-votes at 70%, so a source'
 away from a majority vote's only as far as many overlapping votes support); and accuracies stay
 above 1/k (``above_random``), which removes the label-swapped fixed points.
 
+``method="triplet"`` fits instead FlyingSquid's closed form (``weaksup.triplet``: symmetric
+accuracies from the agreements of triplets of sources, abstaining independent of the class, no
+iterations); ``init="triplet"`` starts EM from it rather than from majority vote.
+
 Identical rows are collapsed first (distinct vote patterns with counts), so an EM iteration
 costs O(distinct votes), not O(n m). The E-step and the M-step's sums run in C++
 (``threads=``, GIL released) or, for CuPy / torch CUDA input, on the GPU.
@@ -46,6 +50,8 @@ from . import _core
 _CONFUSIONS = ("auto", "symmetric", "full")
 _CLASS_PRIORS = ("uniform", "learned")
 _ABSTAINS = ("observed", "ignored")
+_METHODS = ("em", "triplet")
+_INITS = ("majority", "triplet")
 TIE_BREAKS = ("abstain", "random", "true-random", "first")
 _TIE_TOLERANCE = 1e-5  # probabilities this close to the row's maximum tie (as in Snorkel)
 
@@ -341,15 +347,24 @@ class LabelModel:
         per item changes by less than ``tol``.
     threads : CPU threads (0 = all cores).
     seed : seeds ``tie_break="random"`` in :meth:`predict`.
+    method : ``"em"`` (default) or ``"triplet"``: FlyingSquid's closed-form estimate
+        (``weaksup.triplet``; needs 3 sources or more, confusion ``"symmetric"``; its tables
+        treat abstaining as independent of the class whatever ``abstain`` says; the class
+        balance is ``class_balance`` / ``Y_dev``, else uniform; smoothing, max_iter and tol
+        are not used).
+    init : EM's start (method ``"em"``): ``"majority"`` (default: majority-vote posteriors)
+        or ``"triplet"`` (the posteriors of the triplet method's tables).
 
     After :meth:`fit`: ``conditional_probs_`` (m, k + 1, k), ``class_balance_`` (k,),
-    ``accuracies_`` (m,), ``history_`` (mean log-likelihood per iteration), ``n_iter_``.
+    ``accuracies_`` (m,), ``history_`` (mean log-likelihood per iteration; empty for
+    method ``"triplet"``), ``n_iter_``.
     """
 
     def __init__(self, cardinality: int = 2, *, confusion: str = "auto", abstain: str = "ignored",
                  smoothing: float = 1.0, accuracy_prior: Optional[Tuple[float, float]] = (0.7, 200.0),
                  confusion_strength: float = 3.0, above_random: bool = True, class_prior: str = "uniform",
-                 discount_copies: bool = True, max_iter: int = 100, tol: float = 1e-6, threads: int = 0, seed: int = 0):
+                 discount_copies: bool = True, max_iter: int = 100, tol: float = 1e-6, threads: int = 0,
+                 seed: int = 0, method: str = "em", init: str = "majority"):
         self.cardinality = _cardinality(cardinality)
         self.confusion = _arrays.check_choice(confusion, "confusion", {c: c for c in _CONFUSIONS})
         self.abstain = _arrays.check_choice(abstain, "abstain", {a: a for a in _ABSTAINS})
@@ -363,6 +378,11 @@ class LabelModel:
         self.tol = _arrays.check_real(tol, "tol", 0.0)
         self.threads = _arrays.check_threads(threads)
         self.seed = _seed(seed)
+        self.method = _arrays.check_choice(method, "method", {m: m for m in _METHODS})
+        self.init = _arrays.check_choice(init, "init", {i: i for i in _INITS})
+        if self.method == "triplet" and self.confusion == "full":
+            raise ValueError("method='triplet' estimates one accuracy per source (confusion='symmetric'); for full "
+                             "confusion tables use method='em' with init='triplet'")
         self.conditional_probs_: Optional[np.ndarray] = None
 
     # -- M-step: tables from expected counts (xp = numpy or cupy)
@@ -490,9 +510,11 @@ class LabelModel:
     def _fit_votes(self, votes: Any, prior: Any) -> None:
         xp, k = votes.xp, self.cardinality
         _check_tables(votes.sources, k)
+        if self.method == "triplet":
+            return self._fit_triplet(votes, prior)
         n = float(votes.rows)
         fixed = None if prior is None else xp.asarray(prior)
-        vote_class, class_total = votes.majority_statistics(fixed)
+        vote_class, class_total = self._start(votes, fixed)
         rules = self._rules(vote_class, xp)
         bias = xp.zeros(k)
         history: List[float] = []
@@ -512,6 +534,24 @@ class LabelModel:
                 break
         theta, p = self._tables(vote_class, class_total, n, fixed, xp)
         self._set(theta, p, bias, votes.sources, history)
+
+    def _fit_triplet(self, votes: Any, prior: Optional[np.ndarray]) -> None:
+        from . import triplet
+
+        theta, p = triplet.tables(votes.host_patterns(), prior)
+        self._set(theta, p, np.zeros(self.cardinality), votes.sources, [])
+
+    def _start(self, votes: Any, fixed: Any) -> Tuple[Any, Any]:
+        """EM's first expected counts: under majority vote, or under the triplet method's tables."""
+        if self.init == "majority":
+            return votes.majority_statistics(fixed)
+        from . import triplet
+
+        xp = votes.xp
+        theta, p = triplet.tables(votes.host_patterns(), None if fixed is None else _to_numpy(fixed))
+        weights, base = self._weights(xp.asarray(theta), xp)
+        vote_class, class_total, _ = votes.statistics(weights, base + _log(xp.asarray(p), xp))
+        return vote_class, class_total
 
     def _set(self, theta: Any, prior: Any, bias: Any, sources: int, history: List[float]) -> None:
         asnumpy = _to_numpy
@@ -575,7 +615,8 @@ class LabelModel:
         config = dict(cardinality=self.cardinality, confusion=self.confusion, abstain=self.abstain,
                       smoothing=self.smoothing, accuracy_prior=self.accuracy_prior,
                       confusion_strength=self.confusion_strength, above_random=self.above_random,
-                      class_prior=self.class_prior, discount_copies=self.discount_copies, max_iter=self.max_iter, tol=self.tol, seed=self.seed)
+                      class_prior=self.class_prior, discount_copies=self.discount_copies, max_iter=self.max_iter,
+                      tol=self.tol, seed=self.seed, method=self.method, init=self.init)
         with open(path, "wb") as f:
             np.savez(f, config=np.asarray(json.dumps(config)), conditional_probs=self.conditional_probs_,
                      class_balance=self.class_balance_, balance_bias=self.balance_bias_, history=self.history_)
@@ -663,6 +704,10 @@ class _CpuVotes:
         k = self.patterns.classes
         empty = fixed_prior if fixed_prior is not None else np.full(k, 1.0 / k)
         return _core.majority_statistics(self.patterns, np.ascontiguousarray(empty, dtype=np.float64), self.threads)
+
+    def host_patterns(self) -> Any:
+        """The distinct vote patterns on the CPU (what the triplet method reads)."""
+        return self.patterns
 
     def statistics(self, weights: np.ndarray, bias: np.ndarray):
         return _core.em_statistics(self.patterns, weights, np.ascontiguousarray(bias), self.threads)

@@ -10,10 +10,16 @@ and scored rows together (transductive). Every method's probabilities go through
 seeded random tie-break. At scale each implementation runs in a fresh child process on the
 same synthetic matrix (labelmodel_peers.synthetic_label_matrix), timing fit + predict_proba and
 the peak resident memory above the label matrix.
+The triplet method (``LabelModel(method="triplet")``) is timed against FlyingSquid, which needs
+numpy<2 and pgmpy==0.1.14 and so runs in an interpreter of its own, named by
+``$WEAKSUP_FLYINGSQUID_PYTHON`` (the row is left out without it), on the same matrix passed as
+a .npy file.
 """
 
 from __future__ import annotations
 
+import os
+import numpy as np
 from typing import List, Tuple
 
 from . import labelmodel_peers as peers
@@ -54,6 +60,31 @@ def _scale_rows(results: List[Result], n: int, m: int, k: int, peer_list: List[s
                                    f"matrix; {r['n_iter']} iterations", accuracy=r["accuracy"]))
 
 
+def _triplet_rows(results: List[Result], n: int, m: int = 10) -> None:
+    """The triplet method, fit + predict_proba, against FlyingSquid's on the same matrix."""
+    from weaksup.labelmodel import LabelModel
+
+    workload = f"triplet method: fit + predict_proba, n={n:,}, m={m}, k=2, coverage 0.3"
+    ours_name, fs_name = "weaksup LabelModel(method='triplet')", "FlyingSquid LabelModel"
+    python = os.environ.get(peers.FLYINGSQUID_ENV)
+    r = peers.peer_at_scale("weaksup", n, m, 2, 0.3, seed=0, method="triplet")
+    note = (f"peak {r['rss_above_matrix_mb']:.0f} MB above the {r['matrix_mb']:.0f} MB matrix; "
+            f"accuracy {r['accuracy']:.4f}")
+    if not python:
+        note += (f"; FlyingSquid not run: set {peers.FLYINGSQUID_ENV} to a Python with flyingsquid "
+                 f"(numpy<2, pgmpy==0.1.14)")
+    results.append(Result(SECTION, workload, ours_name, r["seconds_fit"] + r["seconds_predict"],
+                          fs_name if python else ours_name, note=note))
+    if python:
+        fs = peers.flyingsquid_at_scale(python, n, m, 0.3, seed=0)
+        L, _, _ = peers.synthetic_label_matrix(n, m, 2, coverage=0.3, seed=0)
+        same = np.mean(LabelModel(2, method="triplet").fit_predict_proba(L).argmax(1) == fs["proba"].argmax(1))
+        results.append(Result(SECTION, workload, fs_name, fs["seconds_fit"] + fs["seconds_predict"], fs_name,
+                              note=f"accuracy {fs['accuracy']:.4f}; fit {fs['seconds_fit']:.2f} s, predict_proba "
+                                   f"{fs['seconds_predict']:.1f} s; the same labels as weaksup on {same:.2%} of "
+                                   f"the items"))
+
+
 def run(quick: bool = False) -> Tuple[List[Result], List[str]]:
     missing = [name for module, name in PEERS if not have(module)]
     results: List[Result] = []
@@ -67,6 +98,7 @@ def run(quick: bool = False) -> Tuple[List[Result], List[str]]:
     n = 100_000 if quick else 1_000_000
     _scale_rows(results, n, 50, 10, available)
     _scale_rows(results, n, 10, 2, available)
+    _triplet_rows(results, n)
     if not quick:
         _scale_rows(results, 10_000_000, 100, 10, ["weaksup"])
     return results, missing

@@ -936,7 +936,7 @@ def _peer_fit_predict(peer: str, L: np.ndarray, k: int, peer_kwargs: Dict[str, A
         from weaksup.labelmodel import LabelModel
 
         t0 = time.perf_counter()
-        model = LabelModel(k)
+        model = LabelModel(k, **peer_kwargs)
         proba = model.fit_predict_proba(L)  # fit + predict_proba, collapsing L once
         t1 = time.perf_counter()
         return dict(proba=proba, seconds_convert=0.0, seconds_fit=t1 - t0, seconds_predict=0.0,
@@ -1004,7 +1004,8 @@ def peer_at_scale(
     """One peer on ``synthetic_label_matrix(n, m, k, coverage, seed)`` (int8) in a child process.
 
     The child imports the peer, generates the matrix, resets the peak-RSS mark, then fits and
-    predicts probabilities for all n rows.  peer: "snorkel" (LabelModel, 100 epochs, seed 123,
+    predicts probabilities for all n rows.  peer: "weaksup" (``LabelModel(k, **peer_kwargs)``),
+    "snorkel" (LabelModel, 100 epochs, seed 123,
     lr 0.01 unless given in ``peer_kwargs``), "crowdkit" (DawidSkene, n_iter 100, tol 1e-5:
     dense -> long DataFrame conversion is timed as ``seconds_convert`` and counts toward the
     peak) or "majority" (NumPy vote count).  Returns a dict with ``seconds_generate``,
@@ -1016,3 +1017,34 @@ def peer_at_scale(
     if peer not in ("snorkel", "crowdkit", "majority", "weaksup"):
         raise ValueError(f"peer must be 'weaksup', 'snorkel', 'crowdkit' or 'majority', got {peer!r}")
     return _run_child(_child_scale, (peer, n, m, k, coverage, seed, peer_kwargs), context, timeout)
+
+
+# ------------------------------------------------------------------ FlyingSquid (another interpreter)
+
+FLYINGSQUID_ENV = "WEAKSUP_FLYINGSQUID_PYTHON"
+
+
+def flyingsquid_at_scale(python: str, n: int, m: int, coverage: float = 0.3, seed: int = 0,
+                         timeout: Optional[float] = None) -> Dict[str, Any]:
+    """FlyingSquid's fit + predict_proba on ``synthetic_label_matrix(n, m, 2, coverage, seed)``,
+    run by the interpreter ``python`` (FlyingSquid needs numpy<2 and pgmpy==0.1.14: a separate
+    environment, e.g. ``$WEAKSUP_FLYINGSQUID_PYTHON``) on the matrix passed as a .npy file.
+    Returns the child's ``seconds_convert`` / ``seconds_fit`` / ``seconds_predict``, ``proba``
+    (n, 2), ``accuracy`` (argmax against the generating y) and ``y``."""
+    import json
+    import subprocess
+    import tempfile
+
+    L, y, _ = synthetic_label_matrix(n, m, 2, coverage=coverage, seed=seed)
+    child = pathlib.Path(__file__).with_name("flyingsquid_child.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        L_path, out_path = os.path.join(tmp, "L.npy"), os.path.join(tmp, "proba.npy")
+        np.save(L_path, L)
+        del L
+        done = subprocess.run([python, str(child), L_path, out_path], capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, "PYTHONPATH": ""})
+        if done.returncode != 0:
+            raise RuntimeError(f"FlyingSquid under {python} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        times = json.loads(done.stdout.strip().splitlines()[-1])
+        proba = np.load(out_path)
+    return dict(**times, proba=proba, y=y, accuracy=float(np.mean(np.argmax(proba, axis=1) == y)))
