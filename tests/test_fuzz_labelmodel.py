@@ -493,7 +493,17 @@ def same(a: Any, b: Any) -> bool:
 # ================================================================ weaksup.LabelModel
 
 
-CONFUSIONS, ABSTAINS = ("symmetric", "full"), ("observed", "ignored")
+CONFUSIONS, ABSTAINS = ("auto", "symmetric", "full"), ("observed", "ignored")
+CLASS_PRIORS = ("uniform", "learned")
+
+
+def is_accuracy_prior(v) -> bool:
+    """None, or a (mean in (0, 1), strength >= 0) pair of real numbers."""
+    if v is None:
+        return True
+    if not isinstance(v, (tuple, list)) or len(v) != 2 or not all(is_real(x) for x in v):
+        return False
+    return 0.0 < float(v[0]) < 1.0 and float(v[1]) >= 0.0
 TIE_BREAKS = ("abstain", "random", "true-random", "first")
 
 
@@ -502,6 +512,9 @@ def native_models(draw, k: int) -> LabelModel:
     """A valid, quick LabelModel (a few EM iterations)."""
     return LabelModel(k, confusion=draw(st.sampled_from(CONFUSIONS)), abstain=draw(st.sampled_from(ABSTAINS)),
                       smoothing=draw(st.sampled_from([0.0, 1e-300, 0.5, 1.0, 1e6])),
+                      accuracy_prior=draw(st.sampled_from([None, (0.7, 300.0), (0.5, 0.0), (1e-9, 1e9)])),
+                      confusion_strength=draw(st.sampled_from([0.0, 3.0, 1e9])), above_random=draw(st.booleans()),
+                      class_prior=draw(st.sampled_from(CLASS_PRIORS)),
                       max_iter=draw(st.integers(1, 4)), tol=draw(st.sampled_from([0.0, 1e-6, 10.0])),
                       threads=draw(st.integers(0, 2)), seed=draw(st.integers(0, 2**64)))
 
@@ -522,6 +535,10 @@ def test_fuzz_label_model_init(data):
         abstain=choice_spec(ABSTAINS, ["drop", "OBSERVED"]),
         smoothing=Spec(lambda v: is_real(v, 0.0), st.floats(0, 10), (-1.0, -1e-300, 1e300, np.inf, np.nan,
                                                                      np.float32(0.5))),
+        accuracy_prior=Spec(is_accuracy_prior, st.one_of(st.none(), st.tuples(st.floats(0.01, 0.99), st.floats(0, 1e4))),
+                            ((0.0, 1.0), (1.0, 1.0), (0.7, -1.0), (0.7,), (0.7, np.nan), "0.7", (0.7, 1.0, 2.0))),
+        confusion_strength=Spec(lambda v: is_real(v, 0.0), st.floats(0, 100), (-1.0, np.inf, np.nan)),
+        above_random=BOOL, class_prior=choice_spec(CLASS_PRIORS, ["Uniform", "fixed"]),
         max_iter=Spec(lambda v: is_int(v, 1), ints(1, 1000), (0, -1, 2**70, 1.0)),
         tol=Spec(lambda v: is_real(v, 0.0), st.sampled_from([0.0, 1e-6, 1.0]), (-1e-9, np.nan, np.inf, 1e300)),
         threads=THREADS, seed=seed_spec())

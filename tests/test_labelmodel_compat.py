@@ -235,7 +235,7 @@ def native_dawid_skene(frame, n_iter=100, tol=1e-5):
     worker, _ = pd.factorize(frame["worker"])
     label, labels = pd.factorize(frame["label"])
     k = max(2, len(labels))
-    model = weaksup.LabelModel(k, confusion="full", abstain="ignored", smoothing=0.0, max_iter=n_iter, tol=tol)
+    model = weaksup.LabelModel(k, confusion="full", abstain="ignored", smoothing=0.0, class_prior="learned", max_iter=n_iter, tol=tol)
     model.fit((task, worker, label))
     return model.predict_proba((task, worker, label))[:, : len(labels)]
 

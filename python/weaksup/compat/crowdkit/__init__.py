@@ -255,7 +255,7 @@ class DawidSkene:
             counts = a.counts()
             return counts / counts.sum(axis=1, keepdims=True), []
         k = max(2, a.n_labels)  # the native model needs two classes; an unused one gets prior 0
-        model = _NativeLabelModel(k, confusion="full", abstain="ignored", smoothing=0.0,
+        model = _NativeLabelModel(k, confusion="full", abstain="ignored", smoothing=0.0, class_prior="learned",
                                   max_iter=self.n_iter, tol=max(self.tol, 0.0), threads=self.threads)
         try:
             model.fit(triplets)
