@@ -9,8 +9,8 @@ tie-break policies and Scorer; the baselines. The fit itself is weaksup's EM, so
 are compared with Snorkel's only where both are determined by the data.
 
 Figures measured when these tests were written (WRENCH youtube, fit on train, test split):
-the layer and Snorkel (100 epochs) agree on 98.0 % of the labels (tie_break_policy="random"),
-accuracy 0.860 (layer) and 0.840 (Snorkel).
+the layer and Snorkel (100 epochs) agree on 96.8 % of the labels (tie_break_policy="random"),
+accuracy 0.872 (layer) and 0.840 (Snorkel).
 """
 
 import inspect
@@ -133,8 +133,8 @@ def test_predict_proba_is_snorkels_rule(youtube):
 def test_labels_agree_with_snorkel_on_youtube(youtube):
     _, Lt, yt, ref, ours = youtube
     ours_labels, ref_labels = ours.predict(Lt, tie_break_policy="random"), ref.predict(Lt, tie_break_policy="random")
-    assert (ours_labels == ref_labels).mean() >= 0.95  # 0.980 measured
-    assert (ours_labels == yt).mean() >= (ref_labels == yt).mean() - 0.01  # 0.860 and 0.840
+    assert (ours_labels == ref_labels).mean() >= 0.95  # 0.968 measured
+    assert (ours_labels == yt).mean() >= (ref_labels == yt).mean() - 0.01  # 0.872 and 0.840
 
 
 def test_fit_is_the_native_em_with_snorkels_options():
@@ -193,7 +193,8 @@ def test_native_fit_options_follow_the_equations(k, accuracy, iterations):
     EM start), clip (the bound on P(vote | y)), and predict_proba(abstains=False)."""
     L, _ = synthetic(k, 200, [0.85, 0.65, 0.7, 0.75], k=k, silent=0.1)
     prior = np.linspace(1, 2, k) / np.linspace(1, 2, k).sum()
-    model = weaksup.LabelModel(k, smoothing=0.0, max_iter=iterations, tol=0.0)
+    model = weaksup.LabelModel(k, confusion="symmetric", abstain="observed", smoothing=0.0, accuracy_prior=None,
+                               above_random=False, max_iter=iterations, tol=0.0)
     model.fit(L, class_balance=prior, balance=False, init_accuracy=accuracy, clip=0.05)
     np.testing.assert_allclose(model.conditional_probs_, reference_em(L, k, prior, accuracy, iterations, 0.05),
                                rtol=1e-9, atol=1e-12)
@@ -218,8 +219,9 @@ def test_mu_eps_clamps_as_snorkel():
     ref = fit_snorkel(L, 2, mu_eps=0.0123)
     # With a free table per LF and no smoothing, P(vote 0 | Y) = 0 in both fits, clamped to
     # mu_eps (the rest of Snorkel's tables is its SGD's choice: P(vote 1 | Y = 0) = 0.68 there,
-    # 0.9877 here). The native defaults, confusion="symmetric" (P(vote 0 | Y = 0) is the LF's
-    # accuracy times its coverage) and smoothing=1, give P(LF_0 = 0 | Y = 0) = 0.376 instead.
+    # 0.9877 here). The native defaults, confusion="auto" (an LF that only votes 1 gets one
+    # accuracy: P(vote 0 | Y = 0) is that accuracy times its coverage) and smoothing=1, give
+    # P(LF_0 = 0 | Y = 0) = 0.525 instead.
     ours = fit_ours(L, 2, dict(confusion="full", smoothing=0.0), mu_eps=0.0123)
     np.testing.assert_allclose(ours.get_conditional_probs()[:, 1, :], ref.get_conditional_probs()[:, 1, :], atol=1e-6)
     np.testing.assert_allclose(ours.get_conditional_probs()[:, 1, :], 0.0123, rtol=1e-12)
@@ -257,7 +259,7 @@ def test_prec_init_below_chance_still_trusts_the_lfs():
     assert (flipped.accuracies_ < 0.5).all()
     ours = fit_ours(L, 2, prec_init=0.1)
     assert (ours.get_weights() > 0.5).all()
-    np.testing.assert_allclose(ours.predict_proba(L), fit_ours(L, 2).predict_proba(L), atol=1e-3)  # EM's tol apart
+    np.testing.assert_allclose(ours.predict_proba(L), fit_ours(L, 2).predict_proba(L), atol=0.02)  # 0.007: EM stops apart
     assert (ours.predict(L, tie_break_policy="random") == Y).mean() > 0.85  # 0.89
     ref = fit_snorkel(L, 2, prec_init=0.1, seed=0)
     assert (ref.predict(L, tie_break_policy="random") == ours.predict(L, tie_break_policy="random")).mean() > 0.95

@@ -3,9 +3,9 @@ on weaksup's native label model.
 
 ``LabelModel``
     Snorkel's class, signatures, return shapes and public semantics, fitted by
-    :class:`weaksup.labelmodel.LabelModel` (EM over distinct vote patterns, the native
-    model's defaults: ``confusion="symmetric"``, ``abstain="observed"``, ``smoothing=1``)
-    instead of Snorkel's matrix-completion SGD. What is Snorkel's:
+    :class:`weaksup.labelmodel.LabelModel` (EM over distinct vote patterns, with the native
+    model's defaults for everything Snorkel does not define: the form of the tables, priors on
+    the accuracies, smoothing) instead of Snorkel's matrix-completion SGD. What is Snorkel's:
 
     * the class prior P(Y) is ``class_balance`` (normalized to sum 1), else the class
       frequencies of ``Y_dev`` (every class must occur), else uniform, and is used as it is
@@ -208,19 +208,18 @@ class LabelModel(BaseLabeler):
     cardinality : number of classes.
     verbose, device : accepted for compatibility (nothing is printed; the computation runs
         where ``L`` lives).
-    confusion, abstain, smoothing, max_iter, tol, threads : passed to the native model
-        (weaksup extensions; defaults are the native defaults).
+    **native_options : weaksup extensions, passed to :class:`weaksup.labelmodel.LabelModel`
+        (``confusion``, ``abstain``, ``smoothing``, ``max_iter``, ``tol``, ``threads``, ...);
+        the native defaults otherwise.
     """
 
     def __init__(self, cardinality: int = 2, *, verbose: bool = True, device: str = "cpu",
-                 confusion: str = "auto", abstain: str = "ignored", smoothing: float = 1.0,
-                 max_iter: int = 100, tol: float = 1e-6, threads: int = 0) -> None:
+                 **native_options: Any) -> None:
         super().__init__(cardinality)
         self.verbose = _arrays.check_bool(verbose, "verbose")
         self.device = _arrays.check_str(device, "device", 'a device name such as "cpu" or "cuda:0"')
-        self._native_config = dict(confusion=confusion, abstain=abstain, smoothing=smoothing,
-                                   max_iter=max_iter, tol=tol, threads=threads)
-        self._model = _NativeLabelModel(self.cardinality, **self._native_config)
+        self._model = _NativeLabelModel(self.cardinality, **native_options)  # checks the options
+        self._native_config = native_options
         self._fitted = False
         self.train_config = TrainConfig()
 
@@ -249,7 +248,7 @@ class LabelModel(BaseLabeler):
             mu_eps=None if mu_eps is None else _clip(mu_eps, k, "mu_eps"))
         precisions = _precisions(prec_init)
         prior = _prior(class_balance, Y_dev, k)
-        model = _NativeLabelModel(k, seed=0 if seed is None else seed, **self._native_config)
+        model = _NativeLabelModel(k, **self._native_config)
         votes = model._votes(L_train)
         m, n = votes.sources, votes.rows
         if precisions.ndim == 1 and precisions.size != m:
@@ -294,7 +293,7 @@ class LabelModel(BaseLabeler):
 
     def load(self, source: str) -> None:
         """Read a model written by :meth:`save` into this object."""
-        self._model = _NativeLabelModel.load(_path(source, "source"), threads=self._native_config["threads"])
+        self._model = _NativeLabelModel.load(_path(source, "source"), threads=self._model.threads)
         self.cardinality = self._model.cardinality
         self._fitted = True
 
