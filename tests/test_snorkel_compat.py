@@ -104,6 +104,12 @@ def test_points_without_votes_get_the_class_prior(prior):
         np.testing.assert_array_equal(ours.predict(L, tie_break_policy="abstain") == -1, silent)
 
 
+def test_symmetric_conflicts_tie_as_in_snorkel():
+    L = np.array([[-1, 1, 0], [0, -1, 1], [1, 0, -1]])  # every pair of LFs disagrees once
+    np.testing.assert_array_equal(fit_snorkel(L, 2, seed=0).predict(L), [-1, -1, -1])
+    np.testing.assert_array_equal(fit_ours(L, 2).predict(L), [-1, -1, -1])
+
+
 def test_youtube_points_without_votes_tie_as_in_snorkel(youtube):
     L, Lt, yt, ref, ours = youtube
     silent = (Lt == -1).all(axis=1)

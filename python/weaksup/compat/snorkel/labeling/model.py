@@ -255,7 +255,7 @@ class LabelModel(BaseLabeler):
             raise ValueError(f"prec_init must have shape {m}. (one initial precision per LF: L_train has {m} LFs), "
                              f"got {precisions.size} entries")
         eps = config.mu_eps if config.mu_eps is not None else min(0.01, 1 / 10 ** math.ceil(math.log10(n)))
-        model._fit_votes(votes, votes.xp.asarray(prior), balance=False, init_accuracy=precisions, clip=eps)
+        model._fit_votes(votes, prior, balance=False, init_accuracy=precisions, clip=eps)
         _trust_sources(model)
         if seed is not None:
             random.seed(seed)
