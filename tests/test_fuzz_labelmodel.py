@@ -579,15 +579,33 @@ def test_fuzz_label_model_fit(data):
     L = data.draw(L_cases(k))
     balance = data.draw(class_balances(k))
     Y_dev = data.draw(weighted((2, st.just(Case(None, True))), (1, gold(k, None))))
-    result = call(model.fit, L.value, Y_dev=Y_dev.value, class_balance=balance.value)
+    options = draw_args(data, balance=BOOL, clip=Spec(lambda v: is_real(v, 0.0, 1.0 / k), st.sampled_from(
+        [0.0, 0.01, 1.0 / k]), (-0.01, 1.0 / k + 1e-9, 0.5 + 1e-9, np.nan, np.inf)))
+    init = data.draw(init_accuracies(L.m))
+    result = call(model.fit, L.value, Y_dev=Y_dev.value, class_balance=balance.value, init_accuracy=init.value,
+                  **{name: a[0] for name, a in options.items()})
     Y_valid = True if balance.value is not None else (True if Y_dev.value is None else Y_dev.valid)
-    if expect(result, L.valid, balance.valid, Y_valid, L.valid and sources_fit(model, L)):
+    if expect(result, L.valid, balance.valid, Y_valid, init.valid, *(a[1] for a in options.values()),
+              L.valid and sources_fit(model, L)):
         assert result is model
         n, m = shape_of(L, model.predict_proba(L.value).shape[0])
         check_model(model, m or model.n_sources_, k)
         check_probs(model.predict_proba(L.value), n, k)
         if balance.value is not None:
             np.testing.assert_allclose(model.class_balance_, np.asarray(balance.value, dtype=np.float64))
+        clip = float(options["clip"][0])
+        votes = model.conditional_probs_[:, 1:, :]
+        assert (votes >= clip - 1e-12).all() and (votes <= 1 - clip + 1e-12).all()
+
+
+@st.composite
+def init_accuracies(draw, m: Optional[int]) -> Case:
+    """fit's init_accuracy for m sources (None when unknown): None, a number or one per source
+    in [0, 1], or something invalid."""
+    sized = [] if m is None else [Case(np.full(m, 0.6), True), Case(np.linspace(0, 1, m).tolist(), True),
+                                  Case(np.full(m + 1, 0.6), False), Case(np.full((m, 1), 0.6), False)]
+    return draw(st.one_of(st.just(Case(None, True)), st.floats(0, 1).map(lambda v: Case(v, True)), st.sampled_from(
+        [Case(1.5, False), Case(-0.1, False), Case(np.nan, False), Case("x", False), Case([0.5, "a"], False)] + sized)))
 
 
 @fuzz_settings
@@ -610,13 +628,18 @@ def test_fuzz_label_model_fit_predict_proba(data):
 def test_fuzz_label_model_predict_proba(data):
     model, k, m = data.draw(fitted_native())
     L = data.draw(L_cases(k, m))
-    result = call(model.predict_proba, L.value)
-    if expect(result, L.valid):
+    abstains = data.draw(bool_arg())
+    result = call(model.predict_proba, L.value, abstains=abstains[0])
+    if expect(result, L.valid, abstains[1]):
         n, mm = shape_of(L, result.shape[0])
         assert (mm or m) <= m
         check_probs(result, n, k)
         if L.dense is not None:  # every form of a matrix gives the same posteriors
-            np.testing.assert_allclose(result, model.predict_proba(L.dense), rtol=0, atol=1e-12)
+            np.testing.assert_allclose(result, model.predict_proba(L.dense, abstains=abstains[0]), rtol=0, atol=1e-12)
+            if not abstains[0]:  # abstains left out: items without votes get the prior
+                silent = (np.asarray(L.dense) == -1).all(axis=1)
+                np.testing.assert_allclose(result[silent], np.broadcast_to(model.class_balance_, (silent.sum(), k)),
+                                           rtol=1e-12, atol=1e-15)
 
 
 @fuzz_settings
@@ -1161,17 +1184,20 @@ def test_fuzz_snorkel_label_model_fit(data):
         lr=Spec(lambda v: is_real(v, 0.0), st.floats(0, 1), (-0.1, np.nan, np.inf)),
         l2=Spec(lambda v: is_real(v, 0.0), st.floats(0, 1), (-1.0, np.inf)),
         optimizer=choice_spec(("sgd", "adam", "adamax"), ["lbfgs", "SGD"]),
-        optimizer_config=Spec(lambda v: v is None or isinstance(v, dict), st.sampled_from([None, {}, {"a": 1}])),
+        optimizer_config=Spec(lambda v: v is None or v in ({}, {"sgd_config": {"momentum": 0.5}}), st.sampled_from(
+            [None, {}, {"sgd_config": {"momentum": 0.5}}]), ({"a": 1}, {"sgd_config": {"beta": 1}})),
         lr_scheduler=choice_spec(("constant", "linear", "exponential", "step"), ["cosine"]),
-        lr_scheduler_config=Spec(lambda v: v is None or isinstance(v, dict), st.sampled_from([None, {}])),
+        lr_scheduler_config=Spec(lambda v: v is None or v in ({}, {"warmup_steps": 2, "warmup_unit": "epochs"}),
+                                 st.sampled_from([None, {}, {"warmup_steps": 2, "warmup_unit": "epochs"}]),
+                                 ({"warmup_steps": 2}, {"warmup_steps": -1, "warmup_unit": "epochs"}, {"x": 0})),
         seed=optional(seed_spec(2**32 - 1)), log_freq=Spec(lambda v: is_int(v, 1), ints(1, 100), (0, -5)),
-        mu_eps=optional(Spec(lambda v: is_real(v, 0.0, 1.0), st.floats(0, 1), (1.5, -0.1, np.nan))))
+        mu_eps=optional(Spec(lambda v: is_real(v, 0.0, 1.0 / k), st.floats(0, 1.0 / k), (0.6, 1.5, -0.1, np.nan))))
     sized = [] if L.m is None else [(np.full(L.m, 0.7), True), (np.full(L.m + 1, 0.7).tolist(), False)]
     prec = data.draw(st.one_of(st.floats(0, 1).map(lambda v: (v, True)), st.sampled_from(
         [(1.5, False), (-0.1, False), (np.nan, False), ("x", False), (None, False)] + sized)))
     result = call(model.fit, L.value, class_balance=balance.value, prec_init=prec[0],
                   **{name: a[0] for name, a in args.items()})
-    if expect(result, L.valid, balance.valid, prec[1], *(a[1] for a in args.values())):
+    if expect(result, L.valid, snorkel_balance_valid(balance, k), prec[1], *(a[1] for a in args.values())):
         assert result is None
         n, mm = shape_of(L, model.predict_proba(L.value).shape[0])
         mm = mm or model.native.n_sources_
@@ -1179,6 +1205,25 @@ def test_fuzz_snorkel_label_model_fit(data):
         check_probs(model.predict_proba(L.value), n, k)
         weights = model.get_weights()
         assert weights.shape == (mm,) and ((weights >= 1e-6) & (weights <= 1)).all()
+
+
+def _numbers(value: Any) -> Optional[np.ndarray]:
+    """A list / tuple / array of real numbers as an array; None for anything else."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        return None
+    try:
+        p = np.asarray(value)
+    except ValueError:  # ragged
+        return None
+    return p if p.dtype.kind in "iuf" else None
+
+
+def snorkel_balance_valid(case: Case, k: int) -> bool:
+    """Snorkel's class_balance: k finite positive numbers, normalized (need not sum to 1)."""
+    if case.value is None:
+        return True
+    p = _numbers(case.value)
+    return p is not None and p.shape == (k,) and bool(np.isfinite(p).all() and (p > 0).all())
 
 
 @fuzz_settings
@@ -1208,8 +1253,10 @@ def test_fuzz_snorkel_label_model_predict(data):
         check_among_ties(preds, probs)
 
 
-def _snorkel_score(data, model, k, m: Optional[int]):
+def _snorkel_score(data, model, k, m: Optional[int], reads_votes: bool = True):
     L = data.draw(weighted((2, good_L(k, m)), (1, bad_L(k, m))))
+    if not reads_votes and not L.valid:  # a baseline that ignores the labels may accept labels past k
+        L = Case(L.value, None)
     Y = data.draw(gold(k, L.n if L.n is not None else 3, "snorkel"))
     metrics = data.draw(st.one_of(
         st.lists(st.sampled_from(SNORKEL_METRICS), max_size=4).map(lambda v: (v, True)),
@@ -1328,8 +1375,11 @@ def test_fuzz_majority_label_voter_score(data):
 @fuzz_settings
 @given(data=st.data())
 def test_fuzz_majority_label_voter_save_load(data, tmp_path):
-    k = data.draw(st.integers(2, 4))
-    voter = wsn.MajorityLabelVoter(k)
+    _voter_save_load(data, tmp_path, wsn.MajorityLabelVoter(data.draw(st.integers(2, 4))))
+
+
+def _voter_save_load(data, tmp_path, voter):
+    k = voter.cardinality
     file = tmp_path / "voter.pkl"
     path = data.draw(paths(file))
     if not expect(call(voter.save, path.value), path.valid) or not path.valid:
@@ -1341,10 +1391,127 @@ def test_fuzz_majority_label_voter_save_load(data, tmp_path):
         file.write_bytes(data.draw(st.binary(max_size=32)))
     elif kind == "foreign":
         file.write_bytes(pickle.dumps(data.draw(st.sampled_from([[1, 2], {"x": 1}, 3.5, None]))))
-    other, path = wsn.MajorityLabelVoter(2), data.draw(paths(file))
+    other, path = type(voter)(2), data.draw(paths(file))
     if expect(call(other.load, path.value), path.valid, True if kind == "whole" else None if kind == "garbage"
               else False):
         assert other.cardinality == (k if kind == "whole" else other.cardinality)
+        if kind == "whole" and hasattr(voter, "balance"):
+            np.testing.assert_array_equal(other.balance, voter.balance)
+
+
+def baseline_L(k: int) -> st.SearchStrategy:
+    """Label matrices for the baselines that do not read the votes (MajorityClassVoter,
+    RandomVoter): a matrix with labels past the cardinality may be accepted (valid None)."""
+    return L_cases(k).map(lambda case: case if case.valid else Case(case.value, None, case.n, case.m, case.dense))
+
+
+def majority_class_balance_valid(case: Case, k: int) -> bool:
+    p = _numbers(case.value)
+    return p is not None and p.shape == (k,) and bool(np.isfinite(p).all() and (p >= 0).all() and (p > 0).any())
+
+
+@st.composite
+def fitted_majority_class_voter(draw):
+    k = draw(st.integers(2, 4))
+    voter = wsn.MajorityClassVoter(k)
+    voter.fit(draw(st.sampled_from([np.full(k, 1.0 / k), np.arange(1.0, k + 1), np.r_[1.0, np.zeros(k - 1)]])))
+    return voter, k
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_majority_class_voter_fit(data):
+    k = data.draw(st.integers(2, 4))
+    voter = wsn.MajorityClassVoter(k)
+    balance = data.draw(st.one_of(class_balances(k), st.sampled_from(
+        [Case(np.r_[1.0, np.zeros(k - 1)], True), Case(np.zeros(k), False), Case(np.arange(k), True)])))
+    result = call(voter.fit, balance.value)
+    if expect(result, majority_class_balance_valid(balance, k)):
+        assert result is None
+        np.testing.assert_array_equal(voter.balance, np.asarray(balance.value, dtype=np.float64))
+    else:
+        assert isinstance(call(voter.predict_proba, np.zeros((1, 1), int)), Rejected)  # not fitted
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_majority_class_voter_predict_proba(data):
+    voter, k = data.draw(fitted_majority_class_voter())
+    L = data.draw(baseline_L(k))
+    result = call(voter.predict_proba, L.value)
+    if expect(result, L.valid):
+        n, _ = shape_of(L, result.shape[0])
+        check_probs(result, n, k)
+        top = (voter.balance == voter.balance.max()) / np.sum(voter.balance == voter.balance.max())
+        np.testing.assert_array_equal(result, np.broadcast_to(top, (n, k)))
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_majority_class_voter_predict(data):
+    voter, k = data.draw(fitted_majority_class_voter())
+    _baseline_predict(data, voter, k)
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_majority_class_voter_score(data):
+    _snorkel_score(data, *data.draw(fitted_majority_class_voter()), None, reads_votes=False)
+
+
+@fuzz_settings
+@given(data=st.data())
+def test_fuzz_majority_class_voter_save_load(data, tmp_path):
+    _voter_save_load(data, tmp_path, data.draw(fitted_majority_class_voter())[0])
+
+
+def _baseline_predict(data, voter, k: int) -> None:
+    L = data.draw(baseline_L(k))
+    return_probs, policy = data.draw(SNORKEL_RETURN_PROBS.any()), data.draw(tie_break_arg(POLICIES))
+    result = call(voter.predict, L.value, return_probs=return_probs[0], tie_break_policy=policy[0])
+    if expect(result, L.valid, return_probs[1], policy[1]):
+        preds, probs = result if return_probs[0] else (result, None)
+        n, _ = shape_of(L, len(preds))
+        check_labels(preds, n, k, abstain=policy[0] == "abstain")
+        if probs is not None:
+            check_probs(probs, n, k)
+            check_among_ties(preds, probs)
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_random_voter_predict_proba(data):
+    k = data.draw(st.integers(2, 4))
+    L = data.draw(baseline_L(k))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    np.random.seed(seed)
+    result = call(wsn.RandomVoter(k).predict_proba, L.value)
+    if expect(result, L.valid):
+        n, _ = shape_of(L, result.shape[0])
+        check_probs(result, n, k)
+        np.random.seed(seed)  # NumPy's global generator, rand(n, k), rows normalized (Snorkel's draws)
+        expected = np.random.rand(n, k)
+        np.testing.assert_allclose(result, expected / expected.sum(axis=1, keepdims=True), rtol=1e-15)
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_random_voter_predict(data):
+    k = data.draw(st.integers(2, 4))
+    _baseline_predict(data, wsn.RandomVoter(k), k)
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_random_voter_score(data):
+    k = data.draw(st.integers(2, 4))
+    _snorkel_score(data, wsn.RandomVoter(k), k, None, reads_votes=False)
+
+
+@fuzz_settings
+@given(data=st.data())
+def test_fuzz_random_voter_save_load(data, tmp_path):
+    _voter_save_load(data, tmp_path, wsn.RandomVoter(data.draw(st.integers(2, 4))))
 
 
 @fuzz_settings
@@ -1686,12 +1853,15 @@ def test_fuzz_suite_covers_every_entry_point():
     names = {name for name in globals() if name.startswith("test_fuzz_")}
     covered = {
         LabelModel: "label_model", wsn.LabelModel: "snorkel_label_model", wsn.MajorityLabelVoter:
-        "majority_label_voter", wsn.LFAnalysis: "lf_analysis", sources.SourceAnalysis: "source_analysis",
+        "majority_label_voter", wsn.MajorityClassVoter: "majority_class_voter", wsn.RandomVoter: "random_voter",
+        wsn.LFAnalysis: "lf_analysis", sources.SourceAnalysis: "source_analysis",
         wck.DawidSkene: "dawid_skene", wck.MajorityVote: "majority_vote"}
     grouped = {  # methods checked inside another entry point's test
         "label_model": {"load": "save_load", "save": "save_load"},
         "snorkel_label_model": {"load": "save_load", "save": "save_load", "native": "fit"},
         "majority_label_voter": {"load": "save_load", "save": "save_load"},
+        "majority_class_voter": {"load": "save_load", "save": "save_load"},
+        "random_voter": {"load": "save_load", "save": "save_load"},
         "lf_analysis": {name: "" for name in ("label_coverage", "label_overlap", "label_conflict",
                                               "lf_polarities", "lf_coverages", "source_analysis")},
         "source_analysis": {name: "" for name in ("label_coverage", "label_overlap", "label_conflict",

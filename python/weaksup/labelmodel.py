@@ -239,7 +239,7 @@ def _collapse_triplets(L: tuple, k: int, n_sources: Optional[int], threads: int,
     items = _integer_vector(L[0], f"{name}[0]", 0, MAX_ITEMS - 1, _INDEX_FIX.format(what="items"), "indices")
     if n_sources is None:
         high, fix = _arrays._INT32_MAX // (k + 1) - 1, _INDEX_FIX.format(what="sources") + \
-            f"; n_sources * (cardinality + 1) must stay below 2^31"
+            "; n_sources * (cardinality + 1) must stay below 2^31"
     else:
         high, fix = n_sources - 1, f"the model was fitted on {n_sources} sources"
     sources = _integer_vector(L[1], f"{name}[1]", 0, high, fix, "indices")
@@ -324,6 +324,57 @@ def _ratio(num: Any, den: Any, xp: Any) -> Any:
 
 def _log(x: Any, xp: Any) -> Any:
     return xp.log(xp.maximum(x, 1e-300))
+
+
+def _spread(accuracy: Any, k: int, xp: Any) -> Any:
+    """(m, k, k) P(vote | class, voted) of sources with one accuracy each (m,): the rest of each
+    column spread evenly over the other classes."""
+    m = accuracy.shape[0]
+    given = xp.broadcast_to(((1.0 - accuracy) / (k - 1))[:, None, None], (m, k, k)).copy()
+    idx = xp.arange(k)
+    given[:, idx, idx] = accuracy[:, None]
+    return given
+
+
+def _symmetric_tables(accuracy: Any, coverage: Any, xp: Any) -> Any:
+    """(m, k + 1, k) tables of one accuracy per source (m,), scaled by the coverage (m, k) =
+    P(voting | class); row 0, abstaining, takes the rest."""
+    m, k = coverage.shape
+    theta = xp.empty((m, k + 1, k))
+    theta[:, 0, :] = 1.0 - coverage
+    theta[:, 1:, :] = _spread(accuracy, k, xp) * coverage[:, None, :]
+    return theta
+
+
+def _init_accuracy(value: Any, sources: int) -> np.ndarray:
+    """fit's init_accuracy: one accuracy in [0, 1] per source (a single number for all)."""
+    accuracy = _arrays.check_numbers(value, "init_accuracy", "a number in [0, 1] or one per source")
+    if accuracy.ndim != 1 or accuracy.size not in (1, sources):
+        raise ValueError(f"init_accuracy must be a number or one per source ({sources}), got shape "
+                         f"{np.shape(value)}")
+    if not np.isfinite(accuracy).all() or (accuracy < 0).any() or (accuracy > 1).any():
+        raise ValueError(f"init_accuracy must hold numbers in [0, 1], got {value!r}")
+    return np.broadcast_to(accuracy, (sources,)).copy()
+
+
+def _clip(value: Any, k: int, name: str = "clip") -> float:
+    """fit's clip: a bound in [0, 1 / k] (k vote probabilities of at least clip sum to 1 at most)."""
+    return _arrays.check_real(value, f"{name} (P(vote | y) is clamped into [{name}, 1 - {name}], so at most "
+                                     f"1 / cardinality)", 0.0, 1.0 / k)
+
+
+def _clip_tables(theta: Any, clip: float, xp: Any) -> Any:
+    """fit's clip: P(vote | y) into [clip, 1 - clip]; P(abstain | y) = 1 - their sum, kept >= 0
+    by taking any excess from the column's largest vote probability."""
+    k = theta.shape[2]
+    votes = xp.clip(theta[:, 1:, :], clip, 1.0 - clip)
+    excess = xp.maximum(votes.sum(axis=1) - 1.0, 0.0)                             # (m, k)
+    largest = xp.arange(k)[None, :, None] == votes.argmax(axis=1)[:, None, :]     # (m, vote, k)
+    votes = votes - largest * excess[:, None, :]
+    out = xp.empty_like(theta)
+    out[:, 1:, :] = votes
+    out[:, 0, :] = xp.maximum(1.0 - votes.sum(axis=1), 0.0)
+    return out
 
 
 class LabelModel:
@@ -439,18 +490,13 @@ class LabelModel:
         label-swapped fixed points (a source "right" by always being wrong).
         """
         k, a = self.cardinality, self.smoothing
-        m = votes.shape[0]
         correct = xp.trace(votes, axis1=1, axis2=2)
         mean, strength = self.accuracy_prior if self.accuracy_prior is not None else (0.5, 0.0)
         accuracy = _ratio(correct + a + strength * mean, voted.sum(axis=1) + 2 * a + strength, xp)
         if self.above_random:
             accuracy = xp.maximum(accuracy, 1.0 / k + 1e-3)
         accuracy = xp.minimum(accuracy, 1.0 - 1e-9)
-        wrong = (1.0 - accuracy) / (k - 1)
-        given = xp.broadcast_to(wrong[:, None, None], (m, k, k)).copy()
-        idx = xp.arange(k)
-        given[:, idx, idx] = accuracy[:, None]
-        return given
+        return _spread(accuracy, k, xp)
 
     def _rules(self, vote_class: Any, xp: Any) -> Any:
         """(m,) bool: the sources that have only ever voted one class (keyword rules), or None
@@ -495,19 +541,34 @@ class LabelModel:
             return GpuVotes(L, self.cardinality, "L", n_sources=n_sources)
         return _CpuVotes(collapse(L, self.cardinality, n_sources=n_sources, threads=self.threads), self.threads)
 
-    def fit(self, L: Any, Y_dev: Any = None, class_balance: Any = None) -> "LabelModel":
+    def fit(self, L: Any, Y_dev: Any = None, class_balance: Any = None, *, balance: bool = True,
+            init_accuracy: Any = None, clip: float = 0.0) -> "LabelModel":
         """Fit on a label matrix (see :func:`collapse` for the accepted forms).
 
         ``class_balance`` (k,) or ``Y_dev`` (gold labels of a small dev set; add-one
         frequencies) fixes the class prior and holds the posterior class marginal over the
         training items at it, so that one prolific, inaccurate source cannot absorb a class.
         Without either, the prior is learned. Items where every source abstains get the prior.
+
+        Keyword-only options (their defaults give the fit above):
+
+        balance : False uses ``class_balance`` / ``Y_dev``'s prior as P(Y) as it is, without
+            holding the posterior marginal at it (Snorkel's meaning of a class balance).
+        init_accuracy : a number in [0, 1] or one per source: EM starts from tables with these
+            accuracies (errors spread evenly over the other classes, the majority-vote start's
+            coverage) instead of from the majority vote.
+        clip : in [0, 1 / k]: the fitted P(vote v | y) (v a class) are clamped into
+            [clip, 1 - clip] after the last iteration, P(abstain | y) being what remains (a
+            column whose clamped votes would sum past 1 takes the excess from its largest one).
         """
+        balance = _arrays.check_bool(balance, "balance")
+        clip = _clip(clip, self.cardinality)
         prior = _class_balance(class_balance, Y_dev, self.cardinality)
-        self._fit_votes(self._votes(L), prior)
+        self._fit_votes(self._votes(L), prior, balance=balance, init_accuracy=init_accuracy, clip=clip)
         return self
 
-    def _fit_votes(self, votes: Any, prior: Any) -> None:
+    def _fit_votes(self, votes: Any, prior: Any, *, balance: bool = True, init_accuracy: Any = None,
+                   clip: float = 0.0) -> None:
         xp, k = votes.xp, self.cardinality
         _check_tables(votes.sources, k)
         if self.method == "triplet":
@@ -515,6 +576,11 @@ class LabelModel:
         n = float(votes.rows)
         fixed = None if prior is None else xp.asarray(prior)
         vote_class, class_total = self._start(votes, fixed)
+        if init_accuracy is not None:
+            accuracy = _init_accuracy(init_accuracy, votes.sources)
+            theta, p = self._tables(vote_class, class_total, n, fixed, xp)
+            weights, base = self._weights(_symmetric_tables(xp.asarray(accuracy), 1.0 - theta[:, 0, :], xp), xp)
+            vote_class, class_total, _ = votes.statistics(weights, base + _log(p, xp))
         rules = self._rules(vote_class, xp)
         bias = xp.zeros(k)
         history: List[float] = []
@@ -522,7 +588,7 @@ class LabelModel:
             theta, p = self._tables(vote_class, class_total, n, fixed, xp)
             weights, base = self._weights(theta, xp)
             log_prior = base + _log(p, xp)
-            if fixed is not None:
+            if fixed is not None and balance:
                 bias = _balance(votes, weights, log_prior, bias, fixed * n)
             vote_class, class_total, log_likelihood = votes.statistics(weights, log_prior + bias)
             if rules is not None:  # rules' accuracies from posteriors without their look-alikes
@@ -533,6 +599,8 @@ class LabelModel:
             if len(history) > 1 and abs(history[-1] - history[-2]) < self.tol:
                 break
         theta, p = self._tables(vote_class, class_total, n, fixed, xp)
+        if clip > 0:
+            theta = _clip_tables(theta, clip, xp)
         self._set(theta, p, bias, votes.sources, history)
 
     def _fit_triplet(self, votes: Any, prior: Optional[np.ndarray]) -> None:
@@ -578,14 +646,23 @@ class LabelModel:
 
     # -- prediction
 
-    def predict_proba(self, L: Any) -> Any:
-        """P(true class | votes), (n, k) float64, in the caller's array type."""
-        self._check_fitted()
-        return self._posteriors(self._votes(L, self.n_sources_))
+    def predict_proba(self, L: Any, *, abstains: bool = True) -> Any:
+        """P(true class | votes), (n, k) float64, in the caller's array type.
 
-    def _posteriors(self, votes: Any) -> Any:
+        ``abstains=False`` leaves the abstains out: P(Y | the votes cast) ∝ P(Y) prod over
+        the sources that voted of P(vote | Y) (Snorkel's ``predict_proba``), so that an item
+        without votes gets the prior."""
+        abstains = _arrays.check_bool(abstains, "abstains")
+        self._check_fitted()
+        return self._posteriors(self._votes(L, self.n_sources_), abstains)
+
+    def _posteriors(self, votes: Any, abstains: bool = True) -> Any:
         xp = votes.xp
-        weights, base = self._weights(xp.asarray(self.conditional_probs_), xp)
+        theta = xp.asarray(self.conditional_probs_)
+        if not abstains:  # P(abstain | y) = 1 for every y: abstaining says nothing
+            theta = theta.copy()
+            theta[:, 0, :] = 1.0
+        weights, base = self._weights(theta, xp)
         bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
         return votes.posteriors(weights, bias)
 
