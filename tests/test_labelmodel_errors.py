@@ -403,7 +403,7 @@ def test_memory_explosions_are_value_errors_before_allocating():
     # the messages say what to do
     with raises(ValueError, "item indices up to 2147483646 for 2 votes", "numpy.unique", "ids"):
         LabelModel(2).fit((np.array([0, 2**31 - 2]), np.array([0, 0]), np.array([1, 0])))
-    with raises(ValueError, "cardinality=100000", "149 GiB each", "MAX_TABLE_ENTRIES"):
+    with raises(ValueError, "cardinality=100000", "149 GiB of float64", "MAX_TABLE_ENTRIES"):
         LabelModel(100000).fit([[0, 1]])
 
 

@@ -20,6 +20,7 @@ pandas objects are recognised only when the caller's pandas is already loaded.
 
 from __future__ import annotations
 
+import numbers
 import sys
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
@@ -208,9 +209,8 @@ def _holds_ids(x: Any) -> bool:
         return x.dtype.kind not in "iufb"
     if isinstance(x, np.ndarray):
         return x.dtype.kind in "OUSMm"
-    if isinstance(x, (list, tuple)):
-        return not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-                       for v in x) and len(x) > 0
+    if isinstance(x, (list, tuple)):  # numbers (booleans too: refused as indices, as always) are indices
+        return not all(isinstance(v, (numbers.Number, np.bool_)) for v in x)
     return False
 
 

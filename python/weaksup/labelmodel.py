@@ -99,9 +99,9 @@ def _check_tables(sources: int, k: int, name: str = "L") -> None:
     entries = sources * (k + 1) * k
     if entries > MAX_TABLE_ENTRIES:
         raise ValueError(f"{name} has {sources} sources and cardinality={k}: the per-source tables would hold "
-                         f"{sources} x {k + 1} x {k} = {entries} numbers ({_size(8 * entries)} each), more than the "
-                         f"{MAX_TABLE_ENTRIES} supported (MAX_TABLE_ENTRIES); check cardinality (labels are classes "
-                         f"0..cardinality-1)")
+                         f"{sources} x {k + 1} x {k} = {entries} numbers ({_size(8 * entries)} of float64), more "
+                         f"than the {MAX_TABLE_ENTRIES} supported (MAX_TABLE_ENTRIES); check cardinality (labels are "
+                         f"classes 0..cardinality-1)")
 
 
 def _tie_break(value: Any) -> str:
@@ -185,15 +185,20 @@ def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threa
     return _collapse(L, k, n_sources, threads, name)
 
 
-def _collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str,
-              ids: Tuple[Any, Any] = (None, None), predict: bool = False) -> Any:
-    """collapse() on checked arguments; `ids` (item ids, source ids) name the votes in
-    messages, `predict` counts (n, k) results into the memory estimate."""
+def _no_vote_frame(L: Any, name: str) -> None:
+    """A TypeError for a DataFrame of votes where only integer label matrices are read."""
     if _votes.is_vote_frame(L):
         raise TypeError(f"{name} is a DataFrame of votes (columns task, worker, label): LabelModel reads it, but "
                         f"collapse, majority votes and source analysis take integer label matrices (dense, sparse or "
                         f"(item, source, label) index triplets); code the columns with "
                         f"weaksup.labelmodel.factorize first")
+
+
+def _collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str,
+              ids: Tuple[Any, Any] = (None, None), predict: bool = False) -> Any:
+    """collapse() on checked arguments; `ids` (item ids, source ids) name the votes in
+    messages, `predict` counts (n, k) results into the memory estimate."""
+    _no_vote_frame(L, name)
     if _is_triplets(L):
         return _collapse_triplets(L, k, n_sources, threads, name, ids, predict)
     if _is_sparse(L):

@@ -28,7 +28,8 @@ import numpy as np
 
 from . import _arrays, _core
 from .labelmodel import (MAX_TABLE_ENTRIES, _cardinality, _collapse, _integer_vector, _is_sparse, _is_triplets,
-                         _labels_of, _seed, _tie_break, _check_tables, _check_whole, collapse, _first_outside)
+                         _labels_of, _no_vote_frame, _seed, _tie_break, _check_tables, _check_whole, collapse,
+                         _first_outside)
 
 __all__ = ["SourceAnalysis", "majority_vote", "majority_vote_proba", "infer_cardinality"]
 
@@ -38,6 +39,7 @@ __all__ = ["SourceAnalysis", "majority_vote", "majority_vote_proba", "infer_card
 
 def infer_cardinality(L: Any) -> int:
     """Number of classes implied by the largest label in ``L`` (max label + 1, at least 2)."""
+    _no_vote_frame(L, "L")
     if _is_triplets(L):
         labels, name = L[2], "L[2]"
     elif _is_sparse(L):
