@@ -63,7 +63,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
-from .... import _arrays
+from .... import _arrays, _votes
 from ....labelmodel import LabelModel as _NativeLabelModel
 from ....labelmodel import _cardinality, _clip, _path, collapse
 from ....sources import _vote_counts, infer_cardinality
@@ -249,13 +249,15 @@ class LabelModel(BaseLabeler):
         precisions = _precisions(prec_init)
         prior = _prior(class_balance, Y_dev, k)
         model = _NativeLabelModel(k, **self._native_config)
-        votes = model._votes(L_train)
+        coded = _votes.encode(L_train, k, "L_train", fitting=True)
+        votes = model._vote_patterns(coded)
         m, n = votes.sources, votes.rows
         if precisions.ndim == 1 and precisions.size != m:
             raise ValueError(f"prec_init must have shape {m}. (one initial precision per LF: L_train has {m} LFs), "
                              f"got {precisions.size} entries")
         eps = config.mu_eps if config.mu_eps is not None else min(0.01, 1 / 10 ** math.ceil(math.log10(n)))
         model._fit_votes(votes, prior, balance=False, init_accuracy=precisions, clip=eps)
+        model._set_ids(coded)
         _trust_sources(model)
         if seed is not None:
             random.seed(seed)
