@@ -85,10 +85,7 @@ def reference_em(L, k, confusion, abstain, smoothing, iterations, balance=None, 
         votes = c[:, 1:, :]
         voted = votes.sum(1)
         total = q.sum(0)
-        if abstain == "observed":
-            cov = np.maximum(voted + a, 1e-10) / np.maximum(total[None, :] + 2 * a, 2e-10)
-        else:
-            cov = np.repeat((np.maximum(voted.sum(1) + a, 1e-10) / max(n + 2 * a, 2e-10))[:, None], k, 1)
+        cov = np.maximum(voted + a, 1e-10) / np.maximum(total[None, :] + 2 * a, 2e-10)  # per class, always
         if confusion == "full":
             g = np.maximum(votes + a, 1e-10)
             if a == 0:  # only answers a source gave share its probability (crowd-kit)
@@ -116,7 +113,11 @@ def reference_em(L, k, confusion, abstain, smoothing, iterations, balance=None, 
         return theta, prior
 
     def scores(theta, prior):
-        return np.log(np.maximum(prior, 1e-300)) + np.einsum("nmv,mvy->ny", onehot, np.log(np.maximum(theta, 1e-300)))
+        log_theta = np.log(np.maximum(theta, 1e-300))
+        if abstain == "ignored":  # votes by P(vote | y, voted); abstaining says nothing
+            log_theta = log_theta - np.log(np.maximum(1 - theta[:, :1, :], 1e-300))
+            log_theta[:, 0, :] = 0.0
+        return np.log(np.maximum(prior, 1e-300)) + np.einsum("nmv,mvy->ny", onehot, log_theta)
 
     def softmax(s):
         e = np.exp(s - s.max(1, keepdims=True))
@@ -140,7 +141,8 @@ def reference_em(L, k, confusion, abstain, smoothing, iterations, balance=None, 
                 for v in range(k):
                     rows = L[:, j] == v
                     peers = [i for i in np.flatnonzero(rules) if i != j]
-                    others = sum((np.where((L[rows, i] == v)[:, None], log_theta[i, v + 1] - log_theta[i, 0], 0.0)
+                    others = sum((np.where((L[rows, i] == v)[:, None], log_theta[i, v + 1] - (
+                        np.log(1 - theta[i, 0]) if abstain == "ignored" else log_theta[i, 0]), 0.0)
                                   for i in peers), np.zeros((rows.sum(), k)))
                     alone[j, v + 1] = softmax(s[rows] + bias - others).sum(0)
     theta, prior = tables(q, alone)

@@ -63,12 +63,16 @@ def synthetic(seed, n, accuracies, k=2, coverage=0.7, silent=0.0):
     return L, Y
 
 
-def snorkel_rule(cprobs, prior, L):
-    """P(Y | votes) ∝ P(Y) prod_{j voted} P(LF_j = vote | Y) (abstains left out)."""
+def snorkel_rule(cprobs, prior, L, given_voted=False):
+    """P(Y | votes) ∝ P(Y) prod_{j voted} P(LF_j = vote | Y) (abstains left out); with
+    given_voted, P(LF_j = vote | Y, LF_j voted) instead (weaksup's tables hold each class's
+    voting rate, which its abstain="ignored" default does not use as evidence)."""
     scores = np.tile(np.log(np.asarray(prior, dtype=np.float64)), (L.shape[0], 1))
     for j in range(L.shape[1]):
         voted = L[:, j] >= 0
         scores[voted] += np.log(cprobs[j, L[voted, j] + 1, :])
+        if given_voted:
+            scores[voted] -= np.log(1 - cprobs[j, 0, :])
     scores -= scores.max(axis=1, keepdims=True)
     p = np.exp(scores)
     return p / p.sum(axis=1, keepdims=True)
@@ -128,12 +132,12 @@ def test_predict_proba_is_snorkels_rule(youtube):
     for M in (L, Lt):  # Snorkel's rule on Snorkel's own tables (float32), and on ours
         np.testing.assert_allclose(ref.predict_proba(M), snorkel_rule(ref.get_conditional_probs(), [0.5, 0.5], M),
                                    atol=1e-5)
-        np.testing.assert_allclose(ours.predict_proba(M), snorkel_rule(ours.get_conditional_probs(), [0.5, 0.5], M),
-                                   rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(ours.predict_proba(M), snorkel_rule(ours.get_conditional_probs(), [0.5, 0.5], M,
+                                                                       given_voted=True), rtol=1e-10, atol=1e-14)
     L3, _ = synthetic(1, 300, [0.9, 0.6, 0.7], k=3, silent=0.1)
     ours3 = fit_ours(L3, 3, class_balance=[0.5, 0.3, 0.2])
-    np.testing.assert_allclose(ours3.predict_proba(L3), snorkel_rule(ours3.get_conditional_probs(), [0.5, 0.3, 0.2], L3),
-                               rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(ours3.predict_proba(L3), snorkel_rule(ours3.get_conditional_probs(), [0.5, 0.3, 0.2], L3,
+                                                                     given_voted=True), rtol=1e-10, atol=1e-14)
 
 
 def test_labels_agree_with_snorkel_on_youtube(youtube):
@@ -205,8 +209,8 @@ def test_native_fit_options_follow_the_equations(k, accuracy, iterations):
     np.testing.assert_allclose(model.conditional_probs_, reference_em(L, k, prior, accuracy, iterations, 0.05),
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(model.class_balance_, prior)
-    np.testing.assert_allclose(model.predict_proba(L, abstains=False), snorkel_rule(model.conditional_probs_, prior, L),
-                               rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(model.predict_proba(L, abstains=False),
+                               snorkel_rule(model.conditional_probs_, prior, L, given_voted=True), rtol=1e-10, atol=1e-14)
 
 
 def test_defaults_of_the_native_options_keep_the_fit():

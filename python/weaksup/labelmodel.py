@@ -519,10 +519,9 @@ class LabelModel:
         votes = counts[:, 1:, :]                      # (m, vote, class)
         voted = votes.sum(axis=1)                     # (m, class): expected votes per class
         # Ratios of counts that may be zero (smoothing=0) are floored at _FLOOR, as crowd-kit does.
-        if self.abstain == "observed":
-            coverage = _ratio(voted + a, class_total[None, :] + 2 * a, xp)
-        else:  # one propensity per source, whatever the class
-            coverage = xp.broadcast_to(_ratio(voted.sum(axis=1) + a, n + 2 * a, xp)[:, None], (m, k))
+        # Each class's voting rate is estimated either way; with abstain="ignored" the E-step
+        # does not use it (see _weights).
+        coverage = _ratio(voted + a, class_total[None, :] + 2 * a, xp)
         # A source voting on every item has coverage 1, but the two sums may round apart:
         # P(abstain) = 1 - coverage must not come out as -2e-16.
         coverage = xp.minimum(coverage, 1.0)
@@ -591,12 +590,17 @@ class LabelModel:
         rules = (given > 0).sum(axis=1) == 1
         return rules if bool(rules.sum() > 1) else None
 
-    @staticmethod
-    def _weights(theta: Any, xp: Any) -> Tuple[Any, Any]:
-        """E-step weights: log P(vote | y) relative to abstaining, plus the all-abstain base."""
+    def _weights(self, theta: Any, xp: Any, abstains: Optional[bool] = None) -> Tuple[Any, Any]:
+        """E-step weights per vote, and the base every item gets: when abstains count
+        (abstain="observed", or abstains=True), log P(vote | y) relative to abstaining and the
+        all-abstain log-likelihood; otherwise log P(vote | y, voted) and no base."""
         log_theta = _log(theta, xp)
-        base = log_theta[:, 0, :].sum(axis=0)
-        weights = log_theta - log_theta[:, :1, :]
+        if self.abstain == "observed" if abstains is None else abstains:
+            base = log_theta[:, 0, :].sum(axis=0)
+            weights = log_theta - log_theta[:, :1, :]
+        else:
+            base = xp.zeros(theta.shape[2])
+            weights = log_theta - _log(1.0 - theta[:, :1, :], xp)
         weights[:, 0, :] = 0.0
         return xp.ascontiguousarray(weights.reshape(-1, theta.shape[2])), base
 
@@ -662,7 +666,7 @@ class LabelModel:
             holding the posterior marginal at it (Snorkel's meaning of a class balance).
         init_accuracy : a number in [0, 1] or one per source: EM starts from tables with these
             accuracies (errors spread evenly over the other classes, the majority-vote start's
-            coverage) instead of from the majority vote.
+            coverage) instead of from the majority vote (checked, then unused by method="triplet").
         clip : in [0, 1 / k]: the fitted P(vote v | y) (v a class) are clamped into
             [clip, 1 - clip] after the last iteration, P(abstain | y) being what remains (a
             column whose clamped votes would sum past 1 takes the excess from its largest one).
@@ -679,13 +683,13 @@ class LabelModel:
                    clip: float = 0.0) -> None:
         xp, k = votes.xp, self.cardinality
         _check_tables(votes.sources, k)
-        if self.method == "triplet":
-            return self._fit_triplet(votes, prior)
+        accuracy = None if init_accuracy is None else _init_accuracy(init_accuracy, votes.sources)
+        if self.method == "triplet":  # closed form: no EM to start
+            return self._fit_triplet(votes, prior, clip)
         n = float(votes.rows)
         fixed = None if prior is None else xp.asarray(prior)
         vote_class, class_total = self._start(votes, fixed)
-        if init_accuracy is not None:
-            accuracy = _init_accuracy(init_accuracy, votes.sources)
+        if accuracy is not None:
             theta, p = self._tables(vote_class, class_total, n, fixed, xp)
             weights, base = self._weights(_symmetric_tables(xp.asarray(accuracy), 1.0 - theta[:, 0, :], xp), xp)
             vote_class, class_total, _ = votes.statistics(weights, base + _log(p, xp))
@@ -711,10 +715,12 @@ class LabelModel:
             theta = _clip_tables(theta, clip, xp)
         self._set(theta, p, bias, votes.sources, history)
 
-    def _fit_triplet(self, votes: Any, prior: Optional[np.ndarray]) -> None:
+    def _fit_triplet(self, votes: Any, prior: Optional[np.ndarray], clip: float) -> None:
         from . import triplet
 
         theta, p = triplet.tables(votes.host_patterns(), prior)
+        if clip > 0:
+            theta = _clip_tables(theta, clip, np)
         self._set(theta, p, np.zeros(self.cardinality), votes.sources, [])
 
     def _start(self, votes: Any, fixed: Any) -> Tuple[Any, Any]:
@@ -761,9 +767,9 @@ class LabelModel:
         (``factorize(L[0])[1]``). Sources (and a DataFrame's labels) must be among those the
         model was fitted on: a ValueError names the first that is not.
 
-        ``abstains=False`` leaves the abstains out: P(Y | the votes cast) ∝ P(Y) prod over
-        the sources that voted of P(vote | Y) (Snorkel's ``predict_proba``), so that an item
-        without votes gets the prior."""
+        ``abstains=False`` leaves the abstains out even when the model observes them: P(Y |
+        the votes cast) ∝ P(Y) prod over the sources that voted of P(vote | Y, voted), so that
+        an item without votes gets the prior (what ``abstain="ignored"`` always does)."""
         abstains = _arrays.check_bool(abstains, "abstains")
         coded = self._coded(L)
         votes = self._vote_patterns(coded, self.n_sources_, predict=True)
@@ -771,11 +777,7 @@ class LabelModel:
 
     def _posteriors(self, votes: Any, abstains: bool = True) -> Any:
         xp = votes.xp
-        theta = xp.asarray(self.conditional_probs_)
-        if not abstains:  # P(abstain | y) = 1 for every y: abstaining says nothing
-            theta = theta.copy()
-            theta[:, 0, :] = 1.0
-        weights, base = self._weights(theta, xp)
+        weights, base = self._weights(xp.asarray(self.conditional_probs_), xp, None if abstains else False)
         bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
         return votes.posteriors(weights, bias)
 

@@ -10,8 +10,8 @@ on weaksup's native label model.
     * the class prior P(Y) is ``class_balance`` (normalized to sum 1), else the class
       frequencies of ``Y_dev`` (every class must occur), else uniform, and is used as it is
       (no balancing of the posterior marginal);
-    * ``predict_proba`` is P(Y) prod over the LFs that voted of P(vote | Y): abstains are left
-      out, so data points without votes get the prior (under a uniform prior they tie, and
+    * ``predict_proba`` is P(Y) prod over the LFs that voted of P(vote | Y, voted): abstains
+      are left out, so data points without votes get the prior (under a uniform prior they tie, and
       ``predict`` gives them -1 with ``tie_break_policy="abstain"``);
     * ``prec_init`` (a number, or one per LF) is the initial accuracy of every LF;
     * the fitted P(vote | Y) are clamped into [``mu_eps``, 1 - ``mu_eps``], ``mu_eps``
@@ -271,8 +271,8 @@ class LabelModel(BaseLabeler):
             raise ValueError("this LabelModel is not fitted yet; call fit(L_train) first")
 
     def predict_proba(self, L: Any) -> np.ndarray:
-        """(n, k) P(Y | the votes cast): the prior times P(vote | Y) of each LF that voted,
-        normalized (abstains are left out, as Snorkel's)."""
+        """(n, k) P(Y | the votes cast): the prior times P(vote | Y, voted) of each LF that
+        voted, normalized (abstains are left out, as Snorkel's)."""
         self._check_fitted()
         return self._model.predict_proba(L, abstains=False)
 
