@@ -399,12 +399,29 @@ class LabelModel:
         self._fit_votes(self._votes(L), prior)
         return self
 
-    def _fit_votes(self, votes: Any, prior: Any) -> None:
+    def _fit_votes(self, votes: Any, prior: Any, *, start: Any = None, known: Any = None,
+                   monitor: Any = None) -> None:
+        """EM on collapsed votes from the majority vote's expected counts.
+
+        Keyword-only hooks (for :mod:`weaksup.compat.crowdkit`; the defaults give plain EM):
+        ``known`` = (vote_class, class_total), the expected counts of items whose class is
+        known, held out of ``votes``: added to the majority vote's and to every E-step's (and
+        counted in the number of items). ``start`` = (vote_class, class_total) for the first
+        M-step, in place of the majority vote's (``known`` included). ``monitor(weights, bias,
+        vote_class, class_total, log_likelihood)`` is called after every E-step with its
+        inputs and outputs (without ``known``) and replaces the ``tol`` rule: EM stops when it
+        returns True.
+        """
         xp, k = votes.xp, self.cardinality
         _check_tables(votes.sources, k)
-        n = float(votes.rows)
+        known_votes, known_total = (0.0, 0.0) if known is None else known
+        n = float(votes.rows) + float(xp.sum(known_total))
         fixed = None if prior is None else xp.asarray(prior)
-        vote_class, class_total = votes.majority_statistics(fixed)
+        if start is None:
+            vote_class, class_total = votes.majority_statistics(fixed)
+            vote_class, class_total = vote_class + known_votes, class_total + known_total
+        else:
+            vote_class, class_total = start
         bias = xp.zeros(k)
         history: List[float] = []
         for _ in range(self.max_iter):
@@ -412,10 +429,12 @@ class LabelModel:
             weights, base = self._weights(theta, xp)
             log_prior = base + _log(p, xp)
             if fixed is not None:
-                bias = _balance(votes, weights, log_prior, bias, fixed * n)
+                bias = _balance(votes, weights, log_prior, bias, fixed * n - known_total)
             vote_class, class_total, log_likelihood = votes.statistics(weights, log_prior + bias)
             history.append(float(log_likelihood) / n)
-            if len(history) > 1 and abs(history[-1] - history[-2]) < self.tol:
+            stop = monitor is not None and monitor(weights, log_prior + bias, vote_class, class_total, log_likelihood)
+            vote_class, class_total = vote_class + known_votes, class_total + known_total
+            if stop or (monitor is None and len(history) > 1 and abs(history[-1] - history[-2]) < self.tol):
                 break
         theta, p = self._tables(vote_class, class_total, n, fixed, xp)
         self._set(theta, p, bias, votes.sources, history)
