@@ -400,7 +400,7 @@ class LabelModel:
         return self
 
     def _fit_votes(self, votes: Any, prior: Any, *, start: Any = None, known: Any = None,
-                   monitor: Any = None) -> None:
+                   monitor: Any = None, prior_floor: Any = None) -> None:
         """EM on collapsed votes from the majority vote's expected counts.
 
         Keyword-only hooks (for :mod:`weaksup.compat.crowdkit`; the defaults give plain EM):
@@ -410,12 +410,13 @@ class LabelModel:
         M-step, in place of the majority vote's (``known`` included). ``monitor(weights, bias,
         vote_class, class_total, log_likelihood)`` is called after every E-step with its
         inputs and outputs (without ``known``) and replaces the ``tol`` rule: EM stops when it
-        returns True.
+        returns True. The E-steps take the prior as at least ``prior_floor`` (a number or one per
+        class).
         """
         xp, k = votes.xp, self.cardinality
         _check_tables(votes.sources, k)
         known_votes, known_total = (0.0, 0.0) if known is None else known
-        n = float(votes.rows) + float(xp.sum(known_total))
+        n = float(votes.rows) + (0.0 if known is None else float(known_total.sum()))
         fixed = None if prior is None else xp.asarray(prior)
         if start is None:
             vote_class, class_total = votes.majority_statistics(fixed)
@@ -427,7 +428,7 @@ class LabelModel:
         for _ in range(self.max_iter):
             theta, p = self._tables(vote_class, class_total, n, fixed, xp)
             weights, base = self._weights(theta, xp)
-            log_prior = base + _log(p, xp)
+            log_prior = base + _log(p if prior_floor is None else xp.maximum(p, prior_floor), xp)
             if fixed is not None:
                 bias = _balance(votes, weights, log_prior, bias, fixed * n - known_total)
             vote_class, class_total, log_likelihood = votes.statistics(weights, log_prior + bias)

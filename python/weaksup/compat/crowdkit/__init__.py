@@ -15,15 +15,14 @@ have crowd-kit's types, names, index orders and label orders:
 
 ``DawidSkene`` runs crowd-kit's EM on :class:`weaksup.labelmodel.LabelModel` with
 ``confusion="full", abstain="ignored", smoothing=0.0`` (EM over the distinct vote patterns, in
-C++), iteration for iteration: the majority-vote start (with ``initial_error`` applied to its
-M-step and gold ``true_labels`` fixing the known tasks' probabilities, in the start and in
-every E-step), then up to ``n_iter`` E-step + M-step rounds; ``probas_`` is the last E-step.
-After every round it takes crowd-kit's loss (its evidence lower bound per answer, in which the
-prior counts once per answer; ``loss_history_``) and stops when the loss rises by less than
-``tol``. The loss differs from crowd-kit's by at most 2.3e-9 per answer per label (crowd-kit
-clips the posteriors at 1e-10 inside the entropy). Each worker may answer a task once
-(``n_iter >= 1``); crowd-kit's E-step clips the prior at 1e-10, the native one does not (it
-matters only for a class whose prior is below that).
+C++), round for round: the majority-vote start (gold ``true_labels`` fix the known tasks'
+probabilities, here and in every E-step; ``initial_error`` enters the start's M-step), then up
+to ``n_iter`` rounds of E-step and M-step, each followed by crowd-kit's loss (its evidence
+lower bound per answer, in which the prior counts once per answer; ``loss_history_``); EM
+stops when the loss rises by less than ``tol``. ``probas_`` is the last E-step, and the E-steps
+clip the prior at 1e-10 as crowd-kit's do. Labels are ordered as crowd-kit's E-steps order
+them (an ``initial_error`` whose columns list the labels in another order sorts them). Each
+worker may answer a task once (where ``n_iter >= 1`` and the task has no gold label).
 
 When crowd-kit is installed, the classes derive from its ``BaseClassificationAggregator``, so
 its wrappers (``BinaryRelevance``, ``clone_aggregator``) take them; importing this module then
@@ -34,7 +33,8 @@ Bad input raises crowd-kit's exception types: ``KeyError`` for a missing column 
 crowd-kit's messages for a bad ``initial_error``), ``TypeError`` for arguments of the wrong
 type. Unlike crowd-kit, rows with a missing (NaN / None) task, worker or label are an error
 rather than silently dropped; weighted votes must be finite and non-negative, with a positive
-total per task; gold labels and ``initial_error`` must use the labels of ``data``, and
+total per task; gold labels and the rows of ``initial_error`` must use the labels of ``data``
+(its columns for other labels are ignored: they change none of crowd-kit's numbers), and
 ``initial_error`` must hold finite counts >= 0 (probabilities for ``"assign"``).
 """
 
@@ -44,15 +44,15 @@ import importlib.util
 import math
 import numbers
 import warnings
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ... import _arrays
+from ... import _arrays, _core
 from ...labelmodel import LabelModel as _NativeLabelModel
 from ...labelmodel import _CpuVotes, _vote_lists
 
-__all__ = ["DawidSkene", "MajorityVote", "MissingColumnError", "NotSupportedError"]
+__all__ = ["DawidSkene", "MajorityVote", "MissingColumnError"]
 
 _EPS = 1e-10  # crowd-kit's _EPS
 _COLUMNS = ["task", "worker", "label"]
@@ -89,11 +89,6 @@ class MissingColumnError(KeyError, ValueError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
-
-
-class NotSupportedError(NotImplementedError, ValueError):
-    """An option of crowd-kit's that this layer does not implement (NotImplementedError, and a
-    ValueError)."""
 
 
 def _answers(data: Any) -> Any:
@@ -418,60 +413,36 @@ class DawidSkene(_Aggregator):
         self.labels_ = pd.Series(self.probas_.columns.take(np.argmax(probas, axis=1)), index=a.tasks, name="agg_label")
         return self
 
-    def _em(self, a: _Answers, known: np.ndarray, first: Any, start_probas: np.ndarray, n_answers: int) -> np.ndarray:
-        """crowd-kit's EM rounds on the native model from the first M-step's counts ``first``
-        and the start's probabilities; sets priors_, errors_, loss_history_, native_ and
+    def _em(self, a: _Answers, known: np.ndarray, first: Any, start: np.ndarray, n_answers: int) -> np.ndarray:
+        """crowd-kit's EM rounds on the native model, from the first M-step's counts ``first``
+        and the start's probabilities; sets priors_, errors_, loss_history_ and native_ and
         returns the last E-step's (tasks, labels) probabilities."""
         import pandas as pd
 
-        K, m = a.n_labels, a.n_workers
+        K = a.n_labels
         k = max(2, K)  # the native model needs two classes; an unused one gets prior 0
-        codes = a.worker * (k + 1) + a.label + 1
-        # Tasks with gold labels are held out of the native votes; their expected counts are fixed.
-        free = known[a.task] < 0
-        free_task = np.cumsum(known < 0) - 1
-        try:
-            patterns = _vote_lists(free_task[a.task[free]], a.worker[free], a.label[free], int((known < 0).sum()),
-                                   m, k, self.threads, "data")
-        except ValueError as e:
-            if "two votes" in str(e):
-                raise ValueError("data has two answers of one worker on one task; weaksup's DawidSkene takes "
-                                 "one answer per (task, worker) with n_iter >= 1: drop duplicates first") from None
-            raise
-        votes = _CpuVotes(patterns, self.threads)
-        gold = known[a.task[~free]]
-        known_votes = np.zeros((m * (k + 1), k))
-        np.add.at(known_votes, (codes[~free], gold), 1.0)
-        known_total = np.bincount(known[known >= 0], minlength=k).astype(np.float64)
-        start, start_total = np.zeros((m * (k + 1), k)), np.zeros(k)
-        start_total[:K] = start_probas.sum(axis=0)
-        rows = a.workers.get_indexer(first.index.get_level_values("worker"))
-        labels = a.labels.get_indexer(first.index.get_level_values("label"))
-        columns = a.labels.get_indexer(first.columns)
-        inside, used = rows >= 0, columns >= 0  # crowd-kit's E-step sees only data's workers and labels
-        start[np.ix_(rows[inside] * (k + 1) + labels[inside] + 1, columns[used])] = \
-            first.to_numpy(dtype=np.float64)[np.ix_(inside, used)]
+        patterns, held_out = _held_out(a, known, k, self.threads)
         model = _NativeLabelModel(k, confusion="full", abstain="ignored", smoothing=0.0, max_iter=self.n_iter,
                                   tol=0.0, threads=self.threads)
         losses: List[float] = []
-        last: List[Any] = []
-        n = float(a.n_tasks)
+        last: List[np.ndarray] = []
+        gold = int((known >= 0).sum())
 
         def monitor(weights: np.ndarray, bias: np.ndarray, vote_class: np.ndarray, class_total: np.ndarray,
-                    log_likelihood: float) -> bool:
-            last[:] = [weights, bias]
-            theta, prior = model._tables(vote_class + known_votes, class_total + known_total, n, None, np)
-            loss = _loss(theta, prior, weights, bias, vote_class, class_total, log_likelihood, known_votes)
-            losses.append(loss / n_answers)
+                    log_likelihood: float) -> bool:  # after each E-step: crowd-kit's M-step, loss and stopping rule
+            answers = vote_class + held_out[0]
+            theta, prior = model._tables(answers, class_total + held_out[1], float(a.n_tasks), None, np)
+            last[:] = [_core.pattern_scores(patterns, weights, np.ascontiguousarray(bias), True, self.threads)]
+            losses.append(_loss(theta, prior, answers, last[0], patterns.counts, gold, K) / n_answers)
             return len(losses) > 1 and losses[-1] - losses[-2] < self.tol
 
-        model._fit_votes(votes, None, start=(start, start_total), known=(known_votes, known_total), monitor=monitor)
-        probas = np.empty((a.n_tasks, K))
-        probas[known < 0] = votes.posteriors(*last)[:, :K]
-        probas[known >= 0] = np.eye(K)[known[known >= 0]]
-        theta = model.conditional_probs_[:, 1:, :K]  # (workers, label, class): error matrix times coverage
-        errors = theta / theta.sum(axis=1, keepdims=True)
-        self.errors_ = a.error_frame(errors[a.pair_worker, a.pair_label])
+        model._fit_votes(_CpuVotes(patterns, self.threads), None, start=_start_counts(a, first, start, k),
+                         known=held_out, monitor=monitor,
+                         prior_floor=np.where(np.arange(k) < K, _EPS, 0.0))  # crowd-kit's E-step clips its priors
+        probas = np.eye(K)[np.maximum(known, 0)]
+        probas[known < 0] = last[0][patterns.row_pattern, :K]
+        theta = model.conditional_probs_[:, 1:, :K]  # (workers, label, class): error matrices times coverage
+        self.errors_ = a.error_frame((theta / theta.sum(axis=1, keepdims=True))[a.pair_worker, a.pair_label])
         self.priors_ = pd.Series(model.class_balance_[:K], index=a.labels, name="prior")
         self.loss_history_ = losses
         self.native_ = model
@@ -484,20 +455,51 @@ class DawidSkene(_Aggregator):
         return self.fit(data, true_labels, initial_error).labels_
 
 
-def _loss(theta: np.ndarray, prior: np.ndarray, weights: np.ndarray, bias: np.ndarray, vote_class: np.ndarray,
-          class_total: np.ndarray, log_likelihood: float, known_votes: np.ndarray) -> float:
-    """crowd-kit's evidence lower bound (before dividing by the number of answers) for the
-    E-step's posteriors q and the M-step's tables after it:
-    sum over answers of E_q[log error + log prior] + the entropy of q.
+def _held_out(a: _Answers, known: np.ndarray, k: int, threads: int) -> Tuple[Any, Tuple[np.ndarray, np.ndarray]]:
+    """The native vote patterns of the tasks without a gold label, and the fixed expected
+    counts (vote_class, class_total) of those with one."""
+    free = known[a.task] < 0
+    number = np.cumsum(known < 0) - 1  # the free tasks' numbers among themselves
+    try:
+        patterns = _vote_lists(number[a.task[free]], a.worker[free], a.label[free], int((known < 0).sum()),
+                               a.n_workers, k, threads, "data")
+    except ValueError as e:
+        if "two votes" in str(e):
+            raise ValueError("data has two answers of one worker on one task; weaksup's DawidSkene takes one "
+                             "answer per (task, worker) where n_iter >= 1: drop duplicates first") from None
+        raise
+    vote_class = np.zeros((a.n_workers * (k + 1), k))
+    np.add.at(vote_class, ((a.worker * (k + 1) + a.label + 1)[~free], known[a.task[~free]]), 1.0)
+    return patterns, (vote_class, np.bincount(known[known >= 0], minlength=k).astype(np.float64))
 
-    The expected counts give the first part. The entropy is the E-step's: for q = softmax(s),
-    log sum exp(s) = E_q[s] + H(q), and the E-step returned the log-likelihood (sum of the
-    log sum exps) and its expected counts, whose products with its own weights and bias are
-    E_q[s]. Tasks with gold labels have posteriors 0 / 1 and no entropy."""
+
+def _start_counts(a: _Answers, first: Any, start: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The first M-step's (vote_class, class_total) for the native model: ``first``'s counts
+    (the rows of data's workers, the columns of data's labels, which are all crowd-kit's
+    E-steps use) and the start's probabilities summed per class."""
+    vote_class, class_total = np.zeros((a.n_workers * (k + 1), k)), np.zeros(k)
+    class_total[: a.n_labels] = start.sum(axis=0)
+    rows = a.workers.get_indexer(first.index.get_level_values("worker"))
+    labels = a.labels.get_indexer(first.index.get_level_values("label"))
+    columns = a.labels.get_indexer(first.columns)
+    inside, used = rows >= 0, columns >= 0
+    vote_class[np.ix_(rows[inside] * (k + 1) + labels[inside] + 1, columns[used])] = \
+        first.to_numpy(dtype=np.float64)[np.ix_(inside, used)]
+    return vote_class, class_total
+
+
+def _loss(theta: np.ndarray, prior: np.ndarray, answers: np.ndarray, q: np.ndarray, counts: np.ndarray,
+          gold: int, K: int) -> float:
+    """crowd-kit's evidence lower bound (before dividing by the number of answers): the sum
+    over answers of E_q[log error + log prior] under the M-step's tables (``theta``,
+    ``prior``), from its expected counts ``answers`` (gold tasks included), plus the entropy
+    of the posteriors clipped at 1e-10: ``q`` (patterns, classes) with their ``counts``, and
+    ``gold`` tasks with 0 / 1 posteriors. Over crowd-kit's K labels."""
     k = theta.shape[2]
-    answers = (vote_class + known_votes).reshape(-1, k + 1, k)[:, 1:, :]  # (workers, label, class)
-    given = theta[:, 1:, :]
-    log_error = np.log(np.where(answers > 0, given / given.sum(axis=1, keepdims=True), 1.0))
-    joint = float((answers * log_error).sum() + answers.sum(axis=(0, 1)) @ np.log(np.maximum(prior, _EPS)))
-    entropy = float(log_likelihood) - float(class_total @ bias + (vote_class * weights).sum())
-    return joint + entropy
+    expected = answers.reshape(-1, k + 1, k)[:, 1:, :K]  # (workers, given label, true label)
+    given = theta[:, 1:, :K]
+    log_error = np.log(np.where(expected > 0, given / given.sum(axis=1, keepdims=True), 1.0))
+    joint = (expected * log_error).sum() + expected.sum(axis=(0, 1)) @ np.log(np.maximum(prior[:K], _EPS))
+    clipped = np.maximum(q[:, :K], _EPS)
+    entropy = -(counts @ (clipped * np.log(clipped)).sum(axis=1)) - gold * (K - 1) * _EPS * np.log(_EPS)
+    return float(joint + entropy)
