@@ -28,17 +28,19 @@ def _crowdkit(L, k):
     return peers.crowdkit_fit_predict(L, None, k).proba
 
 
-@pytest.mark.parametrize("impl", ["weaksup", "snorkel", "crowd-kit"])
+@pytest.mark.parametrize("impl", ["weaksup", "weaksup-triplet", "snorkel", "crowd-kit"])
 def test_label_model_at_scale(benchmark, matrix, impl):
     (n, m, k), L = matrix
     benchmark.group = f"label model fit + predict_proba, n={n}, m={m}, k={k}"
     if impl == "weaksup":
         fn = lambda: LabelModel(k).fit_predict_proba(L)  # noqa: E731
+    elif impl == "weaksup-triplet":  # the closed form (FlyingSquid's triplet method)
+        fn = lambda: LabelModel(k, method="triplet").fit_predict_proba(L)  # noqa: E731
     elif impl == "snorkel":
         pytest.importorskip("snorkel.labeling.model")
         fn = lambda: _snorkel(L, k)  # noqa: E731
     else:
         pytest.importorskip("crowdkit.aggregation")
         fn = lambda: _crowdkit(L, k)  # noqa: E731
-    proba = benchmark.pedantic(fn, rounds=1 if impl != "weaksup" else 3, iterations=1)
+    proba = benchmark.pedantic(fn, rounds=3 if impl.startswith("weaksup") else 1, iterations=1)
     assert proba.shape == (n, k) and np.isfinite(proba).all()

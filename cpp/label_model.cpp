@@ -409,6 +409,58 @@ void majority_statistics(const VotePatterns& vp, const double* empty, double* vo
       vote_class, class_total, threads);
 }
 
+void rule_statistics(const VotePatterns& vp, const double* weights, const double* bias, const uint8_t* rules,
+                     double* vote_class, int threads) {
+  with_classes(vp.classes, [&](auto K) {
+    const int64_t k = K ? K : vp.classes;
+    const int64_t table = vp.sources * (k + 1) * k;
+    const auto add = [&](int64_t p, double* sums, double* s) {
+      // Per thread: the slot of each class among this pattern's rule votes (-1: none yet),
+      // and per slot the summed weights of those votes; both reset after the pattern.
+      thread_local std::vector<int64_t> slot;
+      thread_local std::vector<double> together, q;
+      if (static_cast<int64_t>(slot.size()) < k) slot.assign(k, -1);
+      q.resize(k);
+      const int64_t begin = vp.offsets[p], end = vp.offsets[p + 1];
+      if (static_cast<int64_t>(together.size()) < (end - begin) * k) together.resize((end - begin) * k);
+      add_votes<K>(vp, p, weights, bias, s);
+      int64_t slots = 0;
+      for (int64_t at = begin; at < end; ++at) {
+        const int64_t code = vp.codes[at];
+        if (!rules[code / (k + 1)]) continue;
+        const int64_t c = code % (k + 1) - 1;
+        if (slot[c] < 0) {
+          slot[c] = slots++;
+          std::fill(together.begin() + slot[c] * k, together.begin() + (slot[c] + 1) * k, 0.0);
+        }
+        const double* w = weights + code * k;
+        double* g = together.data() + slot[c] * k;
+        for (int64_t y = 0; y < k; ++y) g[y] += w[y];
+      }
+      const double count = vp.counts[p];
+      for (int64_t at = begin; at < end; ++at) {
+        const int64_t code = vp.codes[at];
+        if (!rules[code / (k + 1)]) continue;
+        const double* w = weights + code * k;
+        const double* g = together.data() + slot[code % (k + 1) - 1] * k;
+        for (int64_t y = 0; y < k; ++y) q[y] = s[y] - g[y] + w[y];
+        double top = q[0];
+        for (int64_t y = 1; y < k; ++y) top = std::max(top, q[y]);
+        double total = 0.0;
+        for (int64_t y = 0; y < k; ++y) q[y] = exp_nonpositive(q[y] - top);
+        for (int64_t y = 0; y < k; ++y) total += q[y];
+        const double scale = count / total;
+        double* out = sums + code * k;
+        for (int64_t y = 0; y < k; ++y) out[y] += q[y] * scale;
+      }
+      for (int64_t at = begin; at < end; ++at)
+        if (rules[vp.codes[at] / (k + 1)]) slot[vp.codes[at] % (k + 1) - 1] = -1;
+    };
+    const std::vector<double> total = block_sums(vp, table, add, threads);
+    std::copy(total.begin(), total.end(), vote_class);
+  });
+}
+
 double class_marginal(const VotePatterns& vp, const double* weights, const double* bias, double* marginal,
                       double* hessian, int threads) {
   return with_classes(vp.classes, [&](auto K) {

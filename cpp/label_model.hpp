@@ -60,6 +60,12 @@ double em_statistics(const VotePatterns& patterns, const double* weights, const 
 void majority_statistics(const VotePatterns& patterns, const double* empty, double* vote_class, double* class_total,
                          int threads);
 
+// vote_class as em_statistics gives it, but only for votes of sources with rules[source] != 0,
+// each counted with the softmax of its pattern's score less the other rule votes for the same
+// class (its own vote kept): s - sum(weights of those votes). Rows of other sources are zero.
+void rule_statistics(const VotePatterns& patterns, const double* weights, const double* bias, const uint8_t* rules,
+                     double* vote_class, int threads);
+
 // For holding the class marginal at a target: marginal[y] = sum_p counts[p] q_p[y] and its
 // Jacobian with respect to the bias, hessian = sum_p counts[p] (diag(q_p) - q_p q_p^T).
 // Returns sum_p counts[p] * logsumexp(score_p).

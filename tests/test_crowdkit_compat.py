@@ -247,7 +247,7 @@ def test_dawid_skene_probabilities_are_the_native_models(frame, n_iter):
     worker, _ = pd.factorize(frame["worker"])
     label, labels = pd.factorize(frame["label"])
     native = weaksup.LabelModel(max(2, len(labels)), confusion="full", abstain="ignored", smoothing=0.0,
-                                max_iter=n_iter - 1, tol=0.0).fit((task, worker, label))
+                                class_prior="learned", max_iter=n_iter - 1, tol=0.0).fit((task, worker, label))
     probas = native.predict_proba((task, worker, label))[:, : len(labels)]
     ours = wck.DawidSkene(n_iter=n_iter, tol=-np.inf).fit(frame)  # its start's sums are added in another order
     np.testing.assert_allclose(ours.probas_.to_numpy(dtype=np.float64), np.maximum(probas, EPS), rtol=0, atol=1e-12)

@@ -1,7 +1,7 @@
 """Fuzzing the label models and their peers' layers under the contract of tests/fuzzing.py.
 
 Every public entry point of weaksup.labelmodel (LabelModel, probabilities_to_labels, collapse,
-classification_metrics), weaksup.sources, weaksup.compat.snorkel and weaksup.compat.crowdkit
+classification_metrics), weaksup.triplet (moments, accuracies, tables), weaksup.sources, weaksup.compat.snorkel and weaksup.compat.crowdkit
 gets one hypothesis test, test_fuzz_<entry point>. Inputs are drawn with what is known about
 them: an argument drawn as valid must be accepted, one drawn as invalid must be rejected
 (ValueError / TypeError with a message; the crowd-kit layer's KeyError for a missing column is
@@ -25,7 +25,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 import weaksup
-from weaksup import LabelModel, probabilities_to_labels, sources
+from weaksup import LabelModel, probabilities_to_labels, sources, triplet
 from weaksup.compat import crowdkit as wck
 from weaksup.compat import snorkel as wsn
 from weaksup.labelmodel import METRICS, MAX_TABLE_ENTRIES, classification_metrics, collapse
@@ -475,7 +475,8 @@ def check_model(model: LabelModel, m: int, k: int) -> None:
     assert (theta >= 0).all() and (theta <= 1).all()
     np.testing.assert_allclose(theta.sum(axis=1), 1.0, atol=1e-9)
     check_probs(model.class_balance_[None, :], 1, k)
-    assert np.isfinite(model.history_).all() and 1 <= model.n_iter_ <= model.max_iter
+    assert np.isfinite(model.history_).all() and len(model.history_) == model.n_iter_
+    assert model.n_iter_ == 0 if model.method == "triplet" else 1 <= model.n_iter_ <= model.max_iter
     acc = model.accuracies_
     assert acc.shape == (m,) and np.isfinite(acc).all() and (acc >= 0).all() and (acc <= 1 + 1e-12).all()
 
@@ -493,24 +494,53 @@ def same(a: Any, b: Any) -> bool:
 # ================================================================ weaksup.LabelModel
 
 
-CONFUSIONS, ABSTAINS = ("symmetric", "full"), ("observed", "ignored")
+CONFUSIONS, ABSTAINS = ("auto", "symmetric", "full"), ("observed", "ignored")
+CLASS_PRIORS = ("uniform", "learned")
+
+
+def is_accuracy_prior(v) -> bool:
+    """None, or a (mean in (0, 1), strength >= 0) pair of real numbers."""
+    if v is None:
+        return True
+    if not isinstance(v, (tuple, list)) or len(v) != 2 or not all(is_real(x) for x in v):
+        return False
+    return 0.0 < float(v[0]) < 1.0 and float(v[1]) >= 0.0
+METHODS, INITS = ("em", "triplet"), ("majority", "triplet")
 TIE_BREAKS = ("abstain", "random", "true-random", "first")
 
 
 @st.composite
 def native_models(draw, k: int) -> LabelModel:
-    """A valid, quick LabelModel (a few EM iterations)."""
-    return LabelModel(k, confusion=draw(st.sampled_from(CONFUSIONS)), abstain=draw(st.sampled_from(ABSTAINS)),
+    """A valid, quick LabelModel (a few EM iterations, or the triplet method)."""
+    method = draw(st.sampled_from(METHODS))
+    return LabelModel(k, confusion=draw(st.sampled_from(CONFUSIONS if method == "em" else CONFUSIONS[:1])),
+                      abstain=draw(st.sampled_from(ABSTAINS)),
                       smoothing=draw(st.sampled_from([0.0, 1e-300, 0.5, 1.0, 1e6])),
+                      accuracy_prior=draw(st.sampled_from([None, (0.7, 300.0), (0.5, 0.0), (1e-9, 1e9)])),
+                      confusion_strength=draw(st.sampled_from([0.0, 3.0, 1e9])), above_random=draw(st.booleans()),
+                      class_prior=draw(st.sampled_from(CLASS_PRIORS)), discount_copies=draw(st.booleans()),
                       max_iter=draw(st.integers(1, 4)), tol=draw(st.sampled_from([0.0, 1e-6, 10.0])),
-                      threads=draw(st.integers(0, 2)), seed=draw(st.integers(0, 2**64)))
+                      threads=draw(st.integers(0, 2)), seed=draw(st.integers(0, 2**64)), method=method,
+                      init=draw(st.sampled_from(INITS)))
+
+
+def uses_triplets(model: LabelModel) -> bool:
+    return model.method == "triplet" or model.init == "triplet"
+
+
+def sources_fit(model: LabelModel, L: Case) -> Optional[bool]:
+    """Whether the model can fit a matrix of L's sources: the triplet method needs 3 (None: a
+    matrix of unknown shape)."""
+    if not uses_triplets(model):
+        return True
+    return None if L.m is None else L.m >= triplet.MIN_SOURCES
 
 
 @st.composite
 def fitted_native(draw, k: Optional[int] = None):
     k = draw(st.integers(2, 4)) if k is None else k
     model = draw(native_models(k))
-    train = draw(good_L(k, forms=("dense",)))
+    train = draw(good_L(k, m=draw(st.integers(3, 5)) if uses_triplets(model) else None, forms=("dense",)))
     return model.fit(train.value), k, train.m
 
 
@@ -522,13 +552,20 @@ def test_fuzz_label_model_init(data):
         abstain=choice_spec(ABSTAINS, ["drop", "OBSERVED"]),
         smoothing=Spec(lambda v: is_real(v, 0.0), st.floats(0, 10), (-1.0, -1e-300, 1e300, np.inf, np.nan,
                                                                      np.float32(0.5))),
+        accuracy_prior=Spec(is_accuracy_prior, st.one_of(st.none(), st.tuples(st.floats(0.01, 0.99), st.floats(0, 1e4))),
+                            ((0.0, 1.0), (1.0, 1.0), (0.7, -1.0), (0.7,), (0.7, np.nan), "0.7", (0.7, 1.0, 2.0))),
+        confusion_strength=Spec(lambda v: is_real(v, 0.0), st.floats(0, 100), (-1.0, np.inf, np.nan)),
+        above_random=BOOL, class_prior=choice_spec(CLASS_PRIORS, ["Uniform", "fixed"]), discount_copies=BOOL,
         max_iter=Spec(lambda v: is_int(v, 1), ints(1, 1000), (0, -1, 2**70, 1.0)),
         tol=Spec(lambda v: is_real(v, 0.0), st.sampled_from([0.0, 1e-6, 1.0]), (-1e-9, np.nan, np.inf, 1e300)),
-        threads=THREADS, seed=seed_spec())
+        threads=THREADS, seed=seed_spec(), method=choice_spec(METHODS, ["EM", "flyingsquid", "triplets"]),
+        init=choice_spec(INITS, ["majority vote", "Triplet", "random"]))
     model = call(LabelModel, **{name: a[0] for name, a in args.items()})
     card = args["cardinality"]
-    if expect(model, *(a[1] for a in args.values())):
+    closed_form_full = args["method"][0] == "triplet" and args["confusion"][0] == "full"  # refused
+    if expect(model, *(a[1] for a in args.values()), not closed_form_full):
         assert type(model.cardinality) is int and model.cardinality == card[0]
+        assert (model.method, model.init) == (args["method"][0], args["init"][0])
         assert type(model.max_iter) is int and type(model.smoothing) is float and type(model.seed) is int
         assert model.conditional_probs_ is None
         assert isinstance(call(model.predict_proba, [[0]]), Rejected)  # not fitted yet
@@ -544,7 +581,7 @@ def test_fuzz_label_model_fit(data):
     Y_dev = data.draw(weighted((2, st.just(Case(None, True))), (1, gold(k, None))))
     result = call(model.fit, L.value, Y_dev=Y_dev.value, class_balance=balance.value)
     Y_valid = True if balance.value is not None else (True if Y_dev.value is None else Y_dev.valid)
-    if expect(result, L.valid, balance.valid, Y_valid):
+    if expect(result, L.valid, balance.valid, Y_valid, L.valid and sources_fit(model, L)):
         assert result is model
         n, m = shape_of(L, model.predict_proba(L.value).shape[0])
         check_model(model, m or model.n_sources_, k)
@@ -561,7 +598,7 @@ def test_fuzz_label_model_fit_predict_proba(data):
     L = data.draw(L_cases(k))
     balance = data.draw(class_balances(k))
     result = call(model.fit_predict_proba, L.value, class_balance=balance.value)
-    if expect(result, L.valid, balance.valid):
+    if expect(result, L.valid, balance.valid, L.valid and sources_fit(model, L)):
         n, m = shape_of(L, result.shape[0])
         check_probs(result, n, k)
         check_model(model, m or model.n_sources_, k)
@@ -625,6 +662,8 @@ def test_fuzz_label_model_accuracies(data):
     model = data.draw(native_models(k))
     L = data.draw(st.one_of(good_L(k), any_L()))
     fitted = ok(call(model.fit, L.value))
+    if L.valid:
+        assert fitted == sources_fit(model, L)
     result = call(lambda: model.accuracies_)
     if expect(result, fitted):
         assert result.shape == (model.n_sources_,) and np.isfinite(result).all()
@@ -672,7 +711,7 @@ def _damage(draw, path) -> Optional[bool]:
 def test_fuzz_label_model_save_load(data, tmp_path):
     k = data.draw(st.integers(2, 4))
     model = data.draw(native_models(k))
-    train = data.draw(good_L(k, forms=("dense",)))
+    train = data.draw(good_L(k, m=data.draw(st.integers(3, 5)) if uses_triplets(model) else None, forms=("dense",)))
     fitted = data.draw(st.integers(0, 9)) > 0
     if fitted:
         model.fit(train.value)
@@ -689,6 +728,7 @@ def test_fuzz_label_model_save_load(data, tmp_path):
         check_model(loaded, loaded.n_sources_, loaded.cardinality)
         if whole:
             assert loaded.threads == threads[0]
+            assert (loaded.method, loaded.init) == (model.method, model.init)
             np.testing.assert_array_equal(loaded.predict_proba(train.value), model.predict_proba(train.value))
 
 
@@ -729,6 +769,67 @@ def test_fuzz_probabilities_to_labels(probs, tie_break, seed):
         check_among_ties(result, P)
         if tie_break[0] != "true-random":
             np.testing.assert_array_equal(probabilities_to_labels(probs.value, tie_break[0], seed[0]), result)
+
+
+# ================================================================ weaksup.triplet
+
+
+@st.composite
+def pattern_cases(draw):
+    """(Case, k): the collapsed patterns of a valid label matrix, or something else."""
+    k = draw(st.integers(2, 4))
+    if draw(st.integers(0, 5)) == 0:
+        return Case(draw(st.one_of(wrong_types(), arrays(ndims=(0, 3), max_side=4))), False), k
+    L = draw(good_L(k))
+    return Case(collapse(L.value, k), True, L.n, L.m, L.dense), k
+
+
+def brute_force_moments(L: np.ndarray, k: int) -> np.ndarray:
+    voted = (L >= 0).astype(np.float64)
+    agree = sum((L == c).astype(np.float64).T @ (L == c).astype(np.float64) for c in range(k))
+    return (k * agree - voted.T @ voted) / ((k - 1) * L.shape[0])
+
+
+@fuzz_settings
+@given(pattern_cases())
+def test_fuzz_triplet_moments(case):
+    patterns, k = case
+    result = call(triplet.moments, patterns.value)
+    if expect(result, patterns.valid):
+        M, covoted = result
+        m = patterns.m
+        assert M.shape == covoted.shape == (m, m) and covoted.dtype == np.bool_
+        assert np.isfinite(M).all() and (np.abs(M) <= 1 + 1e-12).all()
+        np.testing.assert_array_equal(M, M.T)
+        np.testing.assert_allclose(M, brute_force_moments(patterns.dense, k), rtol=0, atol=1e-12)
+        voted = (patterns.dense >= 0).astype(np.float64)
+        np.testing.assert_array_equal(covoted, voted.T @ voted > 0)
+
+
+@fuzz_settings
+@given(pattern_cases())
+def test_fuzz_triplet_accuracies(case):
+    patterns, k = case
+    result = call(triplet.accuracies, patterns.value)
+    if expect(result, patterns.valid, patterns.valid and patterns.m >= triplet.MIN_SOURCES):
+        assert result.shape == (patterns.m,) and np.isfinite(result).all()
+        assert ((result >= 1 / k) & (result <= triplet.MAX_ACCURACY)).all()
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_triplet_tables(data):
+    patterns, k = data.draw(pattern_cases())
+    balance = data.draw(class_balances(k))
+    result = call(triplet.tables, patterns.value, balance.value)
+    if expect(result, patterns.valid, patterns.valid and patterns.m >= triplet.MIN_SOURCES, balance.valid):
+        theta, prior = result
+        assert theta.shape == (patterns.m, k + 1, k) and np.isfinite(theta).all()
+        assert ((theta >= 0) & (theta <= 1)).all()
+        np.testing.assert_allclose(theta.sum(axis=1), 1.0, atol=1e-12)
+        np.testing.assert_allclose(theta[:, 0, 0], 1 - (patterns.dense >= 0).mean(axis=0), atol=1e-12)
+        expected = np.full(k, 1 / k) if balance.value is None else np.asarray(balance.value, dtype=np.float64)
+        np.testing.assert_allclose(prior, expected, rtol=1e-15)
 
 
 @fuzz_settings
@@ -1638,7 +1739,8 @@ def test_fuzz_suite_covers_every_entry_point():
                 missing.append(f"{cls.__qualname__}.{name}")
     assert not missing, missing
     for function in ("probabilities_to_labels", "collapse", "classification_metrics", "majority_vote",
-                     "majority_vote_proba", "infer_cardinality", "probs_to_preds"):
+                     "majority_vote_proba", "infer_cardinality", "probs_to_preds", "triplet_moments",
+                     "triplet_accuracies", "triplet_tables"):
         assert f"test_fuzz_{function}" in names
     assert set(sources.__all__) <= {"SourceAnalysis", "majority_vote", "majority_vote_proba", "infer_cardinality"}
     assert weaksup.probabilities_to_labels is probabilities_to_labels

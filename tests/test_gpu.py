@@ -384,6 +384,23 @@ def test_label_model_on_gpu_equals_cpu(cp, rng, confusion, abstain):
                                       cpu.predict(L, tie_break="first"))
 
 
+def test_triplet_method_on_gpu_equals_cpu(cp, rng):
+    """method="triplet" and init="triplet" on a CuPy matrix (moments from a host copy) == NumPy."""
+    from weaksup import LabelModel
+
+    n, m, k = 20000, 8, 3
+    y = rng.integers(0, k, n)
+    votes, right = rng.random((n, m)) < 0.4, rng.random((n, m)) < 0.75
+    L = np.where(votes, np.where(right, y[:, None], (y[:, None] + rng.integers(1, k, (n, m))) % k), -1).astype(np.int8)
+    for options in (dict(method="triplet"), dict(init="triplet", max_iter=10, tol=0.0)):
+        cpu, gpu = LabelModel(k, **options), LabelModel(k, **options)
+        expected = cpu.fit(L).predict_proba(L)
+        got = gpu.fit(cp.asarray(L)).predict_proba(cp.asarray(L))
+        assert isinstance(got, cp.ndarray)
+        np.testing.assert_allclose(cp.asnumpy(got), expected, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(gpu.conditional_probs_, cpu.conditional_probs_, rtol=1e-8, atol=1e-12)
+
+
 def test_label_model_gpu_bad_labels(cp):
     from weaksup import LabelModel
 

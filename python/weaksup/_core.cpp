@@ -343,6 +343,17 @@ py::tuple em_step(const VotePatterns& vp, const carray<double>& weights, const c
   return py::make_tuple(vote_class, class_total, log_likelihood);
 }
 
+carray<double> statistics_of_rules(const VotePatterns& vp, const carray<double>& weights, const carray<double>& bias,
+                                   const py::array_t<uint8_t, py::array::c_style>& rules, int threads) {
+  check_weights(vp, weights, bias);
+  if (rules.ndim() != 1 || rules.shape(0) != vp.sources) throw std::invalid_argument("internal: rules must be (m,)");
+  carray<double> vote_class({vp.sources * (vp.classes + 1), vp.classes});
+  double* vc = vote_class.mutable_data();
+  py::gil_scoped_release release;
+  rule_statistics(vp, weights.data(), bias.data(), rules.data(), vc, threads);
+  return vote_class;
+}
+
 py::tuple statistics_of_majority(const VotePatterns& vp, const carray<double>& empty, int threads) {
   if (empty.ndim() != 1 || empty.shape(0) != vp.classes) throw std::invalid_argument("internal: empty must be (k,)");
   carray<double> vote_class({vp.sources * (vp.classes + 1), vp.classes});
@@ -438,6 +449,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("threads"));
   m.def("majority_statistics", &statistics_of_majority, py::arg("patterns"), py::arg("empty").noconvert(),
         py::arg("threads"));
+  m.def("rule_statistics", &statistics_of_rules, py::arg("patterns"), py::arg("weights").noconvert(),
+        py::arg("bias").noconvert(), py::arg("rules").noconvert(), py::arg("threads"));
   m.def("class_marginal", &marginal_of_classes, py::arg("patterns"), py::arg("weights").noconvert(),
         py::arg("bias").noconvert(), py::arg("threads"));
 }

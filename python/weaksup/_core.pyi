@@ -113,6 +113,10 @@ def em_statistics(
 def majority_statistics(
     patterns: VotePatterns, empty: npt.NDArray[np.float64], threads: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def rule_statistics(
+    patterns: VotePatterns, weights: npt.NDArray[np.float64], bias: npt.NDArray[np.float64],
+    rules: npt.NDArray[np.uint8], threads: int
+) -> npt.NDArray[np.float64]: ...
 def class_marginal(
     patterns: VotePatterns, weights: npt.NDArray[np.float64], bias: npt.NDArray[np.float64], threads: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]: ...

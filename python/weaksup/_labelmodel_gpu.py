@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _arrays
-from .labelmodel import _label_error, _first_outside
+from .labelmodel import _first_outside, _label_error, rule_statistics
 
 
 class GpuVotes:
@@ -89,6 +89,14 @@ class GpuVotes:
                 self._ptr(class_total), self.device.stream)
         return vote_class, class_total
 
+    def host_patterns(self) -> Any:
+        """The distinct vote patterns of a host copy of the matrix (the triplet method's moments
+        are read on the CPU; the EM steps and predictions stay on the device)."""
+        from .labelmodel import collapse
+
+        with self.device:
+            return collapse(self.labels.get(), self.k)
+
     def statistics(self, weights: Any, bias: Any):
         xp, k = self.xp, self.k
         vote_class, class_total, ll = xp.empty((self.sources * (k + 1), k)), xp.empty(k), xp.empty(1)
@@ -100,6 +108,17 @@ class GpuVotes:
         marginal, hessian, ll = xp.empty(k), xp.empty((k, k)), xp.empty(1)
         self._call("label_model_marginal", self._f64(weights), self._f64(bias), marginal, hessian, ll)
         return marginal, hessian, float(ll.get()[0])
+
+    def rule_statistics(self, weights: Any, bias: Any, rules: Any) -> Any:
+        """labelmodel.rule_statistics over the rows (each its own pattern, count 1), in CuPy."""
+        xp, k = self.xp, self.k
+        with self.device:
+            voted = self.labels >= 0
+            rows, sources = xp.nonzero(voted)  # row-major: votes grouped by row, sources increasing
+            codes = sources * (k + 1) + self.labels[rows, sources].astype(xp.int64) + 1
+            offsets = xp.concatenate([xp.zeros(1, xp.int64), xp.cumsum(voted.sum(axis=1))])
+            return rule_statistics(offsets, codes, xp.ones(self.rows), self._f64(weights), self._f64(bias),
+                                   xp.asarray(rules), k, xp)
 
     def posteriors(self, weights: Any, bias: Any) -> Any:
         out = self.xp.empty((self.rows, self.k))

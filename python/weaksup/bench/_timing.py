@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 import time
 from typing import Callable, List, Optional
@@ -17,6 +18,7 @@ class Result:
     baseline: str  # implementation the speedup is measured against
     speedup: Optional[float] = None  # baseline seconds / these seconds
     note: str = ""
+    accuracy: Optional[float] = None  # for workloads that score predictions (the table adds a column)
 
 
 def measure(fn: Callable[[], object], repeat: int) -> float:
@@ -39,10 +41,14 @@ def fill_speedups(results: List[Result]) -> None:
 
 
 def table(results: List[Result]) -> str:
-    rows = [("workload", "implementation", "time (ms)", "speedup vs baseline", "note")]
+    scored = any(r.accuracy is not None for r in results)
+    rows = [("workload", "implementation", "time (ms)", "speedup vs baseline") + (("accuracy",) if scored else ())
+            + ("note",)]
     for r in results:
         speed = f"{r.speedup:.2f}x" if r.speedup is not None else "-"
-        rows.append((r.workload, r.implementation, f"{r.seconds * 1e3:.2f}", speed, r.note))
+        ms = f"{r.seconds * 1e3:.2f}" if math.isfinite(r.seconds) else "-"
+        acc = (f"{r.accuracy:.3f}" if r.accuracy is not None else "-",) if scored else ()
+        rows.append((r.workload, r.implementation, ms, speed) + acc + (r.note,))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -1,27 +1,34 @@
-"""Label-model peers (Snorkel, crowd-kit) and the data they are compared on.
+"""Label-model peers (Snorkel, crowd-kit, the Hyper Label Model) and the data they are compared on.
 
-Everything here is plain Python + NumPy; pandas, snorkel and crowd-kit are imported inside
-the functions that need them, so this module imports without them.
+Everything here is plain Python + NumPy; pandas, snorkel, crowd-kit, torch and hyperlm are
+imported inside the functions that need them, so this module imports without them.
 
 Data
-    ``load_wrench`` (WRENCH youtube / trec label matrices), ``load_crowd_dog`` (the Dog
-    crowdsourcing answers) read the real sets kept beside the repository in
+    ``load_wrench`` (WRENCH youtube / trec / chemprot label matrices), ``load_crowd_dog`` (the
+    Dog crowdsourcing answers) read the real sets kept beside the repository in
     ``../shared/data`` (see ``find_data_dir``); ``synthetic_label_matrix`` makes label
     matrices of any size with known labeling-function accuracies.
 
 Peers
     ``snorkel_fit_predict`` / ``snorkel_majority_vote`` (snorkel 0.10.0),
     ``crowdkit_fit_predict`` / ``crowdkit_dawid_skene_df`` / ``crowdkit_majority_vote_df``
-    (crowd-kit 1.4.2).  Install: ``pip install torch==2.13.0`` first (a plain install of
-    snorkel would otherwise pull a multi-GB CUDA build of torch), then
-    ``pip install snorkel==0.10.0 crowd-kit==1.4.2``.
+    (crowd-kit 1.4.2), ``hyperlm_predict_proba`` (hyperlm 0.0.5).  Install: ``pip install
+    torch==2.13.0`` first (a plain install of snorkel would otherwise pull a multi-GB CUDA
+    build of torch), then ``pip install snorkel==0.10.0 crowd-kit==1.4.2 hyperlm==0.0.5``.
 
 Protocol (fit on train, score on test)
     Snorkel fits on the train label matrix and predicts the test rows.  crowd-kit has no
     ``predict`` for tasks it was not fitted on, so ``crowdkit_fit_predict`` is transductive:
     it fits on the train and test rows together (the test rows' votes, never their labels)
     and reads off the test rows.  Tasks with no vote at all get no output from crowd-kit; they
-    are given a uniform random class (fixed seed) and a uniform probability row.
+    are given a uniform random class (fixed seed) and a uniform probability row.  The Hyper
+    Label Model has no fit either (a pretrained network reads the whole matrix at once): it
+    is run on the train and test rows together in the same way.
+
+Accuracy
+    ``accuracy_table`` scores weaksup and every installed peer on the four real sets, without
+    labels and with the valid split's gold labels as ``Y_dev`` (what ``weaksup bench
+    labelmodel`` prints).
 
 Scale
     ``peer_at_scale`` runs one peer on a synthetic matrix in a fresh child process (the
@@ -43,7 +50,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import numpy as np
 
 ENV_VAR = "WEAKSUP_DATA"
-WRENCH_SETS = ("youtube", "trec")
+WRENCH_SETS = ("youtube", "trec", "chemprot")
 WRENCH_SPLITS = ("train", "valid", "test")
 
 
@@ -114,8 +121,9 @@ def load_wrench(
 
     ``L``: int64 (n, m), -1 = abstain, votes in 0..k-1; ``y``: int64 (n,).  Reads
     ``wrench_{name}/{split}.json`` (``id -> {"label", "weak_labels", "data"}``); rows are in
-    increasing integer id (which is also the files' order).  name: "youtube" (k=2, m=10) or
-    "trec" (k=6, m=68); split: "train", "valid" or "test".
+    increasing integer id (which is also the files' order).  name: "youtube" (k=2, m=10),
+    "trec" (k=6, m=68) or "chemprot" (k=10, m=26; no train split); split: "train", "valid" or
+    "test".
     """
     import json
 
@@ -560,6 +568,222 @@ def crowdkit_fit_predict(
     return PeerResult(proba, labels, t1 - t0, t2 - t1)
 
 
+# ------------------------------------------------------------------ Hyper Label Model
+
+
+def _hyperlm_checkpoint():
+    """A context allow-listing for ``torch.load(weights_only=True)`` (the default from torch
+    2.6 on) the NumPy globals that hyperlm 0.0.5's pickled checkpoint holds: the scalar
+    constructor under its NumPy 1 name ``numpy.core.multiarray.scalar``, ``numpy.dtype`` and
+    the float64 dtype class.  Older torch loads it as it is."""
+    import contextlib
+
+    import torch
+
+    if tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2]) < (2, 6):
+        return contextlib.nullcontext()
+    try:
+        from numpy._core.multiarray import scalar  # NumPy 2
+    except ImportError:  # pragma: no cover - NumPy 1
+        from numpy.core.multiarray import scalar
+    return torch.serialization.safe_globals(
+        [(scalar, "numpy.core.multiarray.scalar"), np.dtype, type(np.dtype(np.float64))])
+
+
+def hyperlm_predict_proba(L: np.ndarray, k: int) -> np.ndarray:
+    """The Hyper Label Model (hyperlm 0.0.5; Wu et al., ICLR 2023) on a label matrix: (n, k).
+
+    A pretrained graph network reads the whole matrix and outputs every row's probabilities
+    in one pass (no fit; CPU).  hyperlm fails on rows where every source abstains, so those
+    rows are left out of its input and given a uniform row; it takes k from the largest vote,
+    so the columns of classes above it are 0.  The probabilities are its ``return_probs``
+    output (a per-entry monotone rescaling, so the argmax and ties are its own).
+    """
+    from hyperlm import HyperLabelModel
+
+    L = _check_L(L, k, "L")
+    proba = np.full((L.shape[0], k), 1.0 / k)
+    voted = np.flatnonzero((L != -1).any(axis=1))
+    if voted.size:
+        with _hyperlm_checkpoint():
+            model = HyperLabelModel(device="cpu")
+        p = np.asarray(model.infer(L[voted], return_probs=True), dtype=np.float64)
+        proba[voted] = 0.0
+        proba[voted[:, None], np.arange(p.shape[1])] = p
+    return proba
+
+
+# ------------------------------------------------------------------ accuracy on the real data
+
+#: the sets ``accuracy_table`` scores (WRENCH names and the Dog crowd set).
+ACCURACY_SETS = ("youtube", "trec", "chemprot", "dog")
+
+_PIP = {"snorkel": "snorkel==0.10.0", "crowd-kit": "crowd-kit==1.4.2", "hyperlm": "hyperlm==0.0.5"}
+
+
+class AccuracyRow(NamedTuple):
+    """One line of ``accuracy_table``."""
+
+    dataset: str
+    method: str
+    labels: str  # "none" or "Y_dev: ..." (what gold labels the method was given)
+    accuracy: Optional[float]  # over every scored item (no class = wrong); None: did not run, see note
+    coverage: Optional[float]  # fraction of scored items given a class (1.0 under random ties)
+    seconds: float  # fit + predict wall time (NaN when it did not run)
+    note: str = ""
+
+
+class _Task(NamedTuple):
+    name: str
+    k: int
+    L_fit: np.ndarray
+    L_score: np.ndarray  # L_fit itself where the scored items are the fitted ones (Dog)
+    y_score: np.ndarray
+    Y_dev: Optional[np.ndarray]
+    dev_labels: str  # the labels text of the Y_dev column
+
+
+def _accuracy_task(name: str, data_dir) -> _Task:
+    """The protocol of one set: youtube / trec fit on train and score on test, Y_dev = valid
+    gold; chemprot has no train split: fit on valid, score on test, Y_dev = the valid gold
+    (the fit items' own labels); Dog: fit and score on every item with a truth, no Y_dev."""
+    if name == "dog":
+        dog = load_crowd_dog(data_dir)
+        known = dog.truth >= 0
+        L = dense_from_long(dog.task, dog.worker, dog.label, dog.n_tasks, dog.n_workers)[known]
+        return _Task(name, dog.k, L, L, dog.truth[known], None, "Y_dev: none (no dev split)")
+    k = len(wrench_classes(name, data_dir))
+    L_dev, y_dev = load_wrench(name, "valid", data_dir)
+    L_score, y_score = load_wrench(name, "test", data_dir)
+    if name == "chemprot":
+        return _Task(name, k, L_dev, L_score, y_score, y_dev,
+                     f"Y_dev: valid gold (n={y_dev.size}; valid is also the fit set)")
+    L_fit, _ = load_wrench(name, "train", data_dir)
+    return _Task(name, k, L_fit, L_score, y_score, y_dev, f"Y_dev: valid gold (n={y_dev.size})")
+
+
+def _transductive(task: _Task) -> Optional[np.ndarray]:
+    """The L_test argument of the peers that read fit and scored rows together."""
+    return None if task.L_score is task.L_fit else task.L_score
+
+
+def _weaksup_proba(task: _Task, Y_dev, **options) -> np.ndarray:
+    from weaksup.labelmodel import LabelModel
+
+    return LabelModel(task.k, **options).fit(task.L_fit, Y_dev=Y_dev).predict_proba(task.L_score)
+
+
+def _hyperlm_proba(task: _Task, Y_dev) -> np.ndarray:
+    rest = _transductive(task)
+    L = task.L_fit if rest is None else np.concatenate([task.L_fit, rest])
+    return hyperlm_predict_proba(L, task.k)[L.shape[0] - task.L_score.shape[0]:]
+
+
+def _majority_proba(task: _Task, Y_dev) -> np.ndarray:
+    from weaksup.sources import majority_vote_proba
+
+    return majority_vote_proba(task.L_score, task.k)
+
+
+def _has_triplet() -> bool:
+    """Whether this weaksup's LabelModel takes ``method="triplet"``."""
+    from weaksup.labelmodel import LabelModel
+
+    try:
+        LabelModel(2, method="triplet")
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _methods(task: _Task) -> List[Tuple[str, Optional[str], bool, Callable[[_Task, Any], np.ndarray]]]:
+    """(method, peer package or None for weaksup, takes Y_dev, task, Y_dev -> (n_score, k) proba)."""
+    out: List[Tuple[str, Optional[str], bool, Callable[[_Task, Any], np.ndarray]]] = [
+        ("weaksup LabelModel", None, True, _weaksup_proba)]
+    if _has_triplet():
+        out.append(("weaksup LabelModel (triplet)", None, True,
+                    lambda t, Y: _weaksup_proba(t, Y, method="triplet")))
+    if task.name == "dog":  # the documented crowdsourcing setting
+        out.append(("weaksup LabelModel Dawid-Skene (confusion=full, class_prior=learned)", None, True,
+                    lambda t, Y: _weaksup_proba(t, Y, confusion="full", abstain="ignored", class_prior="learned")))
+    return out + [
+        ("majority vote", None, False, _majority_proba),
+        ("Snorkel LabelModel", "snorkel", True,
+         lambda t, Y: snorkel_fit_predict(t.L_fit, _transductive(t), t.k, Y_dev=Y).proba),
+        ("crowd-kit DawidSkene", "crowd-kit", False,
+         lambda t, Y: crowdkit_fit_predict(t.L_fit, _transductive(t), t.k).proba),
+        ("Hyper Label Model", "hyperlm", False, _hyperlm_proba),
+    ]
+
+
+def _accuracy_row(task: _Task, method: str, peer: Optional[str], fn, with_dev: bool) -> AccuracyRow:
+    from weaksup.labelmodel import probabilities_to_labels
+
+    labels = task.dev_labels if with_dev else "none"
+    if with_dev and task.Y_dev is None:
+        return AccuracyRow(task.name, method, labels, None, None, float("nan"), "no dev split")
+    t0 = time.perf_counter()
+    try:
+        proba = fn(task, task.Y_dev if with_dev else None)
+    except ImportError as e:
+        if peer is None:
+            raise
+        return AccuracyRow(task.name, method, labels, None, None, float("nan"),
+                           f"{peer} not installed (pip install '{_PIP[peer]}'): {e}")
+    except Exception as e:  # noqa: BLE001 - a failing peer is reported, not fatal
+        if peer is None:
+            raise
+        return AccuracyRow(task.name, method, labels, None, None, float("nan"),
+                           f"{peer} failed: {type(e).__name__}: {e}")
+    seconds = time.perf_counter() - t0
+    pred = probabilities_to_labels(np.asarray(proba, dtype=np.float64), "random", seed=0)
+    return AccuracyRow(task.name, method, labels, float(np.mean(pred == task.y_score)),
+                       float(np.mean(pred >= 0)), seconds)
+
+
+def accuracy_table(
+    data_dir: Optional[Union[str, os.PathLike]] = None,
+    with_dev: Sequence[bool] = (False, True),
+    datasets: Sequence[str] = ACCURACY_SETS,
+) -> List[AccuracyRow]:
+    """Accuracy of weaksup and every peer on the real sets: a list of ``AccuracyRow``.
+
+    For each set in ``datasets`` (of ``ACCURACY_SETS``) and each value of ``with_dev`` (False:
+    no labels; True: the valid split's gold labels as ``Y_dev``), one row per method:
+    weaksup ``LabelModel(k)`` (and ``method="triplet"`` where this weaksup has it; on Dog also
+    the crowd setting ``confusion="full", abstain="ignored"``), majority vote, Snorkel
+    ``LabelModel`` (100 epochs, seed 123), crowd-kit ``DawidSkene`` and the Hyper Label Model;
+    the methods that take no labels appear only in the no-label column.  Protocols:
+    youtube and trec fit on train and score on test; chemprot (no train split) fits on valid
+    and scores on test, its Y_dev being the valid gold, the fit items' own labels; Dog fits
+    and scores every item with a truth and has no Y_dev (its Y_dev rows are blank).
+    crowd-kit and the Hyper Label Model, which cannot predict unseen items, read the fit and
+    scored rows together.
+
+    Every method's (n, k) probabilities go through
+    ``weaksup.labelmodel.probabilities_to_labels(p, "random", seed=0)``; accuracy counts every
+    scored item (one given no class counts as wrong).  A peer that is not installed, or
+    fails, gives a row with ``accuracy=None`` and a note.  Raises FileNotFoundError when the
+    data folder (``find_data_dir``, or ``data_dir``) is absent.
+    """
+    from weaksup import _arrays
+
+    for value, name, example in ((datasets, "datasets", "('youtube', 'dog')"), (with_dev, "with_dev", "(False, True)")):
+        if isinstance(value, (str, bool, np.bool_)) or not isinstance(value, Sequence):
+            raise TypeError(f"{name} must be a sequence such as {example}, got {type(value).__name__}")
+    names = [_arrays.check_choice(d, "datasets", {s: s for s in ACCURACY_SETS}) for d in datasets]
+    columns = [_arrays.check_bool(w, "with_dev") for w in with_dev]
+    directory = _data_dir(data_dir)
+    rows: List[AccuracyRow] = []
+    for name in names:
+        task = _accuracy_task(name, directory)
+        methods = _methods(task)
+        for dev in columns:
+            rows += [_accuracy_row(task, method, peer, fn, dev) for method, peer, takes_dev, fn in methods
+                     if takes_dev or not dev]
+    return rows
+
+
 # ------------------------------------------------------------------ memory and scale
 
 
@@ -712,7 +936,7 @@ def _peer_fit_predict(peer: str, L: np.ndarray, k: int, peer_kwargs: Dict[str, A
         from weaksup.labelmodel import LabelModel
 
         t0 = time.perf_counter()
-        model = LabelModel(k)
+        model = LabelModel(k, **peer_kwargs)
         proba = model.fit_predict_proba(L)  # fit + predict_proba, collapsing L once
         t1 = time.perf_counter()
         return dict(proba=proba, seconds_convert=0.0, seconds_fit=t1 - t0, seconds_predict=0.0,
@@ -780,7 +1004,8 @@ def peer_at_scale(
     """One peer on ``synthetic_label_matrix(n, m, k, coverage, seed)`` (int8) in a child process.
 
     The child imports the peer, generates the matrix, resets the peak-RSS mark, then fits and
-    predicts probabilities for all n rows.  peer: "snorkel" (LabelModel, 100 epochs, seed 123,
+    predicts probabilities for all n rows.  peer: "weaksup" (``LabelModel(k, **peer_kwargs)``),
+    "snorkel" (LabelModel, 100 epochs, seed 123,
     lr 0.01 unless given in ``peer_kwargs``), "crowdkit" (DawidSkene, n_iter 100, tol 1e-5:
     dense -> long DataFrame conversion is timed as ``seconds_convert`` and counts toward the
     peak) or "majority" (NumPy vote count).  Returns a dict with ``seconds_generate``,
@@ -792,3 +1017,34 @@ def peer_at_scale(
     if peer not in ("snorkel", "crowdkit", "majority", "weaksup"):
         raise ValueError(f"peer must be 'weaksup', 'snorkel', 'crowdkit' or 'majority', got {peer!r}")
     return _run_child(_child_scale, (peer, n, m, k, coverage, seed, peer_kwargs), context, timeout)
+
+
+# ------------------------------------------------------------------ FlyingSquid (another interpreter)
+
+FLYINGSQUID_ENV = "WEAKSUP_FLYINGSQUID_PYTHON"
+
+
+def flyingsquid_at_scale(python: str, n: int, m: int, coverage: float = 0.3, seed: int = 0,
+                         timeout: Optional[float] = None) -> Dict[str, Any]:
+    """FlyingSquid's fit + predict_proba on ``synthetic_label_matrix(n, m, 2, coverage, seed)``,
+    run by the interpreter ``python`` (FlyingSquid needs numpy<2 and pgmpy==0.1.14: a separate
+    environment, e.g. ``$WEAKSUP_FLYINGSQUID_PYTHON``) on the matrix passed as a .npy file.
+    Returns the child's ``seconds_convert`` / ``seconds_fit`` / ``seconds_predict``, ``proba``
+    (n, 2), ``accuracy`` (argmax against the generating y) and ``y``."""
+    import json
+    import subprocess
+    import tempfile
+
+    L, y, _ = synthetic_label_matrix(n, m, 2, coverage=coverage, seed=seed)
+    child = pathlib.Path(__file__).with_name("flyingsquid_child.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        L_path, out_path = os.path.join(tmp, "L.npy"), os.path.join(tmp, "proba.npy")
+        np.save(L_path, L)
+        del L
+        done = subprocess.run([python, str(child), L_path, out_path], capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, "PYTHONPATH": ""})
+        if done.returncode != 0:
+            raise RuntimeError(f"FlyingSquid under {python} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        times = json.loads(done.stdout.strip().splitlines()[-1])
+        proba = np.load(out_path)
+    return dict(**times, proba=proba, y=y, accuracy=float(np.mean(np.argmax(proba, axis=1) == y)))

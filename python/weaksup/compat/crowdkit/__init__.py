@@ -14,15 +14,16 @@ have crowd-kit's types, names, index orders and label orders:
   label, clipped at 1e-10, divided by the worker's total per true label.
 
 ``DawidSkene`` runs crowd-kit's EM on :class:`weaksup.labelmodel.LabelModel` with
-``confusion="full", abstain="ignored", smoothing=0.0`` (EM over the distinct vote patterns, in
-C++), round for round: the majority-vote start (gold ``true_labels`` fix the known tasks'
-probabilities, here and in every E-step; ``initial_error`` enters the start's M-step), then up
-to ``n_iter`` rounds of E-step and M-step, each followed by crowd-kit's loss (its evidence
-lower bound per answer, in which the prior counts once per answer; ``loss_history_``); EM
-stops when the loss rises by less than ``tol``. ``probas_`` is the last E-step, and the E-steps
-clip the prior at 1e-10 as crowd-kit's do. Labels are ordered as crowd-kit's E-steps order
-them (an ``initial_error`` whose columns list the labels in another order sorts them). Each
-worker may answer a task once (where ``n_iter >= 1`` and the task has no gold label).
+``confusion="full", abstain="ignored", smoothing=0.0, class_prior="learned"`` (EM over the
+distinct vote patterns, in C++), round for round: the majority-vote start (gold
+``true_labels`` fix the known tasks' probabilities, here and in every E-step;
+``initial_error`` enters the start's M-step), then up to ``n_iter`` rounds of E-step and
+M-step, each followed by crowd-kit's loss (its evidence lower bound per answer, in which the
+prior counts once per answer; ``loss_history_``); EM stops when the loss rises by less than
+``tol``. ``probas_`` is the last E-step, and the E-steps clip the prior at 1e-10 as
+crowd-kit's do. Labels are ordered as crowd-kit's E-steps order them (an ``initial_error``
+whose columns list the labels in another order sorts them). Each worker may answer a task
+once (where ``n_iter >= 1`` and the task has no gold label).
 
 When crowd-kit is installed, the classes derive from its ``BaseClassificationAggregator``, so
 its wrappers (``BinaryRelevance``, ``clone_aggregator``) take them; importing this module then
@@ -422,8 +423,8 @@ class DawidSkene(_Aggregator):
         K = a.n_labels
         k = max(2, K)  # the native model needs two classes; an unused one gets prior 0
         patterns, held_out = _held_out(a, known, k, self.threads)
-        model = _NativeLabelModel(k, confusion="full", abstain="ignored", smoothing=0.0, max_iter=self.n_iter,
-                                  tol=0.0, threads=self.threads)
+        model = _NativeLabelModel(k, confusion="full", abstain="ignored", smoothing=0.0, class_prior="learned",
+                                  method="em", max_iter=self.n_iter, tol=0.0, threads=self.threads)
         losses: List[float] = []
         last: List[np.ndarray] = []
         gold = int((known >= 0).sum())

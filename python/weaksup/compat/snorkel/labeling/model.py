@@ -135,7 +135,7 @@ class LabelModel(BaseLabeler):
     """
 
     def __init__(self, cardinality: int = 2, *, verbose: bool = True, device: str = "cpu",
-                 confusion: str = "symmetric", abstain: str = "observed", smoothing: float = 1.0,
+                 confusion: str = "auto", abstain: str = "ignored", smoothing: float = 1.0,
                  max_iter: int = 100, tol: float = 1e-6, threads: int = 0) -> None:
         super().__init__(cardinality)
         self.verbose = _arrays.check_bool(verbose, "verbose")
