@@ -98,11 +98,20 @@ def assert_as_crowdkit(ours, ref, atol=1e-9):
     np.testing.assert_allclose(ours.loss_history_, ref.loss_history_, rtol=0, atol=1e-12)
 
 
-def both(ours, ref, frame, *fit_args, **fit_kwargs):
-    """Fit weaksup's and crowd-kit's aggregator on copies of the same input."""
-    copy = lambda v: v.copy() if hasattr(v, "copy") else v  # noqa: E731 (crowd-kit's "assign" edits initial_error)
-    ref.fit(frame.copy(), *map(copy, fit_args), **{k: copy(v) for k, v in fit_kwargs.items()})
-    ours.fit(frame, *fit_args, **fit_kwargs)
+def copy(value):
+    return value.copy() if hasattr(value, "copy") else value
+
+
+def both(ours, ref, *args, **kwargs):
+    """Fit weaksup's and crowd-kit's aggregator on the same input: crowd-kit on copies (its
+    "assign" normalises initial_error in place), weaksup's on the input, which it must leave
+    as it was."""
+    inputs = [*args, *kwargs.values()]
+    before = [copy(value) for value in inputs]
+    ref.fit(*map(copy, args), **{name: copy(value) for name, value in kwargs.items()})
+    ours.fit(*args, **kwargs)
+    for value, kept in zip(inputs, before):
+        assert value is None or value.equals(kept)
     return ours, ref
 
 
@@ -222,12 +231,10 @@ def test_dawid_skene_initial_errors_as_crowdkit_on_dog(strategy, n_iter):
         values = rng.random((len(workers), len(labels), len(labels))) + np.eye(len(labels)) * 3
         values /= values.sum(axis=1, keepdims=True)
         initial = pd.DataFrame(values.reshape(-1, len(labels)), index=index, columns=labels)
-    before = initial.copy()
     model = wck.DawidSkene(n_iter, initial_error_strategy=strategy)
     ours, ref = both(model, ck.DawidSkene(n_iter, initial_error_strategy=strategy), answers,
                      initial_error=initial)
     assert_as_crowdkit(ours, ref)
-    pd.testing.assert_frame_equal(initial, before)  # crowd-kit's "assign" normalises it in place; not weaksup
     plain = wck.DawidSkene(n_iter).fit(answers)  # the initial errors change the result
     assert not plain.errors_.equals(ours.errors_)
     assert n_iter == 0 or np.abs(plain.probas_.to_numpy() - ours.probas_.to_numpy()).max() > 1e-3
