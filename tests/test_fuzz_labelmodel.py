@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import pytest
-from fuzzing import Rejected, arrays, call, fuzz_settings, layouts, ok, wrong_types
+from fuzzing import NUMERIC_DTYPES, Rejected, arrays, call, fuzz_settings, layouts, ok, wrong_types
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -28,7 +28,7 @@ import weaksup
 from weaksup import LabelModel, probabilities_to_labels, sources, triplet
 from weaksup.compat import crowdkit as wck
 from weaksup.compat import snorkel as wsn
-from weaksup.labelmodel import METRICS, MAX_TABLE_ENTRIES, classification_metrics, collapse
+from weaksup.labelmodel import METRICS, MAX_TABLE_ENTRIES, classification_metrics, collapse, factorize
 
 sparse = pytest.importorskip("scipy.sparse")
 pd = pytest.importorskip("pandas")
@@ -183,6 +183,7 @@ class Case:
     m: Optional[int] = None
     dense: Optional[np.ndarray] = None
     kind: str = ""
+    items: Optional[list] = None  # ids of the result's rows (DataFrames and id triplets)
 
 
 def _random_matrix(draw, k: int, n: Optional[int] = None, m: Optional[int] = None) -> np.ndarray:
@@ -221,10 +222,131 @@ def _as_triplets(draw, L: np.ndarray) -> tuple:
             draw(layouts(labels.astype(signed))))
 
 
+# Ids of items (and sources), each family increasing with the index i, or unsortable (mixed
+# types: numbered by first appearance); label values per class, sorted.
+ITEM_IDS = [lambda i: f"t{i:03d}", lambda i: 10**12 + 7 * i, lambda i: ("t", i), lambda i: 10**30 + i,
+            lambda i: i if i % 2 else f"s{i}"]
+LABEL_NAMES = [["ant", "bee", "cat", "dog", "eel", "fox"], [10, 20, 30, 40, 10**20, 10**30],
+               [-1.5, 0.0, 2.5, 1e300, 1e308, np.inf], [("a", 1), ("a", 2), ("b", 0), ("c", 0), ("c", 1), ("d",)]]
+
+
+def _objects(values) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
+
+
+def _order(ids_of, indices: np.ndarray) -> np.ndarray:
+    """The distinct indices in the order their ids are numbered: sorted by id, or by first
+    appearance when the ids cannot be sorted."""
+    distinct = pd.unique(indices)
+    try:
+        return np.array(sorted(distinct, key=lambda i: ids_of(int(i))), dtype=distinct.dtype)
+    except TypeError:
+        return distinct
+
+
+@st.composite
+def id_forms(draw, k: int, m: Optional[int] = None) -> Case:
+    """L as crowd-kit's DataFrame or as triplets of item (and source) ids, valid, with the dense
+    matrix it stands for. With m (a model fitted on m sources, by index) sources are the
+    indices 0..m-1 and a DataFrame's labels the classes 0..k-1."""
+    L = _random_matrix(draw, k, m=m)
+    L[0, 0] = max(L[0, 0], 0)  # at least one vote
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    items, srcs = np.nonzero(L >= 0)
+    order = rng.permutation(items.size)
+    items, srcs = items[order], srcs[order]
+    labels = L[items, srcs]
+    item_id, source_id = draw(st.sampled_from(ITEM_IDS)), draw(st.sampled_from(ITEM_IDS))
+    rows = _order(item_id, items)
+    form = draw(st.sampled_from(["frame", "ids"]))
+    if m is not None:  # sources by index (as a fitted model knows them)
+        cols, source_values = np.arange(L.shape[1]), [int(j) for j in srcs]
+    elif form == "ids" and draw(st.booleans()):  # item ids, source indices
+        cols, source_values = np.arange(srcs.max() + 1), srcs.astype(draw(st.sampled_from([np.int64, np.uint8])))
+    else:
+        cols, source_values = _order(source_id, srcs), [source_id(int(j)) for j in srcs]
+    item_values = [item_id(int(i)) for i in items]
+    dense = L[rows][:, cols]
+    ids = [item_id(int(i)) for i in rows]
+    if form == "ids":
+        # a list of ids that are all numbers would be indices: ids come as object arrays, or lists of non-numbers
+        wrap = draw(st.sampled_from([_objects, list]))
+        def wrap_ids(values):
+            return _objects(values) if all(isinstance(v, (int, float)) for v in values) else wrap(values)
+        value = (wrap_ids(item_values), wrap_ids(source_values) if isinstance(source_values, list) else source_values,
+                 labels.astype(draw(st.sampled_from([np.int64, np.int8, np.float64]))))
+        return Case(value, True, len(rows), len(cols), dense, "ids", ids)
+    names = list(range(k)) if m is not None else draw(st.sampled_from(LABEL_NAMES))[:k]  # k <= 6
+    column = _objects([names[c] for c in labels])
+    frame = pd.DataFrame({"task": _objects(item_values), "worker": _objects(source_values), "label": column})
+    frame = frame.infer_objects()
+    if len(np.unique(labels)) < k or draw(st.booleans()):
+        frame["label"] = pd.Categorical(column, categories=_objects(names))
+    if draw(st.booleans()):  # extra columns, another column order, another index
+        frame = frame.assign(weight=1.0)[draw(st.permutations(["task", "worker", "label", "weight"]))]
+        frame.index = rng.permutation(len(frame)) * 3 + 5
+    return Case(frame, True, len(rows), len(cols), dense, "frame", ids)
+
+
+@st.composite
+def bad_id_forms(draw, k: int, m: Optional[int] = None) -> Case:
+    """A DataFrame or id triplets that must be rejected (for a model fitted on m sources with m)."""
+    good = draw(id_forms(k, m))
+    kind = draw(st.sampled_from(["missing-id", "unhashable", "empty", "duplicate", "missing-column", "labels"]
+                                + (["unknown-source"] if m is not None else [])))
+    value = good.value
+    if good.kind == "ids":
+        items, srcs, labels = (_objects(list(v)) if i < 2 else v for i, v in enumerate(value))
+        at = draw(st.integers(0, len(items) - 1))
+        if kind == "missing-id":
+            items[at] = draw(st.sampled_from([None, np.nan, float("nan")]))
+        elif kind == "unhashable":
+            items[at] = [1, 2]
+        elif kind == "empty":
+            items, srcs, labels = items[:0], srcs[:0], labels[:0]
+        elif kind == "duplicate":
+            items, srcs, labels = np.r_[items, items[at:at + 1]], np.r_[srcs, srcs[at:at + 1]], np.r_[labels, 0]
+        elif kind == "unknown-source":
+            srcs[at] = "zed"
+        else:
+            labels = np.r_[labels[:-1], k]
+        return Case((items, srcs, labels), False)
+    frame = value.copy()
+    row = frame.index[draw(st.integers(0, len(frame) - 1))]
+    if kind in ("missing-id", "unhashable"):
+        column = draw(st.sampled_from(["task", "worker"] if kind == "unhashable" else ["task", "worker", "label"]))
+        frame = frame.astype({column: object})
+        frame.loc[row, column] = [1, 2] if kind == "unhashable" else draw(st.sampled_from([None, np.nan]))
+    elif kind == "empty":
+        frame = frame.iloc[:0]
+    elif kind == "duplicate":
+        frame = pd.concat([frame, frame.loc[[row]]])
+    elif kind == "missing-column":
+        frame = frame.drop(columns=draw(st.sampled_from(["task", "worker", "label"])))
+    elif kind == "unknown-source":
+        frame = frame.astype({"worker": object})
+        frame.loc[row, "worker"] = draw(st.sampled_from(["zed", m, -1]))
+    elif m is None:  # k + 1 classes
+        labels = frame["label"].astype(object)
+        present = list(pd.unique(labels.to_numpy()))
+        extra = [f"zz-extra{i}" for i in range(k + 1 - len(present))]
+        frame["label"] = pd.Categorical(labels.to_numpy(), categories=_objects(present + extra))
+    else:  # a label the model has no class for
+        frame = frame.astype({"label": object})
+        frame.loc[row, "label"] = draw(st.sampled_from(["x", k, -1, 0.5]))
+    return Case(frame, False)
+
+
 @st.composite
 def good_L(draw, k: int, m: Optional[int] = None, n: Optional[int] = None,
-           forms=("dense", "dense", "dense", "list", "sparse", "triplets")) -> Case:
-    """A valid label matrix for cardinality k (labels -1..k-1) in any accepted form and layout."""
+           forms=("dense", "dense", "dense", "list", "sparse", "triplets"), ids: bool = False) -> Case:
+    """A valid label matrix for cardinality k (labels -1..k-1) in any accepted form and layout
+    (with ids: also DataFrames and id triplets, which LabelModel reads)."""
+    if ids and n is None and draw(st.integers(0, 3)) == 0:
+        return draw(id_forms(k, m))
     L = _random_matrix(draw, k, n, m)
     form = draw(st.sampled_from(forms))
     if form == "dense":
@@ -316,13 +438,21 @@ def bad_L(draw, k: int, m: Optional[int] = None) -> Case:
     return Case(value, False)
 
 
+def not_here(k: int) -> st.SearchStrategy:
+    """DataFrames and id triplets, valid for LabelModel, refused by collapse() and weaksup.sources."""
+    return id_forms(k).map(lambda case: Case(case.value, False))
+
+
 def any_L() -> st.SearchStrategy:
     """Anything: arrays of every dtype, shape and layout, and values of wrong types."""
     return st.one_of(arrays(ndims=(0, 3), max_side=5), wrong_types()).map(lambda v: Case(v, None))
 
 
-def L_cases(k: int, m: Optional[int] = None) -> st.SearchStrategy:
-    good = good_L(k, m)
+def L_cases(k: int, m: Optional[int] = None, ids: bool = False) -> st.SearchStrategy:
+    """Label matrices for cardinality k (with ids: DataFrames and id triplets too)."""
+    good = good_L(k, m, ids=ids)
+    if ids:
+        return weighted((8, good), (1, bad_L(k, m)), (1, bad_id_forms(k, m)), (2, any_L()))
     return weighted((4, good), (1, bad_L(k, m)), (1, any_L()))
 
 
@@ -571,23 +701,74 @@ def test_fuzz_label_model_init(data):
         assert isinstance(call(model.predict_proba, [[0]]), Rejected)  # not fitted yet
 
 
+def native_twin(model: LabelModel) -> LabelModel:
+    """An unfitted LabelModel with model's settings."""
+    settings = ("confusion", "abstain", "smoothing", "accuracy_prior", "confusion_strength", "above_random",
+                "class_prior", "discount_copies", "max_iter", "tol", "seed", "method", "init")
+    return LabelModel(model.cardinality, **{name: getattr(model, name) for name in settings})
+
+
+def check_ids(result: Any, L: Case, model: LabelModel) -> np.ndarray:
+    """A DataFrame's probabilities indexed by its tasks with one column per class, id triplets'
+    rows in the order of their ids; the probabilities as an array."""
+    if L.kind == "frame":
+        assert isinstance(result, pd.DataFrame) and result.index.name == "task"
+        assert list(result.index) == L.items and list(result.columns) == list(model.classes_)
+    return np.asarray(result, dtype=np.float64)
+
+
+def label_codes(preds: Any, L: Case, model: LabelModel) -> np.ndarray:
+    """Predictions as class indices: a DataFrame's Series of labels (NaN = abstain) indexed by task."""
+    if L.kind != "frame":
+        return np.asarray(preds)
+    assert isinstance(preds, pd.Series) and preds.name == "agg_label" and list(preds.index) == L.items
+    return pd.Index(model.classes_).get_indexer(preds).astype(np.int64)
+
+
 @fuzz_settings
 @given(st.data())
 def test_fuzz_label_model_fit(data):
     k = data.draw(st.integers(2, 4))
     model = data.draw(native_models(k))
-    L = data.draw(L_cases(k))
+    L = data.draw(L_cases(k, ids=True))
     balance = data.draw(class_balances(k))
     Y_dev = data.draw(weighted((2, st.just(Case(None, True))), (1, gold(k, None))))
-    result = call(model.fit, L.value, Y_dev=Y_dev.value, class_balance=balance.value)
+    options = draw_args(data, balance=BOOL, clip=Spec(lambda v: is_real(v, 0.0, 1.0 / k), st.sampled_from(
+        [0.0, 0.01, 1.0 / k]), (-0.01, 1.0 / k + 1e-9, 0.5 + 1e-9, np.nan, np.inf)))
+    init = data.draw(init_accuracies(L.m))
+    result = call(model.fit, L.value, Y_dev=Y_dev.value, class_balance=balance.value, init_accuracy=init.value,
+                  **{name: a[0] for name, a in options.items()})
     Y_valid = True if balance.value is not None else (True if Y_dev.value is None else Y_dev.valid)
-    if expect(result, L.valid, balance.valid, Y_valid, L.valid and sources_fit(model, L)):
+    if L.kind == "frame" and Y_dev.value is not None and balance.value is None:  # gold labels: the frame's labels
+        Y_valid = None
+    if expect(result, L.valid, balance.valid, Y_valid, init.valid, *(a[1] for a in options.values()),
+              L.valid and sources_fit(model, L)):
         assert result is model
         n, m = shape_of(L, model.predict_proba(L.value).shape[0])
         check_model(model, m or model.n_sources_, k)
-        check_probs(model.predict_proba(L.value), n, k)
+        probs = check_ids(model.predict_proba(L.value), L, model)
+        check_probs(probs, n, k)
         if balance.value is not None:
             np.testing.assert_allclose(model.class_balance_, np.asarray(balance.value, dtype=np.float64))
+        if L.items is not None:  # ids: the same fit as on the dense matrix they stand for
+            assert list(model.item_ids_) == L.items
+            twin = native_twin(model).fit(L.dense, class_balance=model.class_balance_ if balance.value is not None
+                                          or Y_dev.value is not None else None, init_accuracy=init.value,
+                                          **{name: a[0] for name, a in options.items()})
+            np.testing.assert_array_equal(probs, twin.predict_proba(L.dense))
+        clip = float(options["clip"][0])
+        votes = model.conditional_probs_[:, 1:, :]
+        assert (votes >= clip - 1e-12).all() and (votes <= 1 - clip + 1e-12).all()
+
+
+@st.composite
+def init_accuracies(draw, m: Optional[int]) -> Case:
+    """fit's init_accuracy for m sources (None when unknown): None, a number or one per source
+    in [0, 1], or something invalid."""
+    sized = [] if m is None else [Case(np.full(m, 0.6), True), Case(np.linspace(0, 1, m).tolist(), True),
+                                  Case(np.full(m + 1, 0.6), False), Case(np.full((m, 1), 0.6), False)]
+    return draw(st.one_of(st.just(Case(None, True)), st.floats(0, 1).map(lambda v: Case(v, True)), st.sampled_from(
+        [Case(1.5, False), Case(-0.1, False), Case(np.nan, False), Case("x", False), Case([0.5, "a"], False)] + sized)))
 
 
 @fuzz_settings
@@ -595,61 +776,74 @@ def test_fuzz_label_model_fit(data):
 def test_fuzz_label_model_fit_predict_proba(data):
     k = data.draw(st.integers(2, 4))
     model = data.draw(native_models(k))
-    L = data.draw(L_cases(k))
+    L = data.draw(L_cases(k, ids=True))
     balance = data.draw(class_balances(k))
     result = call(model.fit_predict_proba, L.value, class_balance=balance.value)
     if expect(result, L.valid, balance.valid, L.valid and sources_fit(model, L)):
         n, m = shape_of(L, result.shape[0])
-        check_probs(result, n, k)
+        probs = check_ids(result, L, model)
+        check_probs(probs, n, k)
         check_model(model, m or model.n_sources_, k)
-        np.testing.assert_allclose(model.predict_proba(L.value), result, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(check_ids(model.predict_proba(L.value), L, model), probs, rtol=0, atol=1e-12)
 
 
 @fuzz_settings
 @given(st.data())
 def test_fuzz_label_model_predict_proba(data):
     model, k, m = data.draw(fitted_native())
-    L = data.draw(L_cases(k, m))
-    result = call(model.predict_proba, L.value)
-    if expect(result, L.valid):
+    L = data.draw(L_cases(k, m, ids=True))
+    abstains = data.draw(bool_arg())
+    result = call(model.predict_proba, L.value, abstains=abstains[0])
+    if expect(result, L.valid, abstains[1]):
         n, mm = shape_of(L, result.shape[0])
         assert (mm or m) <= m
-        check_probs(result, n, k)
+        probs = check_ids(result, L, model)
+        check_probs(probs, n, k)
         if L.dense is not None:  # every form of a matrix gives the same posteriors
-            np.testing.assert_allclose(result, model.predict_proba(L.dense), rtol=0, atol=1e-12)
+            np.testing.assert_allclose(probs, model.predict_proba(L.dense, abstains=abstains[0]), rtol=0, atol=1e-12)
+            if not abstains[0]:  # abstains left out: items without votes get the prior
+                silent = (np.asarray(L.dense) == -1).all(axis=1)
+                np.testing.assert_allclose(probs[silent], np.broadcast_to(model.class_balance_, (silent.sum(), k)),
+                                           rtol=1e-12, atol=1e-15)
 
 
 @fuzz_settings
 @given(st.data())
 def test_fuzz_label_model_predict(data):
     model, k, m = data.draw(fitted_native())
-    L = data.draw(L_cases(k, m))
+    L = data.draw(L_cases(k, m, ids=True))
     return_probs = data.draw(bool_arg())
     tie_break = data.draw(tie_break_arg(TIE_BREAKS))
     result = call(model.predict, L.value, return_probs=return_probs[0], tie_break=tie_break[0])
     if expect(result, L.valid, return_probs[1], tie_break[1]):
         preds, probs = result if return_probs[0] else (result, model.predict_proba(L.value))
+        preds, probs = label_codes(preds, L, model), check_ids(probs, L, model)
         n, _ = shape_of(L, len(preds))
         check_probs(probs, n, k)
         check_labels(preds, n, k, abstain=tie_break[0] == "abstain")
         check_among_ties(preds, probs)
         if tie_break[0] in ("random", "first", "abstain"):  # reproducible
-            np.testing.assert_array_equal(model.predict(L.value, tie_break=tie_break[0]), preds)
+            np.testing.assert_array_equal(label_codes(model.predict(L.value, tie_break=tie_break[0]), L, model), preds)
 
 
 @fuzz_settings
 @given(st.data())
 def test_fuzz_label_model_score(data):
     model, k, m = data.draw(fitted_native())
-    L = data.draw(weighted((2, good_L(k, m)), (1, bad_L(k, m))))
+    L = data.draw(weighted((2, good_L(k, m, ids=True)), (1, bad_L(k, m)), (1, bad_id_forms(k, m))))
     Y = data.draw(gold(k, L.n if L.n is not None else 3))
+    Y_valid = Y.valid
+    if L.kind == "frame":  # a DataFrame's gold labels are looked up among the classes (True is 1 there)
+        Y_valid = None if Y_valid is False else Y_valid
+        if Y.valid and data.draw(st.booleans()):  # as a Series indexed by task, in any order
+            Y = Case(pd.Series(list(Y.value), index=pd.Index(_objects(L.items))).iloc[::-1], True)
     metrics = data.draw(st.one_of(
         st.lists(st.sampled_from(METRICS), min_size=0, max_size=4).map(lambda v: (v, True)),
         st.sampled_from(METRICS).map(lambda v: (v, True)),
         st.sampled_from([["precision"], ["accuracy", "auc"], [1], None, 5, "f2", [None]]).map(lambda v: (v, False))))
     tie_break = data.draw(tie_break_arg(TIE_BREAKS))
     result = call(model.score, L.value, Y.value, metrics=metrics[0], tie_break=tie_break[0])
-    if expect(result, L.valid, Y.valid, metrics[1], tie_break[1]):
+    if expect(result, L.valid, Y_valid, metrics[1], tie_break[1]):
         names = [metrics[0]] if isinstance(metrics[0], str) else list(metrics[0])
         assert set(result) == set(names)
         assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in result.values()), result
@@ -660,7 +854,7 @@ def test_fuzz_label_model_score(data):
 def test_fuzz_label_model_accuracies(data):
     k = data.draw(st.integers(2, 4))
     model = data.draw(native_models(k))
-    L = data.draw(st.one_of(good_L(k), any_L()))
+    L = data.draw(st.one_of(good_L(k, ids=True), any_L()))
     fitted = ok(call(model.fit, L.value))
     if L.valid:
         assert fitted == sources_fit(model, L)
@@ -699,11 +893,12 @@ def _damage(draw, path) -> Optional[bool]:
     key = draw(st.sampled_from(sorted(arrays_)))
     arrays_[key] = draw(st.sampled_from([np.full((2, 3), np.nan), np.asarray("[1, 2]"), np.asarray('{"abc": 1}'),
                                          np.zeros((1, 1, 1)), np.asarray(-1.0), np.asarray('{"cardinality": 1}')]))
-    if draw(st.booleans()):
+    deleted = draw(st.booleans())
+    if deleted:
         del arrays_[key]
     with open(path, "wb") as f:
         np.savez(f, **arrays_)
-    return False
+    return None if deleted and key in ("classes", "source_ids") else False  # files of older versions lack the ids
 
 
 @fuzz_settings
@@ -740,7 +935,7 @@ def test_fuzz_collapse(data):
                      name=Spec(lambda v: isinstance(v, str), st.text(max_size=3)))
     card, n_sources, threads, name = (args[a] for a in ("cardinality", "n_sources", "threads", "name"))
     k = card[0] if card[1] and card[0] <= 6 else data.draw(st.integers(2, 4))
-    L = data.draw(L_cases(k))
+    L = data.draw(weighted((8, L_cases(k)), (1, not_here(k))))
     L = for_cardinality(L, card, k)
     fits = True
     if L.valid and card[1] and n_sources[0] is not None and n_sources[1]:
@@ -757,6 +952,48 @@ def test_fuzz_collapse(data):
         np.testing.assert_array_equal(np.bincount(row_pattern, minlength=result.patterns), counts)
         codes = np.asarray(result.codes)
         assert ((codes >= 0) & (codes < result.sources * (card[0] + 1))).all()
+
+
+@st.composite
+def id_values(draw) -> Case:
+    """Values to factorize: ids of every family as lists, object arrays or pandas Series (valid),
+    with a missing or unhashable value, or of another shape (invalid), or anything."""
+    kind = draw(st.sampled_from(["good"] * 6 + ["missing", "unhashable", "2d", "any"]))
+    if kind == "any":
+        return Case(draw(st.one_of(arrays(ndims=(0, 2), max_side=4, dtypes=NUMERIC_DTYPES + ODD[:-1]), wrong_types())),
+                    None)
+    family = draw(st.sampled_from(ITEM_IDS + [lambda i: float(i) / 2, lambda i: [("a", 1), 2.5, "b"][i % 3]]))
+    values = [family(int(i)) for i in draw(st.lists(st.integers(0, 6), max_size=10))]
+    if kind == "2d":
+        return Case(np.array([[1, 2], [3, 4]]), False)
+    if kind in ("missing", "unhashable"):
+        values = values + [None if kind == "missing" else draw(st.sampled_from([[1], {"a": 1}, {1}]))]
+        values = [values[i] for i in np.random.default_rng(len(values)).permutation(len(values))]
+    form = draw(st.sampled_from(["list", "objects", "series"]))
+    value = values if form == "list" else _objects(values) if form == "objects" else pd.Series(_objects(values))
+    return Case(value, kind == "good")
+
+
+@fuzz_settings
+@given(id_values(), bool_arg(), scalar(lambda v: isinstance(v, str), st.sampled_from(["values", "L[0]", ""])))
+def test_fuzz_factorize(values, sort, name):
+    result = call(factorize, values.value, name=name[0], sort=sort[0])
+    if expect(result, values.valid, sort[1], name[1]):
+        codes, ids = result
+        given_values = list(values.value) if not isinstance(values.value, np.ndarray) else list(values.value.ravel())
+        assert codes.dtype == np.int64 and codes.shape == (len(given_values),)
+        ids = list(ids)
+        assert len(set(map(repr, ids))) == len(ids)  # distinct
+        assert [ids[c] for c in codes] == given_values
+        first = [int(c) for c in pd.unique(codes)]
+        try:
+            sortable = sorted(ids) is not None
+        except TypeError:
+            sortable = False
+        if sort[0] and sortable:
+            assert ids == sorted(ids)
+        else:  # numbered by first appearance
+            assert first == list(range(len(ids)))
 
 
 @fuzz_settings
@@ -896,7 +1133,7 @@ def reference_vote_fractions(L: np.ndarray, k: int, w: Optional[np.ndarray]) -> 
 def _majority_case(data):
     card = data.draw(weighted((3, cardinality_spec(st.integers(2, 5)).ok()), (1, cardinality_spec().bad())))
     k = card[0] if card[1] and card[0] <= 6 else data.draw(st.integers(2, 4))
-    L = data.draw(L_cases(k))
+    L = data.draw(weighted((8, L_cases(k)), (1, not_here(k))))
     weights = data.draw(vote_weights(L.m))
     tables = not (card[1] and L.valid) or L.m * (card[0] + 1) * card[0] <= MAX_TABLE_ENTRIES
     return card, L, weights, tables
@@ -1161,17 +1398,20 @@ def test_fuzz_snorkel_label_model_fit(data):
         lr=Spec(lambda v: is_real(v, 0.0), st.floats(0, 1), (-0.1, np.nan, np.inf)),
         l2=Spec(lambda v: is_real(v, 0.0), st.floats(0, 1), (-1.0, np.inf)),
         optimizer=choice_spec(("sgd", "adam", "adamax"), ["lbfgs", "SGD"]),
-        optimizer_config=Spec(lambda v: v is None or isinstance(v, dict), st.sampled_from([None, {}, {"a": 1}])),
+        optimizer_config=Spec(lambda v: v is None or v in ({}, {"sgd_config": {"momentum": 0.5}}), st.sampled_from(
+            [None, {}, {"sgd_config": {"momentum": 0.5}}]), ({"a": 1}, {"sgd_config": {"beta": 1}})),
         lr_scheduler=choice_spec(("constant", "linear", "exponential", "step"), ["cosine"]),
-        lr_scheduler_config=Spec(lambda v: v is None or isinstance(v, dict), st.sampled_from([None, {}])),
+        lr_scheduler_config=Spec(lambda v: v is None or v in ({}, {"warmup_steps": 2, "warmup_unit": "epochs"}),
+                                 st.sampled_from([None, {}, {"warmup_steps": 2, "warmup_unit": "epochs"}]),
+                                 ({"warmup_steps": 2}, {"warmup_steps": -1, "warmup_unit": "epochs"}, {"x": 0})),
         seed=optional(seed_spec(2**32 - 1)), log_freq=Spec(lambda v: is_int(v, 1), ints(1, 100), (0, -5)),
-        mu_eps=optional(Spec(lambda v: is_real(v, 0.0, 1.0), st.floats(0, 1), (1.5, -0.1, np.nan))))
+        mu_eps=optional(Spec(lambda v: is_real(v, 0.0, 1.0 / k), st.floats(0, 1.0 / k), (0.6, 1.5, -0.1, np.nan))))
     sized = [] if L.m is None else [(np.full(L.m, 0.7), True), (np.full(L.m + 1, 0.7).tolist(), False)]
     prec = data.draw(st.one_of(st.floats(0, 1).map(lambda v: (v, True)), st.sampled_from(
         [(1.5, False), (-0.1, False), (np.nan, False), ("x", False), (None, False)] + sized)))
     result = call(model.fit, L.value, class_balance=balance.value, prec_init=prec[0],
                   **{name: a[0] for name, a in args.items()})
-    if expect(result, L.valid, balance.valid, prec[1], *(a[1] for a in args.values())):
+    if expect(result, L.valid, snorkel_balance_valid(balance, k), prec[1], *(a[1] for a in args.values())):
         assert result is None
         n, mm = shape_of(L, model.predict_proba(L.value).shape[0])
         mm = mm or model.native.n_sources_
@@ -1179,6 +1419,25 @@ def test_fuzz_snorkel_label_model_fit(data):
         check_probs(model.predict_proba(L.value), n, k)
         weights = model.get_weights()
         assert weights.shape == (mm,) and ((weights >= 1e-6) & (weights <= 1)).all()
+
+
+def _numbers(value: Any) -> Optional[np.ndarray]:
+    """A list / tuple / array of real numbers as an array; None for anything else."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        return None
+    try:
+        p = np.asarray(value)
+    except ValueError:  # ragged
+        return None
+    return p if p.dtype.kind in "iuf" else None
+
+
+def snorkel_balance_valid(case: Case, k: int) -> bool:
+    """Snorkel's class_balance: k finite positive numbers, normalized (need not sum to 1)."""
+    if case.value is None:
+        return True
+    p = _numbers(case.value)
+    return p is not None and p.shape == (k,) and bool(np.isfinite(p).all() and (p > 0).all())
 
 
 @fuzz_settings
@@ -1208,8 +1467,10 @@ def test_fuzz_snorkel_label_model_predict(data):
         check_among_ties(preds, probs)
 
 
-def _snorkel_score(data, model, k, m: Optional[int]):
+def _snorkel_score(data, model, k, m: Optional[int], reads_votes: bool = True):
     L = data.draw(weighted((2, good_L(k, m)), (1, bad_L(k, m))))
+    if not reads_votes and not L.valid:  # a baseline that ignores the labels may accept labels past k
+        L = Case(L.value, None)
     Y = data.draw(gold(k, L.n if L.n is not None else 3, "snorkel"))
     metrics = data.draw(st.one_of(
         st.lists(st.sampled_from(SNORKEL_METRICS), max_size=4).map(lambda v: (v, True)),
@@ -1328,8 +1589,11 @@ def test_fuzz_majority_label_voter_score(data):
 @fuzz_settings
 @given(data=st.data())
 def test_fuzz_majority_label_voter_save_load(data, tmp_path):
-    k = data.draw(st.integers(2, 4))
-    voter = wsn.MajorityLabelVoter(k)
+    _voter_save_load(data, tmp_path, wsn.MajorityLabelVoter(data.draw(st.integers(2, 4))))
+
+
+def _voter_save_load(data, tmp_path, voter):
+    k = voter.cardinality
     file = tmp_path / "voter.pkl"
     path = data.draw(paths(file))
     if not expect(call(voter.save, path.value), path.valid) or not path.valid:
@@ -1341,10 +1605,127 @@ def test_fuzz_majority_label_voter_save_load(data, tmp_path):
         file.write_bytes(data.draw(st.binary(max_size=32)))
     elif kind == "foreign":
         file.write_bytes(pickle.dumps(data.draw(st.sampled_from([[1, 2], {"x": 1}, 3.5, None]))))
-    other, path = wsn.MajorityLabelVoter(2), data.draw(paths(file))
+    other, path = type(voter)(2), data.draw(paths(file))
     if expect(call(other.load, path.value), path.valid, True if kind == "whole" else None if kind == "garbage"
               else False):
         assert other.cardinality == (k if kind == "whole" else other.cardinality)
+        if kind == "whole" and hasattr(voter, "balance"):
+            np.testing.assert_array_equal(other.balance, voter.balance)
+
+
+def baseline_L(k: int) -> st.SearchStrategy:
+    """Label matrices for the baselines that do not read the votes (MajorityClassVoter,
+    RandomVoter): a matrix with labels past the cardinality may be accepted (valid None)."""
+    return L_cases(k).map(lambda case: case if case.valid else Case(case.value, None, case.n, case.m, case.dense))
+
+
+def majority_class_balance_valid(case: Case, k: int) -> bool:
+    p = _numbers(case.value)
+    return p is not None and p.shape == (k,) and bool(np.isfinite(p).all() and (p >= 0).all() and (p > 0).any())
+
+
+@st.composite
+def fitted_majority_class_voter(draw):
+    k = draw(st.integers(2, 4))
+    voter = wsn.MajorityClassVoter(k)
+    voter.fit(draw(st.sampled_from([np.full(k, 1.0 / k), np.arange(1.0, k + 1), np.r_[1.0, np.zeros(k - 1)]])))
+    return voter, k
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_majority_class_voter_fit(data):
+    k = data.draw(st.integers(2, 4))
+    voter = wsn.MajorityClassVoter(k)
+    balance = data.draw(st.one_of(class_balances(k), st.sampled_from(
+        [Case(np.r_[1.0, np.zeros(k - 1)], True), Case(np.zeros(k), False), Case(np.arange(k), True)])))
+    result = call(voter.fit, balance.value)
+    if expect(result, majority_class_balance_valid(balance, k)):
+        assert result is None
+        np.testing.assert_array_equal(voter.balance, np.asarray(balance.value, dtype=np.float64))
+    else:
+        assert isinstance(call(voter.predict_proba, np.zeros((1, 1), int)), Rejected)  # not fitted
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_majority_class_voter_predict_proba(data):
+    voter, k = data.draw(fitted_majority_class_voter())
+    L = data.draw(baseline_L(k))
+    result = call(voter.predict_proba, L.value)
+    if expect(result, L.valid):
+        n, _ = shape_of(L, result.shape[0])
+        check_probs(result, n, k)
+        top = (voter.balance == voter.balance.max()) / np.sum(voter.balance == voter.balance.max())
+        np.testing.assert_array_equal(result, np.broadcast_to(top, (n, k)))
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_majority_class_voter_predict(data):
+    voter, k = data.draw(fitted_majority_class_voter())
+    _baseline_predict(data, voter, k)
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_majority_class_voter_score(data):
+    _snorkel_score(data, *data.draw(fitted_majority_class_voter()), None, reads_votes=False)
+
+
+@fuzz_settings
+@given(data=st.data())
+def test_fuzz_majority_class_voter_save_load(data, tmp_path):
+    _voter_save_load(data, tmp_path, data.draw(fitted_majority_class_voter())[0])
+
+
+def _baseline_predict(data, voter, k: int) -> None:
+    L = data.draw(baseline_L(k))
+    return_probs, policy = data.draw(SNORKEL_RETURN_PROBS.any()), data.draw(tie_break_arg(POLICIES))
+    result = call(voter.predict, L.value, return_probs=return_probs[0], tie_break_policy=policy[0])
+    if expect(result, L.valid, return_probs[1], policy[1]):
+        preds, probs = result if return_probs[0] else (result, None)
+        n, _ = shape_of(L, len(preds))
+        check_labels(preds, n, k, abstain=policy[0] == "abstain")
+        if probs is not None:
+            check_probs(probs, n, k)
+            check_among_ties(preds, probs)
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_random_voter_predict_proba(data):
+    k = data.draw(st.integers(2, 4))
+    L = data.draw(baseline_L(k))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    np.random.seed(seed)
+    result = call(wsn.RandomVoter(k).predict_proba, L.value)
+    if expect(result, L.valid):
+        n, _ = shape_of(L, result.shape[0])
+        check_probs(result, n, k)
+        np.random.seed(seed)  # NumPy's global generator, rand(n, k), rows normalized (Snorkel's draws)
+        expected = np.random.rand(n, k)
+        np.testing.assert_allclose(result, expected / expected.sum(axis=1, keepdims=True), rtol=1e-15)
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_random_voter_predict(data):
+    k = data.draw(st.integers(2, 4))
+    _baseline_predict(data, wsn.RandomVoter(k), k)
+
+
+@fuzz_settings
+@given(st.data())
+def test_fuzz_random_voter_score(data):
+    k = data.draw(st.integers(2, 4))
+    _snorkel_score(data, wsn.RandomVoter(k), k, None, reads_votes=False)
+
+
+@fuzz_settings
+@given(data=st.data())
+def test_fuzz_random_voter_save_load(data, tmp_path):
+    _voter_save_load(data, tmp_path, wsn.RandomVoter(data.draw(st.integers(2, 4))))
 
 
 @fuzz_settings
@@ -1717,12 +2098,15 @@ def test_fuzz_suite_covers_every_entry_point():
     names = {name for name in globals() if name.startswith("test_fuzz_")}
     covered = {
         LabelModel: "label_model", wsn.LabelModel: "snorkel_label_model", wsn.MajorityLabelVoter:
-        "majority_label_voter", wsn.LFAnalysis: "lf_analysis", sources.SourceAnalysis: "source_analysis",
+        "majority_label_voter", wsn.MajorityClassVoter: "majority_class_voter", wsn.RandomVoter: "random_voter",
+        wsn.LFAnalysis: "lf_analysis", sources.SourceAnalysis: "source_analysis",
         wck.DawidSkene: "dawid_skene", wck.MajorityVote: "majority_vote"}
     grouped = {  # methods checked inside another entry point's test
         "label_model": {"load": "save_load", "save": "save_load"},
         "snorkel_label_model": {"load": "save_load", "save": "save_load", "native": "fit"},
         "majority_label_voter": {"load": "save_load", "save": "save_load"},
+        "majority_class_voter": {"load": "save_load", "save": "save_load"},
+        "random_voter": {"load": "save_load", "save": "save_load"},
         "lf_analysis": {name: "" for name in ("label_coverage", "label_overlap", "label_conflict",
                                               "lf_polarities", "lf_coverages", "source_analysis")},
         "source_analysis": {name: "" for name in ("label_coverage", "label_overlap", "label_conflict",
@@ -1738,7 +2122,7 @@ def test_fuzz_suite_covers_every_entry_point():
             if f"test_fuzz_{prefix}_{test}".rstrip("_") not in names:
                 missing.append(f"{cls.__qualname__}.{name}")
     assert not missing, missing
-    for function in ("probabilities_to_labels", "collapse", "classification_metrics", "majority_vote",
+    for function in ("probabilities_to_labels", "collapse", "factorize", "classification_metrics", "majority_vote",
                      "majority_vote_proba", "infer_cardinality", "probs_to_preds", "triplet_moments",
                      "triplet_accuracies", "triplet_tables"):
         assert f"test_fuzz_{function}" in names

@@ -1,20 +1,22 @@
-"""weaksup.compat.snorkel against the real Snorkel (0.10.0; skipped when it is not installed)
-and against the native LabelModel. (weaksup.compat.crowdkit: tests/test_crowdkit_compat.py.)
+"""weaksup.compat.snorkel's LFAnalysis and voters against the real Snorkel (0.10.0; skipped when
+it is not installed). (Snorkel's LabelModel: tests/test_snorkel_compat.py; weaksup.compat.crowdkit:
+tests/test_crowdkit_compat.py.)
 """
 
-import inspect
+import pathlib
 import types
 
 import numpy as np
 import pytest
 from conftest import label_matrices, wrench
 
-import weaksup
 from weaksup.compat import snorkel as wsn
 from weaksup.compat.snorkel.utils import probs_to_preds
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given  # noqa: E402
+
+DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # Warnings the peers raise under the project's filterwarnings = error, each for its source:
 SNORKEL_DIAGS = pytest.mark.filterwarnings(  # LFAnalysis: scipy.sparse.diags on int64
@@ -177,89 +179,4 @@ def test_majority_label_voter_without_snorkel():
     assert voter.score(L, np.array([0, -1, 1, 2]), ["accuracy", "coverage"]) == {"accuracy": 1.0, "coverage": 0.5}
 
 
-# ================================================================ Snorkel: LabelModel
-
-
-@pytest.mark.parametrize("name", sorted(WRENCH))
-def test_label_model_gives_the_native_predictions(name, tmp_path):
-    k = WRENCH[name]
-    L, _ = wrench(name)
-    Lt, Yt = wrench(name, "test")
-    native = weaksup.LabelModel(k).fit(L)
-    lm = wsn.LabelModel(cardinality=k, verbose=False)
-    assert lm.fit(L, progress_bar=False, n_epochs=500, lr=0.05, l2=0.1, optimizer="adam", seed=123,
-                  lr_scheduler="linear", prec_init=0.8, log_freq=5, mu_eps=1e-4) is None
-    for M in (L, Lt):
-        np.testing.assert_array_equal(lm.predict_proba(M), native.predict_proba(M))
-        probs = native.predict_proba(M)
-        for policy in ("abstain", "random"):
-            np.testing.assert_array_equal(lm.predict(M, tie_break_policy=policy), probs_to_preds(probs, policy))
-        # labels without ties are the native model's
-        preds = lm.predict(M)
-        decided = preds != -1
-        np.testing.assert_array_equal(preds[decided], native.predict(M, tie_break="abstain")[decided])
-    np.testing.assert_array_equal(lm.get_conditional_probs(), native.conditional_probs_)
-    np.testing.assert_array_equal(lm.get_weights(), np.clip(native.accuracies_, 1e-6, 1.0))
-    assert lm.get_conditional_probs().shape == (L.shape[1], k + 1, k) and lm.get_weights().shape == (L.shape[1],)
-    preds, probs = lm.predict(Lt, return_probs=True)
-    assert preds.shape == (Lt.shape[0],) and probs.shape == (Lt.shape[0], k)
-    # save / load round trip
-    path = str(tmp_path / "model.npz")
-    lm.save(path)
-    other = wsn.LabelModel(cardinality=2)
-    other.load(path)
-    assert other.cardinality == k
-    np.testing.assert_array_equal(other.predict_proba(Lt), lm.predict_proba(Lt))
-
-
-def test_label_model_class_balance_and_dev_labels_are_the_native_ones():
-    L, _ = wrench("youtube")
-    Lv, Yv = wrench("youtube", "valid")
-    lm = wsn.LabelModel(verbose=False)
-    lm.fit(L, class_balance=[0.3, 0.7])
-    np.testing.assert_array_equal(lm.predict_proba(L), weaksup.LabelModel(2).fit(L, class_balance=[0.3, 0.7]).predict_proba(L))
-    lm.fit(L, Y_dev=Yv)
-    np.testing.assert_array_equal(lm.predict_proba(L), weaksup.LabelModel(2).fit(L, Y_dev=Yv).predict_proba(L))
-
-
-@pytest.mark.parametrize("name", sorted(WRENCH))
-def test_label_model_scores_as_snorkel_scorer(name):
-    analysis = pytest.importorskip("snorkel.analysis")
-    snorkel_model()
-    k = WRENCH[name]
-    L, _ = wrench(name)
-    Lt, Yt = wrench(name, "test")
-    lm = wsn.LabelModel(k, verbose=False)
-    lm.fit(L)
-    for policy in ("abstain", "random"):
-        preds, probs = lm.predict(Lt, return_probs=True, tie_break_policy=policy)
-        ref = analysis.Scorer(metrics=all_metrics(k)).score(Yt, preds, probs)
-        assert_scores_equal(lm.score(Lt, Yt, all_metrics(k), tie_break_policy=policy), ref)
-
-
-def test_label_model_signatures_match_snorkel():
-    sm = snorkel_model()
-    for name in ("predict", "predict_proba", "score", "get_weights", "get_conditional_probs", "save", "load"):
-        ours = inspect.signature(getattr(wsn.LabelModel, name))
-        ref = inspect.signature(getattr(sm.LabelModel, name))
-        assert list(ours.parameters)[: len(ref.parameters)] == list(ref.parameters), name
-        for p in ref.parameters.values():
-            assert ours.parameters[p.name].default == p.default, (name, p.name)
-    fit = inspect.signature(wsn.LabelModel.fit).parameters
-    assert list(fit)[:5] == ["self", "L_train", "Y_dev", "class_balance", "progress_bar"]
-    train_config = sm.label_model.TrainConfig()
-    for field in train_config._fields:
-        assert field in fit, field
-        if field not in ("seed", "optimizer_config", "lr_scheduler_config"):
-            assert fit[field].default == getattr(train_config, field), field
-    assert inspect.signature(wsn.LabelModel).parameters["cardinality"].default == 2
-
-
-def test_label_model_rejects_unknown_optimizer_and_unfitted_use():
-    lm = wsn.LabelModel()
-    with pytest.raises(ValueError):
-        lm.predict_proba(np.zeros((2, 3), dtype=int))
-    with pytest.raises(ValueError):
-        lm.fit(np.zeros((2, 3), dtype=int), optimizer="lbfgs")
-    with pytest.raises(ValueError):
-        lm.fit(np.array([[0, 2, -1]]))  # a label outside 0..cardinality-1
+# (Snorkel's LabelModel and the other baselines: tests/test_snorkel_compat.py)

@@ -1,6 +1,10 @@
 """Bad input to the label models: a ValueError / TypeError naming the argument, inputs never
 modified, no crash."""
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -354,3 +358,135 @@ def test_macro_f1_with_a_huge_cardinality_is_immediate():
     assert small == pytest.approx({"f1_macro": 0.5, "f1_micro": 4 / 7})
     huge = classification_metrics(Y, preds, 2**31 - 2, ["f1_macro", "f1_micro"])
     assert huge == pytest.approx({"f1_macro": 1.5 / (2**31 - 2), "f1_micro": 4 / 7})
+
+
+# ---------------------------------------------------------------- votes with ids; sizes past memory
+
+
+def test_memory_explosions_are_value_errors_before_allocating():
+    """Sizes that asked NumPy for tens of GiB (MemoryError, or the machine's memory taken)
+    are refused with the estimate: item indices far apart for few votes (16 GiB of row
+    offsets for 2 votes), (n, k) probabilities of 240 GiB, crowd-kit tables of 80 GiB. Run
+    under an address-space limit, so that a regression fails instead of swapping."""
+    code = textwrap.dedent("""
+        import resource, numpy as np, pandas as pd, scipy.sparse as sp
+        from weaksup import LabelModel
+        from weaksup.compat import crowdkit
+        from weaksup.sources import majority_vote_proba
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (used + 3 * 2**30, resource.RLIM_INFINITY))
+        tall = np.zeros((10**7, 1), np.int8)
+        distinct = pd.DataFrame({"task": np.arange(10**5), "worker": 0, "label": np.arange(10**5)})
+        cases = {
+            "far items": lambda: LabelModel(2).fit((np.array([0, 2**31 - 2]), np.array([0, 0]), np.array([1, 0]))),
+            "sparse rows": lambda: LabelModel(2).fit(sp.coo_matrix(([1], ([5], [0])), shape=(2**31 - 1, 1))),
+            "probabilities": lambda: LabelModel(3000, max_iter=1).fit(tall[:4]).predict_proba(tall),
+            "majority vote": lambda: majority_vote_proba(tall, 3000),
+            "crowd-kit table": lambda: crowdkit.MajorityVote().fit(distinct),
+        }
+        for name, case in cases.items():
+            try:
+                case()
+                print(name, "accepted")
+            except ValueError as e:
+                print(name, "ValueError", "MAX_BYTES" in str(e) and "GiB" in str(e))
+            except MemoryError:
+                print(name, "MemoryError")
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")[:-1]
+    assert lines == [f"{name} ValueError True" for name in ("far items", "sparse rows", "probabilities",
+                                                             "majority vote", "crowd-kit table")], out.stdout
+    # the messages say what to do
+    with raises(ValueError, "item indices up to 2147483646 for 2 votes", "numpy.unique", "ids"):
+        LabelModel(2).fit((np.array([0, 2**31 - 2]), np.array([0, 0]), np.array([1, 0])))
+    with raises(ValueError, "cardinality=100000", "149 GiB of float64", "MAX_TABLE_ENTRIES"):
+        LabelModel(100000).fit([[0, 1]])
+
+
+def test_a_dataframe_of_votes_is_read_as_votes():
+    pd = pytest.importorskip("pandas")
+    # integer columns task, worker, label used to be read as a dense (n, 3) label matrix
+    frame = pd.DataFrame({"task": [0, 0, 1, 2], "worker": [5, 7, 5, 7], "label": [1, 1, 0, 1]})
+    model = LabelModel(2).fit(frame)
+    assert model.n_sources_ == 2 and list(model.source_ids_) == [5, 7]
+    np.testing.assert_array_equal(model.predict_proba(frame).to_numpy(),
+                                  LabelModel(2).fit(np.array([[1, 1], [0, -1], [-1, 1]])).predict_proba(
+                                      np.array([[1, 1], [0, -1], [-1, 1]])))
+    # ... and where ids are not taken, refused rather than read as a matrix
+    from weaksup.labelmodel import collapse
+    from weaksup.sources import SourceAnalysis, majority_vote
+
+    for call_ in (lambda: collapse(frame, 2), lambda: majority_vote(frame, 2), lambda: SourceAnalysis(frame)):
+        with raises(TypeError, "DataFrame of votes", "LabelModel"):
+            call_()
+
+
+def test_bad_ids_are_named_where_they_are():
+    pd = pytest.importorskip("pandas")
+    # each used to be a TypeError about numeric arrays, or (integer ids) a silent misreading
+    with raises(ValueError, r"L\[0\] \(item ids\) contains None at position 3"):
+        LabelModel(2).fit((np.array(["a", "b", "c", None], dtype=object), ["u", "v", "u", "v"], [0, 1, 0, 1]))
+    with raises(TypeError, r"L\[1\] \(source ids\)", "hashable", "position 1"):
+        LabelModel(2).fit((["a", "b"], np.array(["u", [1]], dtype=object), [0, 1]))
+    with raises(ValueError, r"L\[2\]\[1\] = 7 is outside -1..1"):
+        LabelModel(2).fit((["a", "b"], ["u", "v"], [0, 7]))
+    tasks = [f"t{i}" for i in range(20)]
+    frame = pd.DataFrame({"task": tasks, "worker": ["w"] * 20, "label": ["x", "y"] * 10})
+    frame.loc[17, "task"] = np.nan
+    with raises(ValueError, "L's task column has a missing value", "row 17"):
+        LabelModel(2).fit(frame)
+    twice = pd.DataFrame({"task": ["t1", "t2", "t1"], "worker": ["ann", "ann", "ann"], "label": ["x", "y", "y"]})
+    with raises(ValueError, "two votes of source 'ann' on item 't1'"):
+        LabelModel(2).fit(twice)
+    with raises(ValueError, "no column", "worker"):
+        LabelModel(2).fit(twice.drop(columns="worker"))
+    model = LabelModel(2).fit((["a", "b"], ["u", "v"], [0, 1]))
+    with raises(ValueError, r"L\[1\] \(source ids\) has source 'zed' at position 1, which the model was not fitted"):
+        model.predict_proba((["a", "b"], ["u", "zed"], [0, 1]))
+    with raises(ValueError, r"source 'zed'.*fitted on"):  # fitted on indices: ids are not among 0..m-1
+        LabelModel(2).fit(np.array([[0, 1]])).predict((np.array([0]), ["zed"], [0]))
+
+
+@pytest.mark.parametrize("dtype", [">i2", ">i4", ">i8", ">u2", ">u4", ">f4", ">f8"])
+def test_big_endian_arrays_are_read_everywhere(dtype):
+    sparse = pytest.importorskip("scipy.sparse")
+    L = np.array([[0, 1, -1], [1, 1, 0], [-1, 0, 1], [0, 0, 1]])
+    unsigned = np.dtype(dtype).kind == "u"
+    ref = LabelModel(2).fit(L, Y_dev=np.array([0, 1]), class_balance=None)
+    as_be = (np.where(L < 0, 0, L) if unsigned else L).astype(dtype)
+    expect = LabelModel(2).fit(np.where(L < 0, 0, L) if unsigned else L)
+    np.testing.assert_array_equal(LabelModel(2).fit(as_be).predict_proba(as_be), expect.predict_proba(as_be.astype(
+        as_be.dtype.newbyteorder("="))))
+    rows, cols = np.nonzero(L >= 0)
+    triplets = tuple(a.astype(dtype) for a in (rows, cols, L[rows, cols]))
+    model = LabelModel(2).fit(triplets, Y_dev=np.array([0, 1]).astype(dtype))
+    np.testing.assert_array_equal(model.predict_proba(triplets), ref.predict_proba(L))
+    coo = sparse.coo_matrix((L[rows, cols], (rows, cols)), shape=L.shape)
+    coo.row, coo.col = rows.astype(dtype), cols.astype(dtype)  # scipy keeps big-endian indices given this way
+    np.testing.assert_array_equal(LabelModel(2).fit(coo).predict_proba(coo), LabelModel(2).fit(L).predict_proba(L))
+    model.score(L, np.array([0, 1, 1, 0]).astype(dtype))
+    LabelModel(2).fit(L, class_balance=np.array([0.25, 0.75]).astype(">f8"))
+
+
+def test_huge_unsigned_labels_are_refused_on_every_path():
+    sparse = pytest.importorskip("scipy.sparse")
+    top = np.uint64(2**64 - 1)
+    L = np.array([[0, 1], [1, 0]], dtype=np.uint64)
+    L[1, 1] = top
+    model = LabelModel(2).fit(L_OK)
+    for call_, where in ((lambda: LabelModel(2).fit(np.array([[top, 0]])), r"L\[0, 0\]"),
+                         (lambda: LabelModel(2).fit(L), r"L\[1, 1\] = 18446744073709551615"),
+                         (lambda: LabelModel(2).fit(sparse.csr_matrix(L)), r"L.data\[\d\] = 18446744073709551615"),
+                         (lambda: LabelModel(2).fit((np.array([0, 1], np.uint64), np.array([0, 0], np.uint64),
+                                                     np.array([1, top], np.uint64))),
+                          r"L\[2\]\[1\] = 18446744073709551615"),
+                         (lambda: LabelModel(2).fit((np.array([top]), np.array([0]), np.array([1]))), r"L\[0\]\[0\]"),
+                         (lambda: LabelModel(2).fit(L_OK, Y_dev=np.array([0, top])), r"Y_dev\[1\]"),
+                         (lambda: model.score(L_OK, np.array([0, 1, 0, top])), r"Y\[3\]"),
+                         (lambda: LabelModel(2).fit(L_OK[:, :2]).predict(L.astype(">u8")),
+                          r"L\[1, 1\] = 18446744073709551615")):
+        with raises(ValueError, where):
+            call_()

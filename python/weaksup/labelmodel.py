@@ -30,8 +30,12 @@ above 1/k (``above_random``), which removes the label-swapped fixed points.
 accuracies from the agreements of triplets of sources, abstaining independent of the class, no
 iterations); ``init="triplet"`` starts EM from it rather than from majority vote.
 
-Identical rows are collapsed first (distinct vote patterns with counts), so an EM iteration
-costs O(distinct votes), not O(n m). The E-step and the M-step's sums run in C++
+Votes come as a dense (n, m) matrix, a SciPy sparse matrix, (item, source, label) triplets of
+indices, triplets whose items or sources are ids, or crowd-kit's DataFrame (columns ``task``,
+``worker``, ``label``) with any hashable ids and labels; ids come back with the predictions
+(see :meth:`LabelModel.fit` and :mod:`weaksup._votes` for the order). Identical rows are
+collapsed first (distinct vote patterns with counts), so an EM iteration costs O(distinct
+votes), not O(n m). The E-step and the M-step's sums run in C++
 (``threads=``, GIL released) or, for CuPy / torch CUDA input, on the GPU.
 """
 
@@ -46,6 +50,8 @@ import numpy as np
 
 from . import _arrays
 from . import _core
+from . import _votes
+from ._votes import factorize
 
 _CONFUSIONS = ("auto", "symmetric", "full")
 _CLASS_PRIORS = ("uniform", "learned")
@@ -65,6 +71,38 @@ MAX_TABLE_ENTRIES = 2**27
 # Items of sparse / triplet label matrices (whose row count is a number, not memory already
 # held) are indices below 2^31.
 MAX_ITEMS = _arrays._INT32_MAX
+# Per-item arrays a call allocates beyond its input (for sparse and triplet input, whose item
+# count is a number rather than memory already held: about _ITEM_BYTES per item for the hashes,
+# the pattern table and the row offsets; for predictions, the (n, k) float64 probabilities and
+# their per-pattern twin) may take at most this many bytes; more are refused with the estimate
+# rather than left to fail allocating (raise it for bigger problems).
+MAX_BYTES = 2**35
+_ITEM_BYTES = 80
+
+
+def _size(n_bytes: float) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{int(n_bytes)} bytes"
+
+
+def _check_memory(name: str, n: int, k: int, per_item: int, predict: bool, votes: Optional[int] = None) -> None:
+    """Refuse, before allocating, a call whose per-item arrays would pass MAX_BYTES: n items
+    of `per_item` bytes each, plus (n, k) float64 results twice over when `predict`."""
+    results = 16 * n * k if predict else 0
+    need = n * per_item + results
+    if need <= MAX_BYTES:
+        return
+    if votes is not None and n * per_item >= results:  # few votes on far-apart item indices
+        raise ValueError(f"{name} has item indices up to {n - 1} for {votes} votes: the rows in between would take "
+                         f"about {_size(need)}, more than MAX_BYTES ({_size(MAX_BYTES)}); items of sparse and "
+                         f"triplet label matrices are row indices, so compact them "
+                         f"(numpy.unique(items, return_inverse=True)) or pass them as ids (an object array, or a "
+                         f"DataFrame with columns task, worker, label)")
+    raise ValueError(f"{name} has {n} items and cardinality={k}: the (n_items, cardinality) float64 results would "
+                     f"take about {_size(need)}, more than MAX_BYTES ({_size(MAX_BYTES)}); predict in chunks of rows, "
+                     f"or check cardinality")
 
 
 def _cardinality(value: Any) -> int:
@@ -77,8 +115,9 @@ def _check_tables(sources: int, k: int, name: str = "L") -> None:
     entries = sources * (k + 1) * k
     if entries > MAX_TABLE_ENTRIES:
         raise ValueError(f"{name} has {sources} sources and cardinality={k}: the per-source tables would hold "
-                         f"{sources} x {k + 1} x {k} = {entries} numbers, more than the {MAX_TABLE_ENTRIES} "
-                         f"supported; check cardinality (labels are classes 0..cardinality-1)")
+                         f"{sources} x {k + 1} x {k} = {entries} numbers ({_size(8 * entries)} of float64), more "
+                         f"than the {MAX_TABLE_ENTRIES} supported (MAX_TABLE_ENTRIES); check cardinality (labels are "
+                         f"classes 0..cardinality-1)")
 
 
 def _accuracy_prior(value: Any) -> Optional[Tuple[float, float]]:
@@ -165,17 +204,35 @@ def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threa
     ``L`` is a dense (n, m) integer matrix with -1 for abstain, a SciPy sparse matrix whose
     stored entries are votes (classes 0..k-1; -1 entries and entries not stored abstain), or
     long-format triplets ``(item, source, label)`` of equal-length 1-D integer arrays (items
-    0..n-1, sources 0..m-1, one vote per item and source).
+    0..n-1, sources 0..m-1, one vote per item and source). Ids (DataFrames, id triplets) are
+    read by :class:`LabelModel`, not here.
     """
     k = _cardinality(cardinality)
     threads = _arrays.check_threads(threads)
     name = _arrays.check_str(name, "name", "the label matrix's name for messages")
     if n_sources is not None:
         n_sources = _arrays.check_int(n_sources, "n_sources", 1, _arrays._INT32_MAX)
+    return _collapse(L, k, n_sources, threads, name)
+
+
+def _no_vote_frame(L: Any, name: str) -> None:
+    """A TypeError for a DataFrame of votes where only integer label matrices are read."""
+    if _votes.is_vote_frame(L):
+        raise TypeError(f"{name} is a DataFrame of votes (columns task, worker, label): LabelModel reads it, but "
+                        f"collapse, majority votes and source analysis take integer label matrices (dense, sparse or "
+                        f"(item, source, label) index triplets); code the columns with "
+                        f"weaksup.labelmodel.factorize first")
+
+
+def _collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str,
+              ids: Tuple[Any, Any] = (None, None), predict: bool = False) -> Any:
+    """collapse() on checked arguments; `ids` (item ids, source ids) name the votes in
+    messages, `predict` counts (n, k) results into the memory estimate."""
+    _no_vote_frame(L, name)
     if _is_triplets(L):
-        return _collapse_triplets(L, k, n_sources, threads, name)
+        return _collapse_triplets(L, k, n_sources, threads, name, ids, predict)
     if _is_sparse(L):
-        return _collapse_sparse(L, k, n_sources, threads, name)
+        return _collapse_sparse(L, k, n_sources, threads, name, predict)
     if _arrays.is_cuda_array(L):
         raise TypeError(f"{name} is a CUDA array; collapse() runs on the CPU: pass a NumPy array")
     L = _arrays.to_host(L, name)
@@ -186,6 +243,7 @@ def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threa
     if n_sources is not None and L.shape[1] != n_sources:
         raise ValueError(f"{name} has {L.shape[1]} sources (columns) but the model was fitted on {n_sources}")
     _check_codes(L.shape[1], k, name)
+    _check_memory(name, L.shape[0], k, 0, predict)  # the collapse's own arrays scale with L, held already
     L = _integer_matrix(L, name, k)
     try:
         return _core.collapse_dense(L, k, threads)
@@ -199,8 +257,13 @@ def _check_codes(sources: int, k: int, name: str) -> None:
                          f"cardinality={k}")
 
 
+def _shown(ids: Any, i: int) -> str:
+    """Item or source i as the caller named it: its id (repr), or the index."""
+    return str(i) if ids is None else repr(np.asarray(ids[i : i + 1], dtype=object)[0])
+
+
 def _vote_lists(items: np.ndarray, sources: np.ndarray, labels: np.ndarray, n: int, m: int, k: int,
-                threads: int, name: str) -> Any:
+                threads: int, name: str, ids: Tuple[Any, Any] = (None, None)) -> Any:
     """Collapses votes given as (item, source, label) arrays (checked); abstains (-1) are dropped."""
     keep = labels >= 0
     items, sources, labels = items[keep], sources[keep], labels[keep]
@@ -210,8 +273,8 @@ def _vote_lists(items: np.ndarray, sources: np.ndarray, labels: np.ndarray, n: i
         dup = (items[1:] == items[:-1]) & (sources[1:] == sources[:-1])
         if dup.any():
             at = int(np.argmax(dup))
-            raise ValueError(f"{name} has two votes of source {int(sources[at])} on item {int(items[at])}; "
-                             f"keep one vote per (item, source)")
+            raise ValueError(f"{name} has two votes of source {_shown(ids[1], int(sources[at]))} on item "
+                             f"{_shown(ids[0], int(items[at]))}; keep one vote per (item, source)")
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(items, minlength=n), out=offsets[1:])
     codes = (sources * (k + 1) + labels + 1).astype(np.int32)
@@ -232,14 +295,16 @@ def _integer_vector(x: Any, name: str, low: int, high: int, fix: str, meaning: s
 
 
 _LABEL_FIX = "labels are -1 (abstain) or a class 0..cardinality-1, so check cardinality={k} or remap the labels"
-_INDEX_FIX = "{what} are indices from 0; map ids with numpy.unique(..., return_inverse=True)"
+_INDEX_FIX = ("{what} are indices from 0; pass ids as an object array (numpy.array(ids, dtype=object)) or a "
+              "DataFrame, or map them with numpy.unique(..., return_inverse=True)")
 
 
-def _collapse_triplets(L: tuple, k: int, n_sources: Optional[int], threads: int, name: str) -> Any:
+def _collapse_triplets(L: tuple, k: int, n_sources: Optional[int], threads: int, name: str,
+                       ids: Tuple[Any, Any] = (None, None), predict: bool = False) -> Any:
     items = _integer_vector(L[0], f"{name}[0]", 0, MAX_ITEMS - 1, _INDEX_FIX.format(what="items"), "indices")
     if n_sources is None:
         high, fix = _arrays._INT32_MAX // (k + 1) - 1, _INDEX_FIX.format(what="sources") + \
-            f"; n_sources * (cardinality + 1) must stay below 2^31"
+            "; n_sources * (cardinality + 1) must stay below 2^31"
     else:
         high, fix = n_sources - 1, f"the model was fitted on {n_sources} sources"
     sources = _integer_vector(L[1], f"{name}[1]", 0, high, fix, "indices")
@@ -251,10 +316,12 @@ def _collapse_triplets(L: tuple, k: int, n_sources: Optional[int], threads: int,
         raise ValueError(f"{name} holds no votes; it needs at least one (item, source, label)")
     m = int(sources.max()) + 1 if n_sources is None else n_sources
     _check_codes(m, k, name)
-    return _vote_lists(items, sources, labels, int(items.max()) + 1, m, k, threads, name)
+    n = int(items.max()) + 1
+    _check_memory(name, n, k, _ITEM_BYTES, predict, items.size)
+    return _vote_lists(items, sources, labels, n, m, k, threads, name, ids)
 
 
-def _collapse_sparse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str) -> Any:
+def _collapse_sparse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str, predict: bool = False) -> Any:
     if len(L.shape) != 2:
         raise ValueError(f"{name} must be a 2-D (n_items, n_sources) sparse matrix, got shape {L.shape}")
     n, m = L.shape
@@ -265,6 +332,7 @@ def _collapse_sparse(L: Any, k: int, n_sources: Optional[int], threads: int, nam
     if n_sources is not None and m != n_sources:
         raise ValueError(f"{name} has {m} sources (columns) but the model was fitted on {n_sources}")
     _check_codes(m, k, name)
+    _check_memory(name, n, k, _ITEM_BYTES, predict, int(L.nnz))
     coo = L.tocoo()
     labels = _integer_vector(coo.data, f"{name}.data", -1, k - 1, _LABEL_FIX.format(k=k))
     return _vote_lists(coo.row.astype(np.int64), coo.col.astype(np.int64), labels, n, m, k, threads, name)
@@ -326,6 +394,57 @@ def _log(x: Any, xp: Any) -> Any:
     return xp.log(xp.maximum(x, 1e-300))
 
 
+def _spread(accuracy: Any, k: int, xp: Any) -> Any:
+    """(m, k, k) P(vote | class, voted) of sources with one accuracy each (m,): the rest of each
+    column spread evenly over the other classes."""
+    m = accuracy.shape[0]
+    given = xp.broadcast_to(((1.0 - accuracy) / (k - 1))[:, None, None], (m, k, k)).copy()
+    idx = xp.arange(k)
+    given[:, idx, idx] = accuracy[:, None]
+    return given
+
+
+def _symmetric_tables(accuracy: Any, coverage: Any, xp: Any) -> Any:
+    """(m, k + 1, k) tables of one accuracy per source (m,), scaled by the coverage (m, k) =
+    P(voting | class); row 0, abstaining, takes the rest."""
+    m, k = coverage.shape
+    theta = xp.empty((m, k + 1, k))
+    theta[:, 0, :] = 1.0 - coverage
+    theta[:, 1:, :] = _spread(accuracy, k, xp) * coverage[:, None, :]
+    return theta
+
+
+def _init_accuracy(value: Any, sources: int) -> np.ndarray:
+    """fit's init_accuracy: one accuracy in [0, 1] per source (a single number for all)."""
+    accuracy = _arrays.check_numbers(value, "init_accuracy", "a number in [0, 1] or one per source")
+    if accuracy.ndim != 1 or accuracy.size not in (1, sources):
+        raise ValueError(f"init_accuracy must be a number or one per source ({sources}), got shape "
+                         f"{np.shape(value)}")
+    if not np.isfinite(accuracy).all() or (accuracy < 0).any() or (accuracy > 1).any():
+        raise ValueError(f"init_accuracy must hold numbers in [0, 1], got {value!r}")
+    return np.broadcast_to(accuracy, (sources,)).copy()
+
+
+def _clip(value: Any, k: int, name: str = "clip") -> float:
+    """fit's clip: a bound in [0, 1 / k] (k vote probabilities of at least clip sum to 1 at most)."""
+    return _arrays.check_real(value, f"{name} (P(vote | y) is clamped into [{name}, 1 - {name}], so at most "
+                                     f"1 / cardinality)", 0.0, 1.0 / k)
+
+
+def _clip_tables(theta: Any, clip: float, xp: Any) -> Any:
+    """fit's clip: P(vote | y) into [clip, 1 - clip]; P(abstain | y) = 1 - their sum, kept >= 0
+    by taking any excess from the column's largest vote probability."""
+    k = theta.shape[2]
+    votes = xp.clip(theta[:, 1:, :], clip, 1.0 - clip)
+    excess = xp.maximum(votes.sum(axis=1) - 1.0, 0.0)                             # (m, k)
+    largest = xp.arange(k)[None, :, None] == votes.argmax(axis=1)[:, None, :]     # (m, vote, k)
+    votes = votes - largest * excess[:, None, :]
+    out = xp.empty_like(theta)
+    out[:, 1:, :] = votes
+    out[:, 0, :] = xp.maximum(1.0 - votes.sum(axis=1), 0.0)
+    return out
+
+
 class LabelModel:
     """EM label model over a label matrix (see the module docstring for the model).
 
@@ -357,7 +476,10 @@ class LabelModel:
 
     After :meth:`fit`: ``conditional_probs_`` (m, k + 1, k), ``class_balance_`` (k,),
     ``accuracies_`` (m,), ``history_`` (mean log-likelihood per iteration; empty for
-    method ``"triplet"``), ``n_iter_``.
+    method ``"triplet"``), ``n_iter_``, and the ids: ``classes_`` (k,) the label of each class
+    (``0..k-1`` unless fitted on a DataFrame), ``source_ids_`` (m,) the id of each source (None
+    when fitted on source indices), ``item_ids_`` the id of each row of the fitted data's
+    probabilities (None when its items were indices).
     """
 
     def __init__(self, cardinality: int = 2, *, confusion: str = "auto", abstain: str = "ignored",
@@ -384,6 +506,9 @@ class LabelModel:
             raise ValueError("method='triplet' estimates one accuracy per source (confusion='symmetric'); for full "
                              "confusion tables use method='em' with init='triplet'")
         self.conditional_probs_: Optional[np.ndarray] = None
+        self.classes_: Optional[np.ndarray] = None
+        self.source_ids_: Optional[np.ndarray] = None
+        self.item_ids_: Optional[np.ndarray] = None
 
     # -- M-step: tables from expected counts (xp = numpy or cupy)
 
@@ -439,18 +564,13 @@ class LabelModel:
         label-swapped fixed points (a source "right" by always being wrong).
         """
         k, a = self.cardinality, self.smoothing
-        m = votes.shape[0]
         correct = xp.trace(votes, axis1=1, axis2=2)
         mean, strength = self.accuracy_prior if self.accuracy_prior is not None else (0.5, 0.0)
         accuracy = _ratio(correct + a + strength * mean, voted.sum(axis=1) + 2 * a + strength, xp)
         if self.above_random:
             accuracy = xp.maximum(accuracy, 1.0 / k + 1e-3)
         accuracy = xp.minimum(accuracy, 1.0 - 1e-9)
-        wrong = (1.0 - accuracy) / (k - 1)
-        given = xp.broadcast_to(wrong[:, None, None], (m, k, k)).copy()
-        idx = xp.arange(k)
-        given[:, idx, idx] = accuracy[:, None]
-        return given
+        return _spread(accuracy, k, xp)
 
     def _rules(self, vote_class: Any, xp: Any) -> Any:
         """(m,) bool: the sources that have only ever voted one class (keyword rules), or None
@@ -484,42 +604,91 @@ class LabelModel:
 
     def fit_predict_proba(self, L: Any, Y_dev: Any = None, class_balance: Any = None) -> Any:
         """``fit(L, ...)`` then ``predict_proba(L)``, collapsing L once."""
-        votes = self._votes(L)
-        self._fit_votes(votes, _class_balance(class_balance, Y_dev, self.cardinality))
-        return self._posteriors(votes)
+        coded = _votes.encode(L, self.cardinality, "L", fitting=True)
+        votes = self._vote_patterns(coded, predict=True)
+        self._fit_votes(votes, self._prior(class_balance, Y_dev, coded))
+        self._set_ids(coded)
+        return self._proba_result(self._posteriors(votes), coded)
 
-    def _votes(self, L: Any, n_sources: Optional[int] = None) -> Any:
+    def _vote_patterns(self, coded: Any, n_sources: Optional[int] = None, predict: bool = False) -> Any:
+        L = coded.L
         if _arrays.is_cuda_array(L):
             from ._labelmodel_gpu import GpuVotes
 
             return GpuVotes(L, self.cardinality, "L", n_sources=n_sources)
-        return _CpuVotes(collapse(L, self.cardinality, n_sources=n_sources, threads=self.threads), self.threads)
+        patterns = _collapse(L, self.cardinality, n_sources, self.threads, "L", (coded.items, coded.sources), predict)
+        return _CpuVotes(patterns, self.threads)
 
-    def fit(self, L: Any, Y_dev: Any = None, class_balance: Any = None) -> "LabelModel":
-        """Fit on a label matrix (see :func:`collapse` for the accepted forms).
+    def _coded(self, L: Any) -> Any:
+        """L to predict on, in an integer form, with its ids (looked up among the fitted ones)."""
+        self._check_fitted()
+        return _votes.encode(L, self.cardinality, "L", fitting=False, source_ids=self.source_ids_,
+                             classes=self.classes_, n_sources=self.n_sources_)
 
-        ``class_balance`` (k,) or ``Y_dev`` (gold labels of a small dev set; add-one
-        frequencies) fixes the class prior and holds the posterior class marginal over the
-        training items at it, so that one prolific, inaccurate source cannot absorb a class.
-        Without either, the prior is learned. Items where every source abstains get the prior.
+    def _prior(self, class_balance: Any, Y_dev: Any, coded: Any) -> Optional[np.ndarray]:
+        if class_balance is None and Y_dev is not None and coded.classes is not None:  # labels of a DataFrame
+            Y_dev = _votes.lookup(Y_dev, coded.classes, "Y_dev", "label", f"its classes are {list(coded.classes)}")
+        return _class_balance(class_balance, Y_dev, self.cardinality)
+
+    def _set_ids(self, coded: Any) -> None:
+        self.classes_ = np.arange(self.cardinality) if coded.classes is None else coded.classes
+        self.source_ids_ = coded.sources
+        self.item_ids_ = coded.items
+
+    def fit(self, L: Any, Y_dev: Any = None, class_balance: Any = None, *, balance: bool = True,
+            init_accuracy: Any = None, clip: float = 0.0) -> "LabelModel":
+        """Fit on a label matrix: a dense (n, m) matrix, a SciPy sparse matrix or (item,
+        source, label) triplets of indices (see :func:`collapse`); triplets whose items or
+        sources are ids (object, string or datetime arrays, lists that are not all numbers); or
+        crowd-kit's DataFrame with columns ``task``, ``worker``, ``label`` (one row per answer,
+        any hashable ids and labels; other columns are ignored).
+
+        Ids are numbered as :func:`factorize` numbers them: sorted when they can be sorted,
+        else by first appearance. A DataFrame's labels become the classes 0..k-1 in that order
+        (``classes_``; a Categorical label column gives its categories, in their order, so that
+        a class may have no answer): exactly ``cardinality`` of them. Sources become the rows of
+        ``conditional_probs_`` in that order (``source_ids_``), items the rows of the
+        probabilities (``item_ids_``).
+
+        ``class_balance`` (k,) or ``Y_dev`` (gold labels of a small dev set, as labels of the
+        DataFrame when fitting on one; add-one frequencies) fixes the class prior and holds the
+        posterior class marginal over the training items at it, so that one prolific, inaccurate
+        source cannot absorb a class. Without either, the prior is ``class_prior``'s (uniform by
+        default). Items where every source abstains get the prior (with ``abstain="ignored"``).
+
+        Keyword-only options (their defaults give the fit above):
+
+        balance : False uses ``class_balance`` / ``Y_dev``'s prior as P(Y) as it is, without
+            holding the posterior marginal at it (Snorkel's meaning of a class balance).
+        init_accuracy : a number in [0, 1] or one per source: EM starts from tables with these
+            accuracies (errors spread evenly over the other classes, the majority-vote start's
+            coverage) instead of from the majority vote.
+        clip : in [0, 1 / k]: the fitted P(vote v | y) (v a class) are clamped into
+            [clip, 1 - clip] after the last iteration, P(abstain | y) being what remains (a
+            column whose clamped votes would sum past 1 takes the excess from its largest one).
         """
-        prior = _class_balance(class_balance, Y_dev, self.cardinality)
-        self._fit_votes(self._votes(L), prior)
+        balance = _arrays.check_bool(balance, "balance")
+        clip = _clip(clip, self.cardinality)
+        coded = _votes.encode(L, self.cardinality, "L", fitting=True)
+        prior = self._prior(class_balance, Y_dev, coded)
+        self._fit_votes(self._vote_patterns(coded), prior, balance=balance, init_accuracy=init_accuracy, clip=clip)
+        self._set_ids(coded)
         return self
 
-    def _fit_votes(self, votes: Any, prior: Any, *, start: Any = None, known: Any = None,
-                   monitor: Any = None, prior_floor: Any = None) -> None:
-        """EM on collapsed votes from the start's expected counts (``init``).
+    def _fit_votes(self, votes: Any, prior: Any, *, balance: bool = True, init_accuracy: Any = None,
+                   clip: float = 0.0, start: Any = None, known: Any = None, monitor: Any = None,
+                   prior_floor: Any = None) -> None:
+        """EM on collapsed votes from the start's expected counts (``init``); ``balance``,
+        ``init_accuracy`` and ``clip`` as in :meth:`fit`.
 
         Keyword-only hooks (for :mod:`weaksup.compat.crowdkit`; the defaults give plain EM):
         ``known`` = (vote_class, class_total), the expected counts of items whose class is
         known, held out of ``votes``: added to the start's and to every E-step's (and counted
         in the number of items). ``start`` = (vote_class, class_total) for the first M-step, in
-        place of ``init``'s (``known`` included). ``monitor(weights, bias,
-        vote_class, class_total, log_likelihood)`` is called after every E-step with its
-        inputs and outputs (without ``known``) and replaces the ``tol`` rule: EM stops when it
-        returns True. The E-steps take the prior as at least ``prior_floor`` (a number or one per
-        class).
+        place of the start's (``known`` included). ``monitor(weights, bias, vote_class,
+        class_total, log_likelihood)`` is called after every E-step with its inputs and outputs
+        (without ``known``) and replaces the ``tol`` rule: EM stops when it returns True. The
+        E-steps take the prior as at least ``prior_floor`` (a number or one per class).
         """
         xp, k = votes.xp, self.cardinality
         _check_tables(votes.sources, k)
@@ -530,6 +699,11 @@ class LabelModel:
         fixed = None if prior is None else xp.asarray(prior)
         if start is None:
             vote_class, class_total = self._start(votes, fixed)
+            if init_accuracy is not None:
+                accuracy = _init_accuracy(init_accuracy, votes.sources)
+                theta, p = self._tables(vote_class, class_total, n, fixed, xp)
+                weights, base = self._weights(_symmetric_tables(xp.asarray(accuracy), 1.0 - theta[:, 0, :], xp), xp)
+                vote_class, class_total, _ = votes.statistics(weights, base + _log(p, xp))
             vote_class, class_total = vote_class + known_votes, class_total + known_total
         else:
             vote_class, class_total = start
@@ -540,7 +714,7 @@ class LabelModel:
             theta, p = self._tables(vote_class, class_total, n, fixed, xp)
             weights, base = self._weights(theta, xp)
             log_prior = base + _log(p if prior_floor is None else xp.maximum(p, prior_floor), xp)
-            if fixed is not None:
+            if fixed is not None and balance:
                 bias = _balance(votes, weights, log_prior, bias, fixed * n - known_total)
             vote_class, class_total, log_likelihood = votes.statistics(weights, log_prior + bias)
             if rules is not None:  # rules' accuracies from posteriors without their look-alikes
@@ -553,6 +727,8 @@ class LabelModel:
             if stop or (monitor is None and len(history) > 1 and abs(history[-1] - history[-2]) < self.tol):
                 break
         theta, p = self._tables(vote_class, class_total, n, fixed, xp)
+        if clip > 0:
+            theta = _clip_tables(theta, clip, xp)
         self._set(theta, p, bias, votes.sources, history)
 
     def _fit_triplet(self, votes: Any, prior: Optional[np.ndarray]) -> None:
@@ -598,38 +774,97 @@ class LabelModel:
 
     # -- prediction
 
-    def predict_proba(self, L: Any) -> Any:
-        """P(true class | votes), (n, k) float64, in the caller's array type."""
-        self._check_fitted()
-        return self._posteriors(self._votes(L, self.n_sources_))
+    def predict_proba(self, L: Any, *, abstains: bool = True) -> Any:
+        """P(true class | votes), (n, k) float64, in the caller's array type; for a DataFrame,
+        a DataFrame indexed by task (sorted as :func:`factorize` sorts) with one column per
+        class (``classes_``). Rows of id triplets follow the same order of their item ids
+        (``factorize(L[0])[1]``). Sources (and a DataFrame's labels) must be among those the
+        model was fitted on: a ValueError names the first that is not.
 
-    def _posteriors(self, votes: Any) -> Any:
+        ``abstains=False`` leaves the abstains out: P(Y | the votes cast) ∝ P(Y) prod over
+        the sources that voted of P(vote | Y) (Snorkel's ``predict_proba``), so that an item
+        without votes gets the prior."""
+        abstains = _arrays.check_bool(abstains, "abstains")
+        coded = self._coded(L)
+        votes = self._vote_patterns(coded, self.n_sources_, predict=True)
+        return self._proba_result(self._posteriors(votes, abstains), coded)
+
+    def _posteriors(self, votes: Any, abstains: bool = True) -> Any:
         xp = votes.xp
-        weights, base = self._weights(xp.asarray(self.conditional_probs_), xp)
+        theta = xp.asarray(self.conditional_probs_)
+        if not abstains:  # P(abstain | y) = 1 for every y: abstaining says nothing
+            theta = theta.copy()
+            theta[:, 0, :] = 1.0
+        weights, base = self._weights(theta, xp)
         bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
         return votes.posteriors(weights, bias)
 
+    def _proba_result(self, probs: Any, coded: Any) -> Any:
+        if not coded.frame:
+            return probs
+        import pandas as pd
+
+        return pd.DataFrame(probs, index=pd.Index(coded.items, name="task"),
+                            columns=pd.Index(self.classes_, name="label"))
+
+    def _label_result(self, preds: np.ndarray, coded: Any) -> Any:
+        """A DataFrame's predictions: its labels (NaN where abstained) in a Series named
+        agg_label (crowd-kit's name) indexed by task."""
+        import pandas as pd
+
+        labels = pd.Index(self.classes_).take(preds, allow_fill=True, fill_value=np.nan)
+        return pd.Series(labels, index=pd.Index(coded.items, name="task"), name="agg_label")
+
+    def _predict(self, L: Any, tie_break: str) -> Tuple[Any, Any, Any]:
+        coded = self._coded(L)
+        probs = self._posteriors(self._vote_patterns(coded, self.n_sources_, predict=True))
+        return _labels_of(probs, tie_break, self.seed), probs, coded
+
     def predict(self, L: Any, return_probs: bool = False, tie_break: str = "random") -> Any:
         """Most probable class per item (int64); ties within 1e-5 follow ``tie_break``:
-        ``"abstain"`` (-1), ``"random"`` (seeded by ``seed``), ``"true-random"`` or ``"first"``."""
+        ``"abstain"`` (-1), ``"random"`` (seeded by ``seed``), ``"true-random"`` or ``"first"``.
+        For a DataFrame, a Series of labels (``classes_``; NaN where abstained) indexed by task,
+        and the probabilities as a DataFrame."""
         return_probs = _arrays.check_bool(return_probs, "return_probs")
         tie_break = _tie_break(tie_break)
-        probs = self.predict_proba(L)
-        preds = _labels_of(probs, tie_break, self.seed)
+        preds, probs, coded = self._predict(L, tie_break)
+        if coded.frame:
+            preds, probs = self._label_result(preds, coded), self._proba_result(probs, coded)
         return (preds, probs) if return_probs else preds
 
     def score(self, L: Any, Y: Any, metrics: Sequence[str] = ("accuracy",), tie_break: str = "abstain") -> Dict[str, float]:
         """Metrics of the predictions against gold labels ``Y``: accuracy, coverage, f1 (k = 2),
-        f1_micro, f1_macro. Abstained predictions count as wrong for accuracy."""
+        f1_micro, f1_macro. Abstained predictions count as wrong for accuracy. For a DataFrame,
+        ``Y`` holds labels (``classes_``): a Series indexed by task (every task of L needs one),
+        or an array in the predictions' order."""
         metrics = _check_metrics(metrics, METRICS)
-        preds = _to_numpy(self.predict(L, tie_break=tie_break))
+        tie_break = _tie_break(tie_break)
+        preds, _, coded = self._predict(L, tie_break)
+        preds = _to_numpy(preds)
+        if coded.frame:
+            Y = self._frame_gold(Y, coded)
         Y = _gold(_to_numpy(Y, "Y"), preds.shape[0], self.cardinality, "Y")
         return classification_metrics(Y, preds, self.cardinality, metrics)
+
+    def _frame_gold(self, Y: Any, coded: Any) -> np.ndarray:
+        """Gold labels of a DataFrame's tasks as classes, in the predictions' order."""
+        pd = _votes._pandas(Y)
+        if pd is not None and isinstance(Y, pd.Series):
+            if Y.index.has_duplicates:
+                raise ValueError("Y has more than one gold label for a task; keep one per task")
+            tasks = pd.Index(coded.items)
+            absent = ~tasks.isin(Y.index)
+            if absent.any():
+                raise ValueError(f"Y has no gold label for task {tasks[int(np.argmax(absent))]!r}; give one for "
+                                 f"every task of L (or score the tasks that have one)")
+            Y = Y.reindex(tasks)
+        return _votes.lookup(Y, self.classes_, "Y", "label", f"its classes are {list(self.classes_)}")
 
     # -- persistence
 
     def save(self, path: str) -> None:
-        """Write the fitted model as a NumPy .npz file."""
+        """Write the fitted model as a NumPy .npz file (no pickle), with ``classes_`` and
+        ``source_ids_`` when they are strings, numbers or dates (a ValueError for other ids)."""
         path = _path(path)
         self._check_fitted()
         config = dict(cardinality=self.cardinality, confusion=self.confusion, abstain=self.abstain,
@@ -637,9 +872,13 @@ class LabelModel:
                       confusion_strength=self.confusion_strength, above_random=self.above_random,
                       class_prior=self.class_prior, discount_copies=self.discount_copies, max_iter=self.max_iter,
                       tol=self.tol, seed=self.seed, method=self.method, init=self.init)
+        ids = {"classes": _savable_ids(self.classes_, "classes_")}
+        if self.source_ids_ is not None:
+            ids["source_ids"] = _savable_ids(self.source_ids_, "source_ids_")
         with open(path, "wb") as f:
             np.savez(f, config=np.asarray(json.dumps(config)), conditional_probs=self.conditional_probs_,
-                     class_balance=self.class_balance_, balance_bias=self.balance_bias_, history=self.history_)
+                     class_balance=self.class_balance_, balance_bias=self.balance_bias_, history=self.history_,
+                     **ids)
 
     @classmethod
     def load(cls, path: str, threads: int = 0) -> "LabelModel":
@@ -663,6 +902,7 @@ class LabelModel:
             model = cls(**config, threads=threads)
             arrays = {key: np.asarray(z[key], dtype=np.float64)
                       for key in ("conditional_probs", "class_balance", "balance_bias", "history")}
+            ids = {key: z[key] for key in ("classes", "source_ids") if key in z.files}  # older files: none
         theta, k = arrays["conditional_probs"], model.cardinality
         if theta.ndim != 3 or theta.shape[0] == 0 or theta.shape[1:] != (k + 1, k):
             raise ValueError(f"conditional_probs has shape {theta.shape}, not (n_sources, {k + 1}, {k})")
@@ -674,7 +914,32 @@ class LabelModel:
             raise ValueError("its tables hold NaN, infinity or numbers outside [0, 1]")
         theta = np.clip(theta, 0.0, 1.0)  # files saved before fit clipped coverage may hold -2e-16
         model._set(theta, arrays["class_balance"], arrays["balance_bias"], theta.shape[0], list(arrays["history"]))
+        for key, size in (("classes", k), ("source_ids", theta.shape[0])):
+            if key in ids:
+                v = ids[key]
+                if v.ndim != 1 or v.shape[0] != size or np.unique(v).size != size:
+                    raise ValueError(f"{key} has shape {v.shape}, not ({size},) distinct ids")
+                ids[key] = v.astype(object) if v.dtype.kind in "US" else v
+        model.classes_ = ids.get("classes", np.arange(k))
+        model.source_ids_ = ids.get("source_ids")
         return model
+
+
+def _savable_ids(ids: np.ndarray, name: str) -> np.ndarray:
+    """Ids as an array np.savez writes without pickle: strings, integers or floats."""
+    if ids.dtype != object:
+        return ids
+    values = ids.tolist()
+    for kind, dtype in ((str, str), (int, np.int64), (float, np.float64)):
+        if all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+            try:
+                return np.array(values, dtype=dtype)
+            except OverflowError:  # integers past int64
+                break
+    odd = next((v for v in values if not isinstance(v, (str, int, float)) or isinstance(v, bool)), values[0])
+    raise ValueError(f"the model's {name} hold ids such as {odd!r} ({type(odd).__name__}) that save() cannot write "
+                     f"without pickle: it writes ids that are all strings, all integers (int64) or all floats; "
+                     f"map the ids to strings before fitting, or pickle the model")
 
 
 def _balance(votes: Any, weights: Any, log_prior: Any, bias: Any, target: Any) -> Any:

@@ -27,8 +27,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import _arrays, _core
-from .labelmodel import (MAX_TABLE_ENTRIES, _cardinality, _integer_vector, _is_sparse, _is_triplets, _labels_of,
-                         _seed, _tie_break, _check_tables, _check_whole, collapse, _first_outside)
+from .labelmodel import (MAX_TABLE_ENTRIES, _cardinality, _collapse, _integer_vector, _is_sparse, _is_triplets,
+                         _labels_of, _no_vote_frame, _seed, _tie_break, _check_tables, _check_whole, collapse,
+                         _first_outside)
 
 __all__ = ["SourceAnalysis", "majority_vote", "majority_vote_proba", "infer_cardinality"]
 
@@ -38,6 +39,7 @@ __all__ = ["SourceAnalysis", "majority_vote", "majority_vote_proba", "infer_card
 
 def infer_cardinality(L: Any) -> int:
     """Number of classes implied by the largest label in ``L`` (max label + 1, at least 2)."""
+    _no_vote_frame(L, "L")
     if _is_triplets(L):
         labels, name = L[2], "L[2]"
     elif _is_sparse(L):
@@ -102,7 +104,8 @@ def majority_vote_proba(L: Any, cardinality: int, weights: Optional[Any] = None,
     """(n, k) float64 fractions of the (weighted) votes per class; uniform 1/k for items with
     no vote (or whose votes all weigh 0). ``weights``: (m,) non-negative weight per source."""
     k = _cardinality(cardinality)
-    p = collapse(L, k, threads=threads)
+    threads = _arrays.check_threads(threads)
+    p = _collapse(L, k, None, threads, "L", predict=True)  # (n, k) fractions: counted into the memory estimate
     counts = _vote_counts(p, weights, threads)
     total = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -45,7 +45,7 @@ Estimating (as FlyingSquid's default ``solve_method="triplet_mean"``)
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Tuple
 
 import numpy as np
 
@@ -153,7 +153,7 @@ def tables(patterns: Any, class_balance: Any = None) -> Tuple[np.ndarray, np.nda
     class and c_i (1 - alpha_i) / (k - 1) for each other one (c_i: the share of items source i
     voted on). ``class_balance`` (k,) is the given one (checked), or uniform.
     """
-    from .labelmodel import _check_tables, _class_balance
+    from .labelmodel import _check_tables, _class_balance, _symmetric_tables
 
     _check_patterns(patterns)
     m, k = patterns.sources, patterns.classes
@@ -162,10 +162,6 @@ def tables(patterns: Any, class_balance: Any = None) -> Tuple[np.ndarray, np.nda
     M, covoted = moments(patterns)
     alpha = _accuracies(M, covoted, k)
     coverage = np.clip(np.diag(M), 0.0, 1.0)
-    theta = np.empty((m, k + 1, k))
-    theta[:, 0, :] = (1.0 - coverage)[:, None]
-    theta[:, 1:, :] = (coverage * (1.0 - alpha) / (k - 1))[:, None, None]
-    idx = np.arange(k)
-    theta[:, 1 + idx, idx] = (coverage * alpha)[:, None]
+    theta = _symmetric_tables(alpha, np.repeat(coverage[:, None], k, axis=1), np)
     return theta, (np.full(k, 1.0 / k) if prior is None else prior)
 

@@ -49,14 +49,14 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ... import _arrays, _core
+from ... import _arrays, _core, _votes
+from ..._votes import MissingColumnError
 from ...labelmodel import LabelModel as _NativeLabelModel
-from ...labelmodel import _CpuVotes, _vote_lists
+from ...labelmodel import _check_memory, _CpuVotes, _vote_lists
 
 __all__ = ["DawidSkene", "MajorityVote", "MissingColumnError"]
 
 _EPS = 1e-10  # crowd-kit's _EPS
-_COLUMNS = ["task", "worker", "label"]
 _STRATEGIES = {None: None, "assign": "assign", "addition": "addition"}
 
 
@@ -85,28 +85,9 @@ class _Aggregator(_crowdkit_base()):  # type: ignore[misc]
         return f"{type(self).__name__}({args})"
 
 
-class MissingColumnError(KeyError, ValueError):
-    """A column the aggregator needs is missing: crowd-kit's KeyError, and a ValueError."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
 def _answers(data: Any) -> Any:
     """data's task, worker and label columns (crowd-kit's ``data[["task", "worker", "label"]]``)."""
-    import pandas as pd
-
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame with columns task, worker and label, got "
-                        f"{type(data).__name__}")
-    missing = [c for c in _COLUMNS if c not in data.columns]
-    if missing:
-        raise MissingColumnError(f"data has no column {missing} (it has {list(data.columns)}); the answers need "
-                                 f"columns task, worker and label")
-    repeated = [c for c in _COLUMNS if (data.columns == c).sum() > 1]
-    if repeated:
-        raise ValueError(f"data has more than one column named {repeated}; keep one of each")
-    return data[_COLUMNS]
+    return _votes.frame_columns(data, "data")
 
 
 class _Answers:
@@ -116,15 +97,10 @@ class _Answers:
         import pandas as pd
 
         self.data = data
-        try:
-            self.task, self.tasks = pd.factorize(data["task"])
-            self.worker, self.workers = pd.factorize(data["worker"])
-            self.label, self.labels = pd.factorize(data["label"])
-        except TypeError as e:  # unhashable values (lists, dicts)
-            raise TypeError(f"data's tasks, workers and labels must be hashable values (ids, strings, numbers): "
-                            f"{e}") from None
-        if (self.task < 0).any() or (self.worker < 0).any() or (self.label < 0).any():
-            raise ValueError("data has missing (NaN / None) tasks, workers or labels; drop those rows first")
+        self.task, self.tasks = _votes.factorize(data["task"], "data's task column", sort=False)
+        self.worker, self.workers = _votes.factorize(data["worker"], "data's worker column", sort=False)
+        self.label, self.labels = _votes.factorize(data["label"], "data's label column", sort=False)
+        _check_memory("data", len(data), len(self.labels), 0, True)  # (answers, labels) tables
         self.tasks = pd.Index(self.tasks, name="task")
         self.workers = pd.Index(self.workers, name="worker")
         self.labels = pd.Index(self.labels, name="label", dtype=data["label"].dtype)

@@ -2,6 +2,6 @@
 ``weaksup.compat.snorkel.labeling.model`` as from ``snorkel.labeling.model``)."""
 
 from .analysis import LFAnalysis
-from .model import LabelModel, MajorityLabelVoter
+from .model import LabelModel, MajorityClassVoter, MajorityLabelVoter, RandomVoter
 
-__all__ = ["LFAnalysis", "LabelModel", "MajorityLabelVoter"]
+__all__ = ["LFAnalysis", "LabelModel", "MajorityClassVoter", "MajorityLabelVoter", "RandomVoter"]
