@@ -16,7 +16,7 @@ from __future__ import annotations
 import numbers
 import pickle
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import pytest
@@ -1923,12 +1923,17 @@ def check_crowd_result(agg: Any, frame: Frame, sorted_order: bool = False, atol:
     assert list(labels) == list(argmax)
 
 
+STRATEGIES = ("assign", "addition")
+
+
 @fuzz_settings
 @given(st.data())
 def test_fuzz_dawid_skene_init(data):
     args = draw_args(data, n_iter=Spec(is_int, ints(-2, 30), (2**70, -(2**70), 1.5, np.int8(3))),
-                     tol=Spec(is_real, st.sampled_from([1e-5, 0.0, -1.0, 1e300]), (np.nan, np.inf, "1e-5")),
-                     initial_error_strategy=Spec(lambda v: v is None, st.none(), ("assign", "addone", "mv", 3)),
+                     tol=Spec(lambda v: is_real(v) or (isinstance(v, float) and np.isinf(v)),  # -inf: never stop
+                              st.sampled_from([1e-5, 0.0, -1.0, 1e300, -np.inf]), (np.nan, np.inf, "1e-5")),
+                     initial_error_strategy=Spec(lambda v: v is None or v in STRATEGIES and isinstance(v, str),
+                                                 st.sampled_from([None, *STRATEGIES]), ("Assign", "addone", "mv", 3)),
                      threads=THREADS)
     result = call(wck.DawidSkene, **{name: a[0] for name, a in args.items()})
     n_iter = args["n_iter"]
@@ -1936,14 +1941,40 @@ def test_fuzz_dawid_skene_init(data):
         assert result.n_iter == n_iter[0] and result.probas_ is None
 
 
+def dawid_skene_extras(data, frame: Frame, strategy: Optional[str]) -> Tuple[dict, bool]:
+    """(true_labels / initial_error keyword arguments, valid) for DawidSkene.fit on a frame
+    with answers: a gold label for the first task (the one a duplicate answer is on), from the
+    frame's labels or not; initial errors of zeros (counts to add, but no probabilities to
+    assign) or without the worker / label index."""
+    answers = frame.value
+    first = pd.Index([answers["task"].iloc[0]], tupleize_cols=False)
+    pairs = answers[["worker", "label"]].drop_duplicates()
+    zeros = pd.DataFrame(0.0, index=pd.MultiIndex.from_frame(pairs), columns=pd.Index(frame.labels))
+    kind = data.draw(st.sampled_from(["none"] * 3 + ["gold", "foreign gold", "zeros", "no index"]))
+    if kind == "gold":
+        return {"true_labels": pd.Series([answers["label"].iloc[0]], index=first)}, True
+    if kind == "foreign gold":
+        return {"true_labels": pd.Series(["not a label"], index=first)}, False
+    if kind == "zeros":
+        return {"initial_error": zeros}, strategy != "assign"
+    if kind == "no index":
+        return {"initial_error": pd.DataFrame()}, strategy is None
+    return {}, True
+
+
 def _dawid_skene(data, method: str):
     frame = data.draw(answer_frames())
     model = wck.DawidSkene(n_iter=data.draw(st.integers(-1, 4)), tol=data.draw(st.sampled_from([1e-5, 0.0, -1.0])),
+                           initial_error_strategy=data.draw(st.sampled_from([None, *STRATEGIES])),
                            threads=data.draw(st.integers(0, 2)))
-    extra = data.draw(st.sampled_from([{}] * 4 + [
-        {"true_labels": pd.Series({0: 1})}, {"initial_error": pd.DataFrame()}]))
+    extra, extra_valid = {}, True
+    if frame.tasks is not None:
+        extra, extra_valid = dawid_skene_extras(data, frame, model.initial_error_strategy)
     result = call(getattr(model, method), frame.value, **extra)
-    valid = frame.valid and not (frame.duplicates and model.n_iter > 0) and not extra
+    # a worker's two answers on a task are refused where EM estimates the task: the duplicate
+    # is on the first task, which the gold labels fix
+    refused = frame.duplicates and model.n_iter > 0 and "true_labels" not in extra
+    valid = frame.valid and not refused and extra_valid
     if expect(result, valid):
         check_crowd_result(model, frame, atol=1e-8)
         if frame.tasks is not None:

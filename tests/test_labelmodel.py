@@ -115,7 +115,7 @@ def reference_em(L, k, confusion, abstain, smoothing, iterations, balance=None, 
     def scores(theta, prior):
         log_theta = np.log(np.maximum(theta, 1e-300))
         if abstain == "ignored":  # votes by P(vote | y, voted); abstaining says nothing
-            log_theta = log_theta - np.log(np.maximum(1 - theta[:, :1, :], 1e-300))
+            log_theta = log_theta - np.log(np.maximum(theta[:, 1:, :].sum(1, keepdims=True), 1e-300))
             log_theta[:, 0, :] = 0.0
         return np.log(np.maximum(prior, 1e-300)) + np.einsum("nmv,mvy->ny", onehot, log_theta)
 
@@ -142,7 +142,7 @@ def reference_em(L, k, confusion, abstain, smoothing, iterations, balance=None, 
                     rows = L[:, j] == v
                     peers = [i for i in np.flatnonzero(rules) if i != j]
                     others = sum((np.where((L[rows, i] == v)[:, None], log_theta[i, v + 1] - (
-                        np.log(1 - theta[i, 0]) if abstain == "ignored" else log_theta[i, 0]), 0.0)
+                        np.log(theta[i, 1:].sum(0)) if abstain == "ignored" else log_theta[i, 0]), 0.0)
                                   for i in peers), np.zeros((rows.sum(), k)))
                     alone[j, v + 1] = softmax(s[rows] + bias - others).sum(0)
     theta, prior = tables(q, alone)

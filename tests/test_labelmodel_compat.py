@@ -1,12 +1,6 @@
-"""weaksup.compat.snorkel and weaksup.compat.crowdkit against the real peers (Snorkel 0.10.0,
-crowd-kit 1.4.2; skipped when they are not installed) and against the native LabelModel.
-
-Figures measured when these tests were written (Dog data, 8070 answers, 807 tasks, k = 4):
-crowd-kit's DawidSkene() stops after 14 iterations, the native model (tol=1e-5) after 13, and
-the compat layer agrees with crowd-kit on 807 / 807 labels, probas within 7.3e-8, priors
-within 3e-10, errors within 1.7e-8. With the iteration count capped (no early stop) the native
-probabilities after N iterations equal crowd-kit's after N + 1 (within 3.3e-5; the rest is the
-M-step floor on never-given (worker, label) pairs, see weaksup.compat.crowdkit).
+"""weaksup.compat.snorkel's LFAnalysis and voters against the real Snorkel (0.10.0; skipped when
+it is not installed). (Snorkel's LabelModel: tests/test_snorkel_compat.py; weaksup.compat.crowdkit:
+tests/test_crowdkit_compat.py.)
 """
 
 import pathlib
@@ -16,14 +10,11 @@ import numpy as np
 import pytest
 from conftest import label_matrices, wrench
 
-import weaksup
-from weaksup.compat import crowdkit as wck
 from weaksup.compat import snorkel as wsn
 from weaksup.compat.snorkel.utils import probs_to_preds
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -32,8 +23,6 @@ SNORKEL_DIAGS = pytest.mark.filterwarnings(  # LFAnalysis: scipy.sparse.diags on
     "ignore:Input has data type int64, but the output has been cast:FutureWarning")
 SKLEARN_ONE_LABEL = pytest.mark.filterwarnings(  # lf_summary -> sklearn confusion_matrix
     "ignore:A single label was found in 'y_true' and 'y_pred':UserWarning")
-CROWDKIT_PANDAS = pytest.mark.filterwarnings(  # crowd-kit uses pandas arguments pandas 3 deprecates
-    "ignore::DeprecationWarning:crowdkit.*")
 pytestmark = pytest.mark.filterwarnings(  # Hypothesis imports libcst to explain a failing example
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
 
@@ -48,39 +37,7 @@ def snorkel_model():
     return pytest.importorskip("snorkel.labeling.model")
 
 
-def crowdkit_aggregation():
-    pytest.importorskip("pandas")
-    return pytest.importorskip("crowdkit.aggregation")
-
-
 WRENCH = {"youtube": 2, "trec": 6}
-
-
-def load_dog():
-    pd = pytest.importorskip("pandas")
-    folder = DATA / "crowd_dog"
-    if not (folder / "answer.csv").is_file():
-        pytest.skip(f"{folder} not found (the shared data folder is absent)")
-    answers = pd.read_csv(folder / "answer.csv").rename(columns={"question": "task", "answer": "label"})
-    truth = pd.read_csv(folder / "truth.csv").set_index("question")["truth"]
-    return answers, truth
-
-
-@st.composite
-def crowd_frames(draw):
-    pd = pytest.importorskip("pandas")
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    n_tasks, n_workers = draw(st.integers(1, 12)), draw(st.integers(1, 6))
-    kind = draw(st.sampled_from(["int", "str", "bool"]))
-    k = 2 if kind == "bool" else draw(st.integers(1, 4))
-    labels = {"int": [7, 3, 5, 1][:k], "str": ["dog", "cat", "owl", "ant"][:k], "bool": [True, False]}[kind]
-    task_ids = rng.permutation(100)[:n_tasks] if draw(st.booleans()) else [f"t{i}" for i in rng.permutation(100)[:n_tasks]]
-    rows = [(t, f"w{w}", labels[rng.integers(len(labels))])
-            for t in task_ids for w in range(n_workers) if rng.random() < 0.7]
-    if not rows:
-        rows = [(task_ids[0], "w0", labels[0])]
-    order = rng.permutation(len(rows))
-    return pd.DataFrame([rows[i] for i in order], columns=["task", "worker", "label"])
 
 
 # ================================================================ Snorkel: LFAnalysis
@@ -223,112 +180,3 @@ def test_majority_label_voter_without_snorkel():
 
 
 # (Snorkel's LabelModel and the other baselines: tests/test_snorkel_compat.py)
-
-
-# ================================================================ crowd-kit
-
-
-def native_dawid_skene(frame, n_iter=100, tol=1e-5):
-    """The native model crowd-kit's DawidSkene maps to, on first-appearance codes."""
-    pd = pytest.importorskip("pandas")
-    task, _ = pd.factorize(frame["task"])
-    worker, _ = pd.factorize(frame["worker"])
-    label, labels = pd.factorize(frame["label"])
-    k = max(2, len(labels))
-    model = weaksup.LabelModel(k, confusion="full", abstain="ignored", smoothing=0.0, class_prior="learned", max_iter=n_iter, tol=tol)
-    model.fit((task, worker, label))
-    return model.predict_proba((task, worker, label))[:, : len(labels)]
-
-
-@CROWDKIT_PANDAS
-def test_dawid_skene_equals_crowdkit_on_dog():
-    pd = pytest.importorskip("pandas")
-    ck = crowdkit_aggregation()
-    answers, truth = load_dog()
-    ref = ck.DawidSkene(n_iter=100, tol=1e-5).fit(answers)
-    ours = wck.DawidSkene(n_iter=100, tol=1e-5).fit(answers)
-    # same index orders, label orders, names and dtypes; values as measured (module docstring)
-    pd.testing.assert_frame_equal(ours.probas_, ref.probas_, rtol=0, atol=1e-6)
-    pd.testing.assert_series_equal(ours.priors_, ref.priors_, rtol=0, atol=1e-6)
-    pd.testing.assert_frame_equal(ours.errors_, ref.errors_, rtol=0, atol=1e-6)
-    agree = (ours.labels_ == ref.labels_).mean()
-    assert agree >= 0.995
-    pd.testing.assert_series_equal(ours.labels_, ref.labels_)  # measured: 807 / 807
-    accuracy = (ours.labels_.loc[truth.index] == truth).mean()
-    assert accuracy == pytest.approx((ref.labels_.loc[truth.index] == truth).mean())
-    assert accuracy > 0.84
-    assert len(ours.loss_history_) == ours.native_.n_iter_
-    pd.testing.assert_frame_equal(ours.fit_predict_proba(answers), ours.probas_)
-    pd.testing.assert_series_equal(ours.fit_predict(answers), ours.labels_)
-
-
-@CROWDKIT_PANDAS
-def test_dawid_skene_iteration_offset_and_start():
-    """Without early stopping, crowd-kit's probabilities after N + 1 iterations are the native
-    model's after N (the native predict_proba runs one more E-step); with n_iter=0 both give the
-    majority-vote start exactly."""
-    pd = pytest.importorskip("pandas")
-    ck = crowdkit_aggregation()
-    answers, _ = load_dog()
-    start_ref, start = ck.DawidSkene(n_iter=0).fit(answers), wck.DawidSkene(n_iter=0).fit(answers)
-    pd.testing.assert_frame_equal(start.probas_, start_ref.probas_, check_exact=True)
-    pd.testing.assert_series_equal(start.labels_, start_ref.labels_)
-    pd.testing.assert_frame_equal(start.errors_, start_ref.errors_, rtol=1e-12)
-    for n in (1, 4):
-        ref = ck.DawidSkene(n_iter=n + 1, tol=-np.inf).fit(answers)
-        ours = wck.DawidSkene(n_iter=n, tol=0.0).fit(answers)
-        assert ours.native_.n_iter_ == n and len(ref.loss_history_) == n + 1
-        pd.testing.assert_frame_equal(ours.probas_, ref.probas_, rtol=0, atol=1e-4)
-        pd.testing.assert_series_equal(ours.priors_, ref.priors_, rtol=0, atol=1e-6)
-
-
-@CROWDKIT_PANDAS
-def test_dawid_skene_gives_the_native_predictions():
-    answers, _ = load_dog()
-    for n_iter, tol in ((100, 1e-5), (7, 0.0)):
-        ours = wck.DawidSkene(n_iter=n_iter, tol=tol).fit(answers)
-        probas = native_dawid_skene(answers, n_iter, tol)
-        np.testing.assert_array_equal(ours.probas_.to_numpy(), np.maximum(probas, 1e-10))
-        np.testing.assert_array_equal(ours.labels_.to_numpy(), ours.probas_.columns.to_numpy()[probas.argmax(axis=1)])
-
-
-@CROWDKIT_PANDAS
-@given(crowd_frames())
-def test_crowdkit_layouts_on_random_answers(frame):
-    pd = pytest.importorskip("pandas")
-    ck = crowdkit_aggregation()
-    # majority vote: the same numbers
-    ref_mv, mv = ck.MajorityVote().fit(frame), wck.MajorityVote().fit(frame)
-    pd.testing.assert_frame_equal(mv.probas_, ref_mv.probas_, check_exact=True)
-    pd.testing.assert_series_equal(mv.labels_, ref_mv.labels_)
-    pd.testing.assert_series_equal(mv.skills_, ref_mv.skills_)
-    # Dawid-Skene: the same layout (index orders, label order, names, dtypes), probabilities summing to 1
-    ref, ours = ck.DawidSkene(n_iter=3).fit(frame), wck.DawidSkene(n_iter=3).fit(frame)
-    for attr in ("probas_", "errors_"):
-        a, b = getattr(ours, attr), getattr(ref, attr)
-        pd.testing.assert_index_equal(a.index, b.index)
-        pd.testing.assert_index_equal(a.columns, b.columns)
-    pd.testing.assert_index_equal(ours.priors_.index, ref.priors_.index)
-    pd.testing.assert_index_equal(ours.labels_.index, ref.labels_.index)
-    assert ours.labels_.name == ref.labels_.name and ours.priors_.name == ref.priors_.name
-    assert ours.labels_.dtype == ref.labels_.dtype
-    np.testing.assert_allclose(ours.probas_.to_numpy().sum(axis=1), 1.0, atol=1e-8)
-    np.testing.assert_allclose(ours.errors_.groupby(level="worker").sum().to_numpy(), 1.0, atol=1e-8)
-    np.testing.assert_array_equal(ours.probas_.to_numpy(), np.maximum(native_dawid_skene(frame, 3, 1e-5), 1e-10))
-
-
-def test_crowdkit_weighted_majority_vote_and_errors():
-    pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame({"task": ["a", "a", "a", "b", "b"], "worker": ["p", "q", "r", "p", "q"],
-                          "label": [1, 0, 0, 1, 0]})
-    mv = wck.MajorityVote().fit(frame, skills=pd.Series({"p": 3.0, "q": 1.0, "r": 1.0}))
-    assert list(mv.labels_) == [1, 1]
-    np.testing.assert_allclose(mv.probas_.loc["a", [1, 0]].to_numpy(), [0.6, 0.4])  # by label: crowd-kit sorts them
-    with pytest.raises(ValueError):
-        wck.MajorityVote().fit(frame, skills=pd.Series({"p": 1.0}))
-    with pytest.raises(ValueError):  # two answers of one worker on one task
-        wck.DawidSkene().fit(pd.concat([frame, frame.iloc[:1]]))
-    with pytest.raises(NotImplementedError):
-        wck.DawidSkene().fit(frame, true_labels=pd.Series({"a": 1}))
-    empty = wck.DawidSkene().fit(frame.iloc[:0])
-    assert empty.probas_.empty and empty.labels_.empty

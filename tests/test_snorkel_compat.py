@@ -72,7 +72,7 @@ def snorkel_rule(cprobs, prior, L, given_voted=False):
         voted = L[:, j] >= 0
         scores[voted] += np.log(cprobs[j, L[voted, j] + 1, :])
         if given_voted:
-            scores[voted] -= np.log(1 - cprobs[j, 0, :])
+            scores[voted] -= np.log(cprobs[j, 1:, :].sum(axis=0))
     scores -= scores.max(axis=1, keepdims=True)
     p = np.exp(scores)
     return p / p.sum(axis=1, keepdims=True)

@@ -600,7 +600,8 @@ class LabelModel:
             weights = log_theta - log_theta[:, :1, :]
         else:
             base = xp.zeros(theta.shape[2])
-            weights = log_theta - _log(1.0 - theta[:, :1, :], xp)
+            # P(voted | y) as the sum of the vote rows: 1 - P(abstain) loses digits for rare voters
+            weights = log_theta - _log(theta[:, 1:, :].sum(axis=1, keepdims=True), xp)
         weights[:, 0, :] = 0.0
         return xp.ascontiguousarray(weights.reshape(-1, theta.shape[2])), base
 
@@ -680,35 +681,55 @@ class LabelModel:
         return self
 
     def _fit_votes(self, votes: Any, prior: Any, *, balance: bool = True, init_accuracy: Any = None,
-                   clip: float = 0.0) -> None:
+                   clip: float = 0.0, start: Any = None, known: Any = None, monitor: Any = None,
+                   prior_floor: Any = None) -> None:
+        """EM on collapsed votes from the start's expected counts (``init``); ``balance``,
+        ``init_accuracy`` and ``clip`` as in :meth:`fit`.
+
+        Keyword-only hooks (for :mod:`weaksup.compat.crowdkit`; the defaults give plain EM):
+        ``known`` = (vote_class, class_total), the expected counts of items whose class is
+        known, held out of ``votes``: added to the start's and to every E-step's (and counted
+        in the number of items). ``start`` = (vote_class, class_total) for the first M-step, in
+        place of the start's (``known`` included). ``monitor(weights, bias, vote_class,
+        class_total, log_likelihood)`` is called after every E-step with its inputs and outputs
+        (without ``known``) and replaces the ``tol`` rule: EM stops when it returns True. The
+        E-steps take the prior as at least ``prior_floor`` (a number or one per class).
+        """
         xp, k = votes.xp, self.cardinality
         _check_tables(votes.sources, k)
         accuracy = None if init_accuracy is None else _init_accuracy(init_accuracy, votes.sources)
         if self.method == "triplet":  # closed form: no EM to start
             return self._fit_triplet(votes, prior, clip)
-        n = float(votes.rows)
+        known_votes, known_total = (0.0, 0.0) if known is None else known
+        n = float(votes.rows) + (0.0 if known is None else float(known_total.sum()))
         fixed = None if prior is None else xp.asarray(prior)
-        vote_class, class_total = self._start(votes, fixed)
-        if accuracy is not None:
-            theta, p = self._tables(vote_class, class_total, n, fixed, xp)
-            weights, base = self._weights(_symmetric_tables(xp.asarray(accuracy), 1.0 - theta[:, 0, :], xp), xp)
-            vote_class, class_total, _ = votes.statistics(weights, base + _log(p, xp))
+        if start is None:
+            vote_class, class_total = self._start(votes, fixed)
+            if accuracy is not None:
+                theta, p = self._tables(vote_class, class_total, n, fixed, xp)
+                weights, base = self._weights(_symmetric_tables(xp.asarray(accuracy), 1.0 - theta[:, 0, :], xp), xp)
+                vote_class, class_total, _ = votes.statistics(weights, base + _log(p, xp))
+            vote_class, class_total = vote_class + known_votes, class_total + known_total
+        else:
+            vote_class, class_total = start
         rules = self._rules(vote_class, xp)
         bias = xp.zeros(k)
         history: List[float] = []
         for _ in range(self.max_iter):
             theta, p = self._tables(vote_class, class_total, n, fixed, xp)
             weights, base = self._weights(theta, xp)
-            log_prior = base + _log(p, xp)
+            log_prior = base + _log(p if prior_floor is None else xp.maximum(p, prior_floor), xp)
             if fixed is not None and balance:
-                bias = _balance(votes, weights, log_prior, bias, fixed * n)
+                bias = _balance(votes, weights, log_prior, bias, fixed * n - known_total)
             vote_class, class_total, log_likelihood = votes.statistics(weights, log_prior + bias)
             if rules is not None:  # rules' accuracies from posteriors without their look-alikes
                 alone = votes.rule_statistics(weights, log_prior + bias, rules).reshape(-1, k + 1, k)
                 vote_class = vote_class.reshape(-1, k + 1, k)
                 vote_class = xp.where(rules[:, None, None], alone, vote_class).reshape(-1, k)
             history.append(float(log_likelihood) / n)
-            if len(history) > 1 and abs(history[-1] - history[-2]) < self.tol:
+            stop = monitor is not None and monitor(weights, log_prior + bias, vote_class, class_total, log_likelihood)
+            vote_class, class_total = vote_class + known_votes, class_total + known_total
+            if stop or (monitor is None and len(history) > 1 and abs(history[-1] - history[-2]) < self.tol):
                 break
         theta, p = self._tables(vote_class, class_total, n, fixed, xp)
         if clip > 0:
