@@ -415,14 +415,22 @@ void rule_statistics(const VotePatterns& vp, const double* weights, const double
     const int64_t k = K ? K : vp.classes;
     const int64_t table = vp.sources * (k + 1) * k;
     const auto add = [&](int64_t p, double* sums, double* s) {
-      // Per thread: the slot of each class among this pattern's rule votes (-1: none yet),
-      // and per slot the summed weights of those votes; both reset after the pattern.
-      thread_local std::vector<int64_t> slot;
-      thread_local std::vector<double> together, q;
+      // Per thread: the slot of each class among this pattern's rule votes (-1: none yet); per
+      // slot the summed weights of those votes, then exp(s - sum - max) and its total.
+      thread_local std::vector<int64_t> slot_tls, members_tls;
+      thread_local std::vector<double> together_tls, shared_tls, q_tls, full_tls;
+      // References taken once per pattern: every use of a thread_local may look it up again.
+      std::vector<int64_t>&slot = slot_tls, &members = members_tls;
+      std::vector<double>&together = together_tls, &shared = shared_tls, &q = q_tls, &full = full_tls;
       if (static_cast<int64_t>(slot.size()) < k) slot.assign(k, -1);
       q.resize(k);
+      full.resize(k);
       const int64_t begin = vp.offsets[p], end = vp.offsets[p + 1];
-      if (static_cast<int64_t>(together.size()) < (end - begin) * k) together.resize((end - begin) * k);
+      if (static_cast<int64_t>(together.size()) < (end - begin) * (k + 1)) {
+        together.resize((end - begin) * (k + 1));
+        shared.resize((end - begin) * (k + 1));
+        members.resize(end - begin);
+      }
       add_votes<K>(vp, p, weights, bias, s);
       int64_t slots = 0;
       for (int64_t at = begin; at < end; ++at) {
@@ -431,18 +439,67 @@ void rule_statistics(const VotePatterns& vp, const double* weights, const double
         const int64_t c = code % (k + 1) - 1;
         if (slot[c] < 0) {
           slot[c] = slots++;
+          members[slot[c]] = 0;
           std::fill(together.begin() + slot[c] * k, together.begin() + (slot[c] + 1) * k, 0.0);
         }
+        ++members[slot[c]];
         const double* w = weights + code * k;
         double* g = together.data() + slot[c] * k;
         for (int64_t y = 0; y < k; ++y) g[y] += w[y];
       }
+      // The pattern's softmax without a group: e = exp(s - g - max), k exps per group. A group
+      // of one vote leaves nothing out: its row is the pattern's own softmax, computed once.
+      for (int64_t at = 0; at < slots; ++at) {
+        if (members[at] == 1) continue;
+        const double* g = together.data() + at * k;
+        double* e = shared.data() + at * (k + 1);
+        for (int64_t y = 0; y < k; ++y) e[y] = s[y] - g[y];
+        double top = e[0];
+        for (int64_t y = 1; y < k; ++y) top = std::max(top, e[y]);
+        double total = 0.0;
+        for (int64_t y = 0; y < k; ++y) e[y] = exp_nonpositive(e[y] - top);
+        for (int64_t y = 0; y < k; ++y) total += e[y];
+        e[k] = total;
+      }
       const double count = vp.counts[p];
+      bool have_full = false;
       for (int64_t at = begin; at < end; ++at) {
         const int64_t code = vp.codes[at];
         if (!rules[code / (k + 1)]) continue;
+        const int64_t c = code % (k + 1) - 1;
         const double* w = weights + code * k;
-        const double* g = together.data() + slot[code % (k + 1) - 1] * k;
+        double* out = sums + code * k;
+        if (members[slot[c]] == 1) {
+          if (!have_full) {
+            for (int64_t y = 0; y < k; ++y) full[y] = s[y];
+            double top = full[0];
+            for (int64_t y = 1; y < k; ++y) top = std::max(top, full[y]);
+            double total = 0.0;
+            for (int64_t y = 0; y < k; ++y) full[y] = exp_nonpositive(full[y] - top);
+            for (int64_t y = 0; y < k; ++y) total += full[y];
+            for (int64_t y = 0; y < k; ++y) full[y] /= total;
+            have_full = true;
+          }
+          for (int64_t y = 0; y < k; ++y) out[y] += count * full[y];
+          continue;
+        }
+        // A rule's row is usually two-valued: w[c], and one number for every other class (a
+        // symmetric table, up to rounding: within 1e-13 in log space, 1e-13 relative in the
+        // probabilities). Then its softmax is the group's e with e[c] scaled by
+        // exp(w[c] - other): one exp per vote. Other rows take k exps of their own.
+        const double other = w[c == 0 ? 1 : 0];
+        const double slack = 1e-13 * (1.0 + std::abs(other));
+        bool two_valued = std::abs(w[c] - other) < 700.0;
+        for (int64_t y = 0; y < k && two_valued; ++y) two_valued = y == c || std::abs(w[y] - other) <= slack;
+        if (two_valued) {
+          const double* e = shared.data() + slot[c] * (k + 1);
+          const double boost = e[c] * std::exp(w[c] - other);
+          const double scale = count / (e[k] - e[c] + boost);
+          for (int64_t y = 0; y < k; ++y) out[y] += e[y] * scale;
+          out[c] += (boost - e[c]) * scale;
+          continue;
+        }
+        const double* g = together.data() + slot[c] * k;
         for (int64_t y = 0; y < k; ++y) q[y] = s[y] - g[y] + w[y];
         double top = q[0];
         for (int64_t y = 1; y < k; ++y) top = std::max(top, q[y]);
@@ -450,7 +507,6 @@ void rule_statistics(const VotePatterns& vp, const double* weights, const double
         for (int64_t y = 0; y < k; ++y) q[y] = exp_nonpositive(q[y] - top);
         for (int64_t y = 0; y < k; ++y) total += q[y];
         const double scale = count / total;
-        double* out = sums + code * k;
         for (int64_t y = 0; y < k; ++y) out[y] += q[y] * scale;
       }
       for (int64_t at = begin; at < end; ++at)
