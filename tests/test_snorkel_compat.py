@@ -25,7 +25,6 @@ from hypothesis import given, settings
 import weaksup
 from weaksup.compat import snorkel as wsn
 from weaksup.compat.snorkel.labeling.model import TrainConfig, _best_assignment
-from weaksup.compat.snorkel.utils import probs_to_preds
 
 pytestmark = pytest.mark.filterwarnings(  # Hypothesis imports libcst to explain a failing example
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")

@@ -11,8 +11,9 @@ row v + 1 voting class v. Two choices shape the table:
     by ``confusion_strength`` pseudo-votes per class. ``"symmetric"``: one accuracy for every
     source. ``"full"``: a free table per source (Dawid-Skene).
 ``abstain``
-    ``"ignored"`` (default): abstaining is independent of the class, so it carries no evidence
-    (as in a majority vote, and as for crowd workers who did not see an item).
+    ``"ignored"`` (default): abstaining carries no evidence (as in a majority vote, and as for
+    crowd workers who did not see an item): a vote counts by P(vote | class, voted); the
+    tables still hold each class's voting rate in row 0.
     ``"observed"``: how often a source abstains may differ by class, so abstaining is evidence.
     ``confusion="full", abstain="ignored", class_prior="learned", smoothing=0`` is classic
     Dawid-Skene (crowd-kit's ``DawidSkene``).
@@ -20,11 +21,13 @@ row v + 1 voting class v. Two choices shape the table:
 Without labels, EM's classic failure is a feedback loop: a prolific, inaccurate source makes its
 class look frequent, a learned prior then favours that class, which makes the source look
 accurate, and the class absorbs the data (WRENCH TREC: 0.466 test accuracy, majority vote
-0.608). The default breaks the loop three ways: the class prior stays uniform during EM
+0.608). The default breaks the loop: the class prior stays uniform during EM
 (``class_prior="uniform"``; ``class_balance`` or ``Y_dev`` set it when known); each accuracy has a
-Beta prior (``accuracy_prior=(0.7, 300)``: 300 pseudo-votes at 70%, so a source's weight moves
-away from a majority vote's only as far as many overlapping votes support); and accuracies stay
-above 1/k (``above_random``), which removes the label-swapped fixed points.
+Beta prior (``accuracy_prior=(0.7, 200)``: 200 pseudo-votes at 70%, so a source's weight moves
+away from a majority vote's only as far as many overlapping votes support); accuracies stay
+above 1/k (``above_random``), which removes the label-swapped fixed points; and a one-class
+source's accuracy is estimated without the other one-class votes for its class
+(``discount_copies``: look-alike rules do not vouch for each other; see ``_rules``).
 
 ``method="triplet"`` fits instead FlyingSquid's closed form (``weaksup.triplet``: symmetric
 accuracies from the agreements of triplets of sources, abstaining independent of the class, no
@@ -51,7 +54,7 @@ import numpy as np
 from . import _arrays
 from . import _core
 from . import _votes
-from ._votes import factorize
+from ._votes import factorize  # noqa: F401  (public here: weaksup.labelmodel.factorize)
 
 _CONFUSIONS = ("auto", "symmetric", "full")
 _CLASS_PRIORS = ("uniform", "learned")
@@ -462,6 +465,8 @@ class LabelModel:
     above_random : keep every accuracy above 1/k.
     class_prior : ``"uniform"`` (held fixed during EM) or ``"learned"`` (re-estimated each
         iteration, as crowd-kit); ``fit``'s ``class_balance`` / ``Y_dev`` override both.
+    discount_copies : estimate each one-class source's accuracy from posteriors without the
+        other one-class votes for its class (not with ``confusion="full"``).
     max_iter, tol : EM stops after ``max_iter`` iterations or when the mean log-likelihood
         per item changes by less than ``tol``.
     threads : CPU threads (0 = all cores).
