@@ -214,6 +214,16 @@ def test_youtube_beats_majority_vote():
 
 
 @needs_data
+@pytest.mark.parametrize("name,at_least", [("youtube", 0.856), ("trec", 0.632)])  # weaksup 0.1 with Y_dev
+def test_dev_labels_do_at_least_as_well_as_before(name, at_least):
+    L, _ = wrench(name, "train")
+    _, yv = wrench(name, "valid")
+    Ls, ys = wrench(name, "test")
+    probs = LabelModel(ys.max() + 1).fit(L, Y_dev=yv).predict_proba(Ls)
+    assert (probabilities_to_labels(probs, "random") == ys).mean() >= at_least
+
+
+@needs_data
 def test_trec_with_dev_balance_beats_majority_vote():
     Lt, _ = wrench("trec", "train")
     _, yv = wrench("trec", "valid")

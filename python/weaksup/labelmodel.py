@@ -616,7 +616,7 @@ class LabelModel:
         """``fit(L, ...)`` then ``predict_proba(L)``, collapsing L once."""
         coded = _votes.encode(L, self.cardinality, "L", fitting=True)
         votes = self._vote_patterns(coded, predict=True)
-        self._fit_votes(votes, self._prior(class_balance, Y_dev, coded))
+        self._fit_balanced(votes, *self._prior(class_balance, Y_dev, coded))
         self._set_ids(coded)
         return self._proba_result(self._posteriors(votes), coded)
 
@@ -635,10 +635,28 @@ class LabelModel:
         return _votes.encode(L, self.cardinality, "L", fitting=False, source_ids=self.source_ids_,
                              classes=self.classes_, n_sources=self.n_sources_)
 
-    def _prior(self, class_balance: Any, Y_dev: Any, coded: Any) -> Optional[np.ndarray]:
+    def _prior(self, class_balance: Any, Y_dev: Any, coded: Any) -> Tuple[Optional[np.ndarray], int]:
+        """The class balance to hold, and how many dev labels it comes from (0: none)."""
         if class_balance is None and Y_dev is not None and coded.classes is not None:  # labels of a DataFrame
             Y_dev = _votes.lookup(Y_dev, coded.classes, "Y_dev", "label", f"its classes are {list(coded.classes)}")
-        return _class_balance(class_balance, Y_dev, self.cardinality)
+        prior = _class_balance(class_balance, Y_dev, self.cardinality)
+        return prior, (len(Y_dev) if class_balance is None and Y_dev is not None else 0)
+
+    def _fit_balanced(self, votes: Any, prior: Optional[np.ndarray], dev_labels: int, **options: Any) -> None:
+        """_fit_votes, with a dev set's class frequencies (from `dev_labels` labels) first blended
+        with the class marginal of a fit without them, each weighted by its number of items: a
+        small dev set is a noisy estimate of the training items' balance (youtube's 120 dev
+        labels are 53 / 47 % where its 1,686 training items are 47.5 / 52.5 %)."""
+        if dev_labels:
+            self._fit_votes(votes, None, **options)
+            xp = votes.xp
+            weights, base = self._weights(xp.asarray(self.conditional_probs_), xp)
+            bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
+            marginal = _to_numpy(votes.marginal(weights, bias)[0]) / votes.rows
+            share = dev_labels / (dev_labels + votes.rows)
+            prior = share * prior + (1.0 - share) * marginal
+            prior = prior / prior.sum()
+        self._fit_votes(votes, prior, **options)
 
     def _set_ids(self, coded: Any) -> None:
         self.classes_ = np.arange(self.cardinality) if coded.classes is None else coded.classes
@@ -660,10 +678,11 @@ class LabelModel:
         ``conditional_probs_`` in that order (``source_ids_``), items the rows of the
         probabilities (``item_ids_``).
 
-        ``class_balance`` (k,) or ``Y_dev`` (gold labels of a small dev set, as labels of the
-        DataFrame when fitting on one; add-one frequencies) fixes the class prior and holds the
-        posterior class marginal over the training items at it, so that one prolific, inaccurate
-        source cannot absorb a class. Without either, the prior is ``class_prior``'s (uniform by
+        ``class_balance`` (k,) fixes the class prior and holds the posterior class marginal over
+        the training items at it, so that one prolific, inaccurate source cannot absorb a class.
+        ``Y_dev`` (gold labels of a small dev set, as labels of the DataFrame when fitting on one)
+        does the same with its add-one class frequencies blended with the class marginal of a
+        fit without them, weighted by their numbers of items (two fits). Without either, the prior is ``class_prior``'s (uniform by
         default). Items where every source abstains get the prior (with ``abstain="ignored"``).
 
         Keyword-only options (their defaults give the fit above):
@@ -680,8 +699,8 @@ class LabelModel:
         balance = _arrays.check_bool(balance, "balance")
         clip = _clip(clip, self.cardinality)
         coded = _votes.encode(L, self.cardinality, "L", fitting=True)
-        prior = self._prior(class_balance, Y_dev, coded)
-        self._fit_votes(self._vote_patterns(coded), prior, balance=balance, init_accuracy=init_accuracy, clip=clip)
+        self._fit_balanced(self._vote_patterns(coded), *self._prior(class_balance, Y_dev, coded), balance=balance,
+                           init_accuracy=init_accuracy, clip=clip)
         self._set_ids(coded)
         return self
 
