@@ -232,10 +232,12 @@ def test_ids_survive_save_and_load(tmp_path):
 def test_y_dev_of_a_dataframe_holds_its_labels():
     frame = crowd_frame()
     with_dev = LabelModel(2).fit(frame, Y_dev=["dog", "dog", "cat"])
-    # add-one frequencies of (cat, dog), blended by numbers of items with a label-free fit's marginal
+    # add-one frequencies of (cat, dog), shrunk toward a label-free fit's marginal by empirical Bayes
     marginal = LabelModel(2).fit(frame).predict_proba(frame).to_numpy().mean(axis=0)
-    share = 3 / (3 + len(with_dev.item_ids_))
-    np.testing.assert_allclose(with_dev.class_balance_, share * np.array([2 / 5, 3 / 5]) + (1 - share) * marginal,
-                               rtol=1e-12)
+    dev = np.array([2 / 5, 3 / 5])
+    variance = dev * (1 - dev) / 3
+    spread = max(np.mean((dev - marginal) ** 2) - np.mean(variance), 0.0)
+    expected = (spread * dev + variance * marginal) / (spread + variance)
+    np.testing.assert_allclose(with_dev.class_balance_, expected / expected.sum(), rtol=1e-12)
     with pytest.raises(ValueError, match="Y_dev has label 'owl'"):
         LabelModel(2).fit(frame, Y_dev=["dog", "owl"])

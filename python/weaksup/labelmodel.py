@@ -643,17 +643,22 @@ class LabelModel:
         return prior, (len(Y_dev) if class_balance is None and Y_dev is not None else 0)
 
     def _fit_balanced(self, votes: Any, prior: Optional[np.ndarray], dev_labels: int, **options: Any) -> None:
-        """_fit_votes, with a dev set's class frequencies (from `dev_labels` labels) first blended
-        with the class marginal of a fit without them, each weighted by its number of items: a
-        small dev set is a noisy estimate of the training items' balance (youtube's 120 dev
-        labels are 53 / 47 % where its 1,686 training items are 47.5 / 52.5 %)."""
+        """_fit_votes, with a dev set's class frequencies (``prior``, from ``dev_labels`` labels)
+        first shrunk toward the class marginal of a fit without them, as far as the dev set's
+        sampling noise warrants (empirical Bayes): class c keeps the share tau2 / (tau2 +
+        f_c (1 - f_c) / dev_labels) of its dev frequency f_c, tau2 being how far the label-free
+        marginal misses the balance, estimated as the mean squared gap between the two less the
+        dev frequencies' own variance. A few hundred dev labels that agree with the label-free
+        marginal within their noise move it little; many labels, or a marginal far off, win."""
         if dev_labels:
             self._fit_votes(votes, None, **options)
             xp = votes.xp
             weights, base = self._weights(xp.asarray(self.conditional_probs_), xp)
             bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
             marginal = _to_numpy(votes.marginal(weights, bias)[0]) / votes.rows
-            share = dev_labels / (dev_labels + votes.rows)
+            noise = prior * (1.0 - prior) / dev_labels
+            gap = max(float(np.mean((prior - marginal) ** 2 - noise)), 0.0)
+            share = gap / (gap + noise)
             prior = share * prior + (1.0 - share) * marginal
             prior = prior / prior.sum()
         self._fit_votes(votes, prior, **options)
@@ -681,8 +686,9 @@ class LabelModel:
         ``class_balance`` (k,) fixes the class prior and holds the posterior class marginal over
         the training items at it, so that one prolific, inaccurate source cannot absorb a class.
         ``Y_dev`` (gold labels of a small dev set, as labels of the DataFrame when fitting on one)
-        does the same with its add-one class frequencies blended with the class marginal of a
-        fit without them, weighted by their numbers of items (two fits). Without either, the prior is ``class_prior``'s (uniform by
+        does the same with its add-one class frequencies, shrunk toward the class marginal of a
+        fit without them as far as the dev set's sampling noise warrants (two fits; see
+        README "How the label models work"). Without either, the prior is ``class_prior``'s (uniform by
         default). Items where every source abstains get the prior (with ``abstain="ignored"``).
 
         Keyword-only options (their defaults give the fit above):

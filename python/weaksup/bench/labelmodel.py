@@ -6,8 +6,8 @@ Accuracy (labelmodel_peers.accuracy_table): youtube and trec are fitted on train
 test, chemprot (no train split) fitted on valid and scored on test, Dog fitted and scored on
 every item; without labels, and with the valid split's gold labels as Y_dev for the methods that
 take it. crowd-kit and the Hyper Label Model cannot predict unseen items, so they read the fit
-and scored rows together (transductive). Every method's probabilities go through the same
-seeded random tie-break. At scale each implementation runs in a fresh child process on the
+and scored rows together (transductive). Every method's probabilities are scored the same
+way: the mean accuracy over uniformly random tie-breaks (labelmodel_peers.tie_split_accuracy). At scale each implementation runs in a fresh child process on the
 same synthetic matrix (labelmodel_peers.synthetic_label_matrix), timing fit + predict_proba and
 the peak resident memory above the label matrix.
 The triplet method (``LabelModel(method="triplet")``) is timed against FlyingSquid, which needs
