@@ -260,15 +260,18 @@ def test_real_data(name, k, floor):
 def test_bench_rows(monkeypatch):
     """`weaksup bench labelmodel`'s triplet rows at a small n; FlyingSquid's only where
     $WEAKSUP_FLYINGSQUID_PYTHON names an interpreter that has it."""
+    import io
     import os
 
     from weaksup.bench import labelmodel as bench
     from weaksup.bench import labelmodel_peers as peers
+    from weaksup.bench._report import Report
 
     python = os.environ.get(peers.FLYINGSQUID_ENV)
     monkeypatch.delenv(peers.FLYINGSQUID_ENV, raising=False)
-    results = []
-    bench._triplet_rows(results, 3000)
+    report = Report(io.StringIO())
+    bench._triplet_rows(report, 3000)
+    results = report.results
     assert [r.implementation for r in results] == ["weaksup LabelModel(method='triplet')"]
     assert peers.FLYINGSQUID_ENV in results[0].note and results[0].seconds > 0
     if not python:

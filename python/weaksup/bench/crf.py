@@ -18,7 +18,7 @@ import numpy as np
 
 import weaksup
 
-from ._timing import Result, measure
+from ._report import Report
 
 SECTION = "crf"
 DEEPLAB = dict(gaussian_sigma=3.0, gaussian_compat=3.0, bilateral_sigma=80.0, color_sigma=13.0, bilateral_compat=10.0)
@@ -156,79 +156,82 @@ def peak_memory_mb(impl: str, size: int = 512) -> float:
 # ------------------------------------------------------------------ sections
 
 
-def run(quick: bool = False, repeat: int = 5) -> Tuple[List[Result], List[str]]:
-    missing = [] if have("pydensecrf") else ["pydensecrf2"]
-    peer = "pydensecrf2"
-    results: List[Result] = []
-    repeat = 2 if quick else repeat
+DESCRIPTION = "dense CRF mean-field inference (2-D, batches of SEC maps, 3-D) vs pydensecrf2"
+PEERS = (("pydensecrf2", "pydensecrf"),)
 
-    size = 256 if quick else 512
+
+def run(report: Report, mode: str = "default", repeat: int = 5) -> List[str]:
+    """The dense-CRF workloads, reported as measured; returns the missing peers."""
+    missing = [dist for dist, module in PEERS if not have(module)]
+    ok = have("pydensecrf")
+    peer = "pydensecrf2"
+    repeat = 2 if mode == "quick" else repeat
+
+    size = 256 if mode == "quick" else 512
     image, what = photo(size)
     probs = soft_segmentation(image, 21, seed=1)
-    name = f"dense CRF {what} {size}x{size}, L=21, 10 iterations"
-    ours = weaksup.dense_crf(image, probs, iterations=10, threads=1)
-    impls = {
-        "weaksup (1 thread)": lambda: weaksup.dense_crf(image, probs, iterations=10, threads=1),
-        "weaksup (all cores)": lambda: weaksup.dense_crf(image, probs, iterations=10, threads=0),
-    }
-    for impl, fn in impls.items():
-        results.append(Result(SECTION, name, impl, measure(fn, repeat), peer))
-    if have("pydensecrf"):
-        note = agreement(ours, pydensecrf_2d(image, probs, 10))
-        results.append(Result(SECTION, name, peer, measure(lambda: pydensecrf_2d(image, probs, 10), repeat), peer,
-                              note=note))
-        if not quick and sys.platform.startswith("linux"):
-            mine, theirs = peak_memory_mb("weaksup"), peak_memory_mb("pydensecrf")
-            results[-3].note = f"peak memory {mine:.0f} MB (1 thread)"
-            results[-1].note += f"; peak memory {theirs:.0f} MB"
+    with report.workload(SECTION, f"dense CRF {what} {size}x{size}, L=21, 10 iterations", peer if ok else None) as w:
+        ours = weaksup.dense_crf(image, probs, iterations=10, threads=1)
+        memory = mode != "quick" and sys.platform.startswith("linux")
+        if ok:
+            note = ""
+            if memory:
+                with w.running("pydensecrf2 peak memory, in a child process"):
+                    note = f"peak memory {peak_memory_mb('pydensecrf', size):.0f} MB"
+            w.time(peer, lambda: pydensecrf_2d(image, probs, 10), repeat, note=note,
+                   check=lambda q: agreement(ours, q))
+        note = ""
+        if memory:
+            with w.running("weaksup peak memory, in a child process"):
+                note = f"peak memory {peak_memory_mb('weaksup', size):.0f} MB"
+        w.time("weaksup (1 thread)", lambda: weaksup.dense_crf(image, probs, iterations=10, threads=1), repeat,
+               note=note)
+        w.time("weaksup (all cores)", lambda: weaksup.dense_crf(image, probs, iterations=10, threads=0), repeat)
 
-    batch = 8 if quick else 32
+    batch = 8 if mode == "quick" else 32
     images = np.stack([synthetic_image(41, 41, seed=10 + b) for b in range(batch)])
     batch_probs = np.stack([soft_segmentation(im, 21, seed=10 + b) for b, im in enumerate(images)])
-    name = f"SEC batch {batch}x41x41, L=21, 10 iterations, sigmas / 12"
     sec = dict(iterations=10, gaussian_sigma=3 / 12, gaussian_compat=3.0, bilateral_sigma=80 / 12, color_sigma=13.0,
                bilateral_compat=10.0)
-    ours = weaksup.dense_crf(images, batch_probs, threads=1, **sec)
-    for impl, threads in (("weaksup (1 thread)", 1), ("weaksup (all cores)", 0)):
-        fn = (lambda t: lambda: weaksup.dense_crf(images, batch_probs, threads=t, **sec))(threads)
-        results.append(Result(SECTION, name, impl, measure(fn, repeat), f"{peer} loop"))
-    if have("pydensecrf"):
-        loop = lambda: np.stack([pydensecrf_2d(im, p, 10, scale=12) for im, p in zip(images, batch_probs)])  # noqa
-        results.append(Result(SECTION, name, f"{peer} loop", measure(loop, repeat), f"{peer} loop",
-                              note=agreement(ours, loop())))
+    loop = f"{peer} loop"
+    with report.workload(SECTION, f"SEC batch {batch}x41x41, L=21, 10 iterations, sigmas / 12",
+                         loop if ok else None) as w:
+        ours = weaksup.dense_crf(images, batch_probs, threads=1, **sec)
+        if ok:
+            run_loop = lambda: np.stack([pydensecrf_2d(im, p, 10, scale=12)  # noqa: E731
+                                         for im, p in zip(images, batch_probs)])
+            w.time(loop, run_loop, repeat, check=lambda q: agreement(ours, q))
+        for impl, threads in (("weaksup (1 thread)", 1), ("weaksup (all cores)", 0)):
+            w.time(impl, (lambda t: lambda: weaksup.dense_crf(images, batch_probs, threads=t, **sec))(threads), repeat)
 
-    if not quick:
+    if mode == "full":
         image, what = photo(1024)
         probs = soft_segmentation(image, 21, seed=2)
-        name = f"dense CRF {what} 1024x1024, L=21, 10 iterations"
-        ours = weaksup.dense_crf(image, probs, iterations=10)
-        results.append(Result(SECTION, name, "weaksup (all cores)",
-                              measure(lambda: weaksup.dense_crf(image, probs, iterations=10), 2), peer))
-        if have("pydensecrf"):
-            results.append(Result(SECTION, name, peer, measure(lambda: pydensecrf_2d(image, probs, 10), 1), peer,
-                                  note=agreement(ours, pydensecrf_2d(image, probs, 10))))
+        with report.workload(SECTION, f"dense CRF {what} 1024x1024, L=21, 10 iterations", peer if ok else None) as w:
+            ours = weaksup.dense_crf(image, probs, iterations=10)
+            if ok:
+                w.time(peer, lambda: pydensecrf_2d(image, probs, 10), 1, check=lambda q: agreement(ours, q))
+            w.time("weaksup (all cores)", lambda: weaksup.dense_crf(image, probs, iterations=10), 2)
 
-    shape = (16, 64, 64) if quick else (64, 128, 128)
+    shape = (16, 64, 64) if mode == "quick" else (64, 128, 128)
     volume = synthetic_volume(*shape, seed=3)
     probs = soft_segmentation(volume, 4, seed=3)
-    name = f"dense CRF volume {'x'.join(map(str, shape))}, L=4, 10 iterations"
     kw = dict(iterations=10, spatial_dims=3, **DEEPLAB)
-    ours = weaksup.dense_crf(volume, probs, **kw)
-    results.append(Result(SECTION, name, "weaksup (all cores)",
-                          measure(lambda: weaksup.dense_crf(volume, probs, **kw), max(1, repeat // 2)), peer))
-    if have("pydensecrf"):
-        results.append(Result(SECTION, name, peer, measure(lambda: pydensecrf_3d(volume, probs, 10), 1), peer,
-                              note=agreement(ours, pydensecrf_3d(volume, probs, 10))))
-    return results, missing
+    with report.workload(SECTION, f"dense CRF volume {'x'.join(map(str, shape))}, L=4, 10 iterations",
+                         peer if ok else None) as w:
+        ours = weaksup.dense_crf(volume, probs, **kw)
+        if ok:
+            w.time(peer, lambda: pydensecrf_3d(volume, probs, 10), 1, check=lambda q: agreement(ours, q))
+        w.time("weaksup (all cores)", lambda: weaksup.dense_crf(volume, probs, **kw), max(1, repeat // 2))
+    return missing
 
 
-def run_gpu(quick: bool = False, repeat: int = 20) -> List[Result]:
-    """512x512 L=21 and the SEC batch on the GPU (absolute times; the CPU run is the baseline)."""
+def run_gpu(report: Report, mode: str = "default", repeat: int = 20) -> None:
+    """512x512 L=21 and the SEC batch on the GPU, against weaksup on all CPU cores."""
     if not weaksup.cuda_available() or not have("cupy"):
-        return []
+        return
     import cupy
 
-    out = []
     image, what = photo(512)
     probs = soft_segmentation(image, 21, seed=1)
     cases = [(f"dense CRF {what} 512x512, L=21, 10 iterations", image, probs, {})]
@@ -236,15 +239,16 @@ def run_gpu(quick: bool = False, repeat: int = 20) -> List[Result]:
     batch_probs = np.stack([soft_segmentation(im, 21, seed=10 + b) for b, im in enumerate(images)])
     cases.append(("SEC batch 32x41x41, L=21, 10 iterations, sigmas / 12", images, batch_probs,
                   dict(gaussian_sigma=3 / 12, bilateral_sigma=80 / 12)))
+    cpu_name = "weaksup (all cores)"
     for name, img, p, kw in cases:
         gi, gp = cupy.asarray(img), cupy.asarray(p)
-        cpu = weaksup.dense_crf(img, p, iterations=10, **kw)
 
         def ours() -> None:
             weaksup.dense_crf(gi, gp, iterations=10, **kw)
             cupy.cuda.get_current_stream().synchronize()
 
-        gpu = cupy.asnumpy(weaksup.dense_crf(gi, gp, iterations=10, **kw))
-        note = f"vs CPU: max abs dQ {np.abs(gpu - cpu).max():.1e}"
-        out.append(Result(SECTION, f"GPU {name}", "weaksup CUDA", measure(ours, repeat), "weaksup CUDA", note=note))
-    return out
+        with report.workload(SECTION, f"GPU {name}", cpu_name) as w:
+            cpu = weaksup.dense_crf(img, p, iterations=10, **kw)
+            w.time(cpu_name, lambda: weaksup.dense_crf(img, p, iterations=10, threads=0, **kw), max(2, repeat // 4))
+            gpu = cupy.asnumpy(weaksup.dense_crf(gi, gp, iterations=10, **kw))
+            w.time("weaksup CUDA", ours, repeat, note=f"vs CPU: max abs dQ {np.abs(gpu - cpu).max():.1e}")

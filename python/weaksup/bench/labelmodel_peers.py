@@ -45,7 +45,7 @@ import pathlib
 import resource
 import time
 import traceback
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -786,15 +786,28 @@ def accuracy_table(
             raise TypeError(f"{name} must be a sequence such as {example}, got {type(value).__name__}")
     names = [_arrays.check_choice(d, "datasets", {s: s for s in ACCURACY_SETS}) for d in datasets]
     columns = [_arrays.check_bool(w, "with_dev") for w in with_dev]
-    directory = _data_dir(data_dir)
-    rows: List[AccuracyRow] = []
+    return list(_accuracy_rows(names, columns, _data_dir(data_dir)))
+
+
+def _accuracy_rows(names: Sequence[str], columns: Sequence[bool], directory: pathlib.Path) -> Iterator[AccuracyRow]:
+    """The rows of ``accuracy_table``, one at a time as each method is scored."""
     for name in names:
         task = _accuracy_task(name, directory)
         methods = _methods(task)
         for dev in columns:
-            rows += [_accuracy_row(task, method, peer, fn, dev) for method, peer, takes_dev, fn in methods
-                     if takes_dev or not dev]
-    return rows
+            for method, peer, takes_dev, fn in methods:
+                if takes_dev or not dev:
+                    yield _accuracy_row(task, method, peer, fn, dev)
+
+
+def accuracy_rows(dataset: str, with_dev: bool, data_dir: Optional[Union[str, os.PathLike]] = None
+                  ) -> Iterator[AccuracyRow]:
+    """``accuracy_table(data_dir, [with_dev], [dataset])``'s rows, each yielded as soon as it is
+    scored (``weaksup bench`` prints them so)."""
+    from weaksup import _arrays
+
+    name = _arrays.check_choice(dataset, "dataset", {s: s for s in ACCURACY_SETS})
+    return _accuracy_rows([name], [_arrays.check_bool(with_dev, "with_dev")], _data_dir(data_dir))
 
 
 # ------------------------------------------------------------------ memory and scale

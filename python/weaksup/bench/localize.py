@@ -15,7 +15,7 @@ import numpy as np
 import weaksup
 
 from . import wsol_reference
-from ._timing import Result, measure
+from ._report import Report
 
 SECTION = "localize"
 THRESHOLD = 0.2
@@ -175,86 +175,80 @@ def _single_thread_peers() -> None:
         cv2.setNumThreads(1)
 
 
-def run(quick: bool = False, repeat: int = 5) -> Tuple[List[Result], List[str]]:
-    """All localization workloads; returns results and the list of missing peers."""
+DESCRIPTION = "CAM -> boxes, connected components, MaxBoxAccV2 vs OpenCV, SciPy, cc3d, the WSOL protocol"
+PEERS = (("opencv-python-headless", "cv2"), ("scipy", "scipy"), ("connected-components-3d", "cc3d"))
+BOX_PEERS = {"opencv BBDT loop": ("cv2", opencv_boxes), "scipy loop": ("scipy", scipy_boxes),
+             "cc3d loop": ("cc3d", cc3d_boxes)}
+LABEL_PEERS = {"opencv BBDT loop": ("cv2", opencv_labels), "scipy loop": ("scipy", scipy_labels),
+               "cc3d loop": ("cc3d", cc3d_labels)}
+
+
+def _ordered(peers: Dict[str, Tuple[str, Callable[[np.ndarray], object]]], baseline: str
+             ) -> List[Tuple[str, Callable[[np.ndarray], object]]]:
+    """The installed peers, the baseline first (its row must print before the speedups)."""
+    names = sorted((name for name, (module, _) in peers.items() if have(module)), key=lambda n: n != baseline)
+    return [(name, peers[name][1]) for name in names]
+
+
+def run(report: Report, mode: str = "default", repeat: int = 5) -> List[str]:
+    """All localization workloads, reported as measured; returns the missing peers."""
     _single_thread_peers()
-    missing = [name for name, mod in (("opencv", "cv2"), ("scipy", "scipy"), ("cc3d", "cc3d")) if not have(mod)]
-    results: List[Result] = []
-    repeat = 2 if quick else repeat
-    sizes = [(64, 224), (8, 1024)] if quick else [(256, 224), (64, 1024)]
+    missing = [dist for dist, module in PEERS if not have(module)]
+    repeat = 2 if mode == "quick" else repeat
+    # 64 1024x1024 maps hold 1.4 GB of maps, masks and labels: --full only (the default stays under 2 GB)
+    sizes = {"quick": [(64, 224), (8, 1024)], "default": [(256, 224), (32, 1024)], "full": [(256, 224), (64, 1024)]}[mode]
     for batch, size in sizes:
         cams = smooth_cams(batch, size)
         masks = masks_of(cams)
-        name = f"cam_to_boxes {batch}x{size}x{size}"
         reference = weaksup.cam_to_boxes(cams, THRESHOLD, threads=1)
-        impls: Dict[str, Callable[[], object]] = {
-            "weaksup (1 thread)": lambda: weaksup.cam_to_boxes(cams, THRESHOLD, threads=1),
-            "weaksup (all cores)": lambda: weaksup.cam_to_boxes(cams, THRESHOLD, threads=0),
-        }
-        peers = {"opencv BBDT loop": opencv_boxes, "scipy loop": scipy_boxes, "cc3d loop": cc3d_boxes}
-        peer_modules = {"opencv BBDT loop": "cv2", "scipy loop": "scipy", "cc3d loop": "cc3d"}
-        for peer, fn in peers.items():
-            if have(peer_modules[peer]):
-                impls[peer] = (lambda f: lambda: f(cams))(fn)
-        for impl, fn in impls.items():
-            note = ""
-            if impl in peers:
-                agree = (peers[impl](cams) == reference).all(axis=1).mean()
-                note = f"same boxes: {agree:.1%}"
-            results.append(Result(SECTION, name, impl, measure(fn, repeat), "opencv BBDT loop", note=note))
+        peers = _ordered(BOX_PEERS, "opencv BBDT loop")
+        with report.workload(SECTION, f"cam_to_boxes {batch}x{size}x{size}", peers[0][0] if peers else None) as w:
+            for name, boxes in peers:
+                w.time(name, (lambda f: lambda: f(cams))(boxes), repeat,
+                       check=lambda found: f"same boxes: {(found == reference).all(axis=1).mean():.1%}")
+            w.time("weaksup (1 thread)", lambda: weaksup.cam_to_boxes(cams, THRESHOLD, threads=1), repeat)
+            w.time("weaksup (all cores)", lambda: weaksup.cam_to_boxes(cams, THRESHOLD, threads=0), repeat)
 
-        name = f"label {batch}x{size}x{size}"
-        label_impls: Dict[str, Callable[[], object]] = {
-            "weaksup (1 thread)": lambda: weaksup.label(masks, 8, threads=1),
-            "weaksup (all cores)": lambda: weaksup.label(masks, 8, threads=0),
-        }
-        for impl, fn, mod in (
-            ("opencv BBDT loop", opencv_labels, "cv2"),
-            ("scipy loop", scipy_labels, "scipy"),
-            ("cc3d loop", cc3d_labels, "cc3d"),
-        ):
-            if have(mod):
-                label_impls[impl] = (lambda f: lambda: f(masks))(fn)
-        for impl, fn in label_impls.items():
-            results.append(Result(SECTION, name, impl, measure(fn, repeat), "opencv BBDT loop"))
-
-    results += _wsol(quick, repeat)
-    return results, missing
+        peers = _ordered(LABEL_PEERS, "opencv BBDT loop")
+        with report.workload(SECTION, f"label {batch}x{size}x{size}", peers[0][0] if peers else None) as w:
+            for name, label in peers:
+                w.time(name, (lambda f: lambda: f(masks))(label), repeat)
+            w.time("weaksup (1 thread)", lambda: weaksup.label(masks, 8, threads=1), repeat)
+            w.time("weaksup (all cores)", lambda: weaksup.label(masks, 8, threads=0), repeat)
+    _wsol(report, mode, repeat)
+    return missing
 
 
-def _wsol(quick: bool, repeat: int) -> List[Result]:
-    batch = 32 if quick else 256
+def _wsol(report: Report, mode: str, repeat: int) -> None:
+    batch = 32 if mode == "quick" else 256
     workloads = {
         f"MaxBoxAccV2 {batch} CAMs 14x14 -> 224x224, 100 thresholds": upsampled_cams(batch, seed=3),
         f"MaxBoxAccV2 {batch} ReLU'd CAMs 14x14 -> 224x224, 100 thresholds": upsampled_cams(batch, seed=3, relu=True),
         f"MaxBoxAccV2 {batch}x224x224 blobs + 2% pixel noise, 100 thresholds": smooth_cams(batch, 224, seed=3),
     }
     thresholds = np.arange(0, 1, 0.01)
-    out = []
+    protocol = "cv2.findContours protocol"
     for name, cams in workloads.items():
         gt = gt_boxes_for(cams)
-        ours = weaksup.box_accuracy(cams, gt, thresholds=thresholds, threads=1)
-        for impl, threads in (("weaksup (1 thread)", 1), ("weaksup (all cores)", 0)):
-            fn = (lambda t, c=cams, g=gt: lambda: weaksup.box_accuracy(c, g, thresholds=thresholds, threads=t))(threads)
-            out.append(Result(SECTION, name, impl, measure(fn, repeat), "cv2.findContours protocol"))
-        if have("cv2"):
-            peer = (lambda c=cams, g=gt: lambda: wsol_reference.box_accuracy(c, g, thresholds))()
-            same = np.array_equal(peer(), ours.accuracy)  # also the warm-up
-            out.append(Result(SECTION, name, "cv2.findContours protocol", measure(peer, 1),
-                              "cv2.findContours protocol", note=f"identical accuracies: {same}"))
-    return out
+        with report.workload(SECTION, name, protocol if have("cv2") else None) as w:
+            ours = weaksup.box_accuracy(cams, gt, thresholds=thresholds, threads=1)
+            if have("cv2"):
+                w.time(protocol, (lambda c=cams, g=gt: lambda: wsol_reference.box_accuracy(c, g, thresholds))(), 1,
+                       check=lambda found: f"identical accuracies: {np.array_equal(found, ours.accuracy)}")
+            for impl, threads in (("weaksup (1 thread)", 1), ("weaksup (all cores)", 0)):
+                w.time(impl, (lambda t, c=cams, g=gt: lambda: weaksup.box_accuracy(c, g, thresholds=thresholds,
+                                                                                 threads=t))(threads), repeat)
 
 
-def run_gpu(quick: bool = False, repeat: int = 20) -> List[Result]:
+def run_gpu(report: Report, mode: str = "default", repeat: int = 20) -> None:
     """label + stats of a 256x224x224 batch on the GPU against cupyx.scipy.ndimage."""
     if not weaksup.cuda_available() or not have("cupy"):
-        return []
+        return
     import cupy
     import cupyx.scipy.ndimage as cndi
 
-    batch = 64 if quick else 256
+    batch = 64 if mode == "quick" else 256
     masks = cupy.asarray(masks_of(smooth_cams(batch, 224, seed=5)))
-    name = f"GPU label+stats {batch}x224x224"
 
     def ours() -> None:
         weaksup.label(masks, 8, return_stats=True)
@@ -269,8 +263,7 @@ def run_gpu(quick: bool = False, repeat: int = 20) -> List[Result]:
         cndi.sum_labels(cupy.ones_like(labels), labels, cupy.arange(1, n + 1))
         cupy.cuda.get_current_stream().synchronize()
 
-    return [
-        Result(SECTION, name, "weaksup CUDA", measure(ours, repeat), "cupyx label+find_objects"),
-        Result(SECTION, name, "cupyx label+find_objects", measure(peer, max(3, repeat // 4)),
-               "cupyx label+find_objects"),
-    ]
+    baseline = "cupyx label+find_objects"
+    with report.workload(SECTION, f"GPU label+stats {batch}x224x224", baseline) as w:
+        w.time(baseline, peer, max(3, repeat // 4))
+        w.time("weaksup CUDA", ours, repeat)
