@@ -142,7 +142,7 @@ class DenseCRF:
         self._unary = unary_from_probabilities(p, clip)
 
     def add_pairwise_energy(self, features: Any, compat: Compat = 1.0, normalization: Any = "symmetric") -> None:
-        """A Gaussian term exp(-|f_i - f_j|^2 / 2) over features (N, d) (already divided by
+        """A Gaussian term ``exp(-|f_i - f_j|^2 / 2)`` over features (N, d) (already divided by
         their sigmas), weighted by `compat`."""
         f = _arrays.finite_float32(np.asarray(_arrays.to_host(features, "features")), "features")
         if f.ndim != 2 or f.shape[0] != self.n_points or f.shape[1] < 1:

@@ -479,6 +479,8 @@ class LabelModel:
     init : EM's start (method ``"em"``): ``"majority"`` (default: majority-vote posteriors)
         or ``"triplet"`` (the posteriors of the triplet method's tables).
 
+    Notes
+    -----
     After :meth:`fit`: ``conditional_probs_`` (m, k + 1, k), ``class_balance_`` (k,),
     ``accuracies_`` (m,), ``history_`` (mean log-likelihood per iteration; empty for
     method ``"triplet"``), ``n_iter_``, and the ids: ``classes_`` (k,) the label of each class

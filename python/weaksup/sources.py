@@ -137,6 +137,8 @@ class SourceAnalysis:
     L : any form :func:`weaksup.labelmodel.collapse` accepts (n items, m sources).
     cardinality : number of classes k; by default the largest label + 1 (at least 2).
 
+    Notes
+    -----
     An item *overlaps* when at least two sources vote on it and *conflicts* when two
     sources vote different classes. Per source (arrays of length m), as fractions of all n
     items: :meth:`coverage` (the source votes), :meth:`overlaps` (it votes and another source

@@ -21,7 +21,7 @@ The moments
         M_ij = E[e(lambda_i) . e(lambda_j)] = a_i a_j
 
     whatever the class balance, and every triplet (i, j, l) gives
-    |a_i| = sqrt(|M_ij M_il / M_jl|). M averages over all n items, abstains counting 0, as
+    ``|a_i| = sqrt(|M_ij M_il / M_jl|)``. M averages over all n items, abstains counting 0, as
     FlyingSquid's does: sources whose abstaining is correlated (say two groups voting on
     different items) break M_ij = a_i a_j. M is read off the collapsed patterns (pairs of votes
     within each distinct pattern: O(patterns x votes per pattern^2)). For k = 2 this is
@@ -31,12 +31,12 @@ The moments
     weaksup's (m, k + 1, k) tables (``LabelModel._posteriors``, O(distinct patterns)).
 
 Estimating (as FlyingSquid's default ``solve_method="triplet_mean"``)
-    |a_i| is the mean over all usable triplets (i; j, l): the three pairs voted together on
+    ``|a_i|`` is the mean over all usable triplets (i; j, l): the three pairs voted together on
     at least one item and M_jl != 0. FlyingSquid counts the other triplets as 0, which drags
     sparse sources towards random; they are skipped here. Signs: every source is taken to be
     better than random (FlyingSquid's ``sign_recovery="all_positive"``; reading the signs off
     M instead flips the one-class labeling functions of real data, whose co-votes always
-    disagree). Then alpha_i = (1 + (k - 1) |a_i| / c_i) / k, clipped to
+    disagree). Then alpha_i = (1 + (k - 1) ``|a_i|`` / c_i) / k, clipped to
     [1/k, MAX_ACCURACY] (sampling noise and model mismatch can put it outside [0, 1]; an
     accuracy of 1 would let one vote overrule all others). A source without a usable triplet
     gets DEFAULT_ACCURACY. The class balance is the caller's, else uniform (as FlyingSquid):
