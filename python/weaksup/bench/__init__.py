@@ -32,13 +32,13 @@ MODES = ("quick", "default", "full")
 # Wall time and peak resident memory (largest process) of each section on the 2-core
 # reference machine with every peer installed (README's "Performance"), for the help text.
 DURATIONS = {
-    "crf": {"quick": "15 s", "default": "1 min", "full": "2 min"},
-    "labelmodel": {"quick": "30 s", "default": "1 min", "full": "8 min, 8.6 GB"},
-    "localize": {"quick": "15 s", "default": "1 min", "full": "1 min"},
+    "crf": {"quick": "5 s", "default": "30 s", "full": "45 s"},
+    "labelmodel": {"quick": "20 s", "default": "30 s", "full": "2 min, 8.6 GB"},
+    "localize": {"quick": "10 s", "default": "45 s", "full": "1 min"},
 }
-SIZES_TEXT = ("The default size takes about 3 minutes and under 2 GB of memory in all; --full adds the large "
-              "workloads (Snorkel and crowd-kit at a million rows, a 10M-row fit, a 1024x1024 CRF): about 12 "
-              "minutes and 9 GB.")
+SIZES_TEXT = ("The default size takes about 1.5 minutes and under 2 GB of memory in all; --full adds the large "
+              "workloads (Snorkel and crowd-kit at a million rows, a 10M-row fit, a 1024x1024 CRF, 64 "
+              "1024x1024 maps): about 3.5 minutes and 8.6 GB (Snorkel's fit at a million rows).")
 # The distributions whose versions a result depends on (weaksup's peers and what they run on).
 DISTRIBUTIONS = ("numpy", "scipy", "opencv-python-headless", "opencv-python", "scikit-image",
                  "connected-components-3d", "pydensecrf2", "snorkel", "crowd-kit", "hyperlm", "pandas", "torch",
