@@ -63,6 +63,13 @@ def test_the_table_fits_a_terminal():
     assert "speedup" not in header[1] and "accuracy" in header[1]
 
 
+def test_long_messages_are_wrapped_to_the_width():
+    out = io.StringIO()
+    Report(out).say("    " + "word " * 60)
+    lines = out.getvalue().splitlines()
+    assert len(lines) > 1 and max(map(len, lines)) <= WIDTH and all(line.startswith("    ") for line in lines)
+
+
 def test_results_files_are_never_overwritten(tmp_path):
     first = bench.new_results_path(tmp_path)
     first.write_text("{}")

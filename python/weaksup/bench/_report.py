@@ -162,7 +162,12 @@ class Report:
         self.on_workload_done = on_workload_done
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
+        """Print text, any line longer than WIDTH wrapped under its own indentation."""
+        lines = []
+        for line in text.split("\n"):
+            indent = " " * (len(line) - len(line.lstrip()) + 2)
+            lines.append(line if len(line) <= WIDTH else textwrap.fill(line, WIDTH, subsequent_indent=indent))
+        self.out.write("\n".join(lines) + "\n")
         self.out.flush()
 
     @contextlib.contextmanager
