@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import numbers
 import os
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Tuple, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 
 _INT32_MAX = 2**31 - 1
 _DLPACK_CUDA = 2  # kDLCUDA
@@ -27,7 +28,7 @@ def _load_cuda() -> Optional[Any]:
     if os.environ.get("WEAKSUP_DISABLE_CUDA"):
         return None
     try:
-        from . import _cuda  # type: ignore[attr-defined]
+        from . import _cuda
     except ImportError:
         return None
     return _cuda
@@ -77,7 +78,7 @@ def is_cuda_array(x: Any) -> bool:
         return True
     if hasattr(x, "__dlpack_device__"):
         try:
-            return x.__dlpack_device__()[0] == _DLPACK_CUDA
+            return bool(x.__dlpack_device__()[0] == _DLPACK_CUDA)
         except Exception:
             return False
     return False
@@ -119,6 +120,9 @@ class Device:
     def __init__(self, x: Any, name: str):
         self.name = name
         self.module = cuda_module(name)
+        # The frameworks are optional and untyped here: exactly one of the two is set.
+        self.torch: Any
+        self.cupy: Any
         if _torch_tensor(x):
             import torch
 
@@ -167,7 +171,7 @@ class Device:
     def contiguous(self, x: Any) -> Any:
         return x.contiguous() if self.torch is not None else self.cupy.ascontiguousarray(x)
 
-    def empty(self, shape: tuple, dtype: Any) -> Any:
+    def empty(self, shape: Tuple[int, ...], dtype: Any) -> Any:
         if self.torch is not None:
             tdtype = {
                 np.dtype(np.uint8): self.torch.uint8,
@@ -186,7 +190,7 @@ class Device:
         return self.cupy.asarray(np.ascontiguousarray(host))
 
     def to_host(self, x: Any) -> np.ndarray:
-        return x.cpu().numpy() if self.torch is not None else self.cupy.asnumpy(x)
+        return cast(np.ndarray, x.cpu().numpy() if self.torch is not None else self.cupy.asnumpy(x))
 
     @staticmethod
     def ptr(x: Any) -> int:
@@ -194,10 +198,10 @@ class Device:
             return int(x.data_ptr())
         return int(x.data.ptr)
 
-    def dtype(self, x: Any) -> np.dtype:
+    def dtype(self, x: Any) -> np.dtype[Any]:
         if self.torch is not None:
             return np.dtype(str(x.dtype).replace("torch.", ""))
-        return np.dtype(x.dtype)
+        return cast("np.dtype[Any]", np.dtype(x.dtype))
 
 
 # ---------------------------------------------------------------- validation
@@ -216,12 +220,12 @@ def check_int(value: Any, name: str, low: Optional[int] = None, high: Optional[i
     """A Python or NumPy integer (not a bool, not a float) in [low, high]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {_describe(value)}")
-    value = int(value)
-    if (low is not None and value < low) or (high is not None and value > high):
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
         span = f"in [{low}, {high}]" if low is not None and high is not None else (
             f"at least {low}" if low is not None else f"at most {high}")
-        raise ValueError(f"{name} must be an integer {span}, got {value}")
-    return value
+        raise ValueError(f"{name} must be an integer {span}, got {number}")
+    return number
 
 
 def check_real(value: Any, name: str, low: Optional[float] = None, high: Optional[float] = None, *,
@@ -229,14 +233,14 @@ def check_real(value: Any, name: str, low: Optional[float] = None, high: Optiona
     """A finite real number (not a bool, not a string) in [low, high] ((low, high] with low_open)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {_describe(value)}")
-    value = float(value)
-    below = low is not None and (value <= low if low_open else value < low)
-    if not np.isfinite(value) or below or (high is not None and value > high):
+    number = float(value)
+    below = low is not None and (number <= low if low_open else number < low)
+    if not np.isfinite(number) or below or (high is not None and number > high):
         lo = "-inf" if low is None else f"{low}"
         hi = "inf" if high is None else f"{high}"
         span = f"{'(' if low_open or low is None else '['}{lo}, {hi}{']' if high is not None else ')'}"
-        raise ValueError(f"{name} must be a finite number in {span}, got {value!r}")
-    return value
+        raise ValueError(f"{name} must be a finite number in {span}, got {number!r}")
+    return number
 
 
 def _same_kind(value: Any, key: Any) -> bool:
@@ -248,7 +252,10 @@ def _same_kind(value: Any, key: Any) -> bool:
     return type(value) is type(key)
 
 
-def check_choice(value: Any, name: str, choices: dict) -> Any:
+_T = TypeVar("_T")
+
+
+def check_choice(value: Any, name: str, choices: Mapping[Any, _T]) -> _T:
     """choices[key] for the key value stands for; the keys are listed otherwise."""
     for key, choice in choices.items():
         if _same_kind(value, key) and value == key:
@@ -272,7 +279,7 @@ def check_str(value: Any, name: str, meaning: str = "a string") -> str:
     return value
 
 
-def check_numbers(values: Any, name: str, meaning: str) -> np.ndarray:
+def check_numbers(values: Any, name: str, meaning: str) -> npt.NDArray[np.float64]:
     """A 1-D float64 array from a scalar or a sequence of real numbers."""
     try:
         arr = np.asarray(values)
@@ -288,7 +295,7 @@ def check_threads(threads: Any) -> int:
     return check_int(threads, "threads (0 = all cores)", 0, MAX_THREADS)
 
 
-def check_shape(shape: tuple, name: str, ndims: tuple, meaning: str) -> None:
+def check_shape(shape: Tuple[int, ...], name: str, ndims: Tuple[int, ...], meaning: str) -> None:
     if len(shape) not in ndims:
         raise ValueError(f"{name} must be {meaning}; got an array of shape {tuple(shape)}")
     if len(shape) and any(s == 0 for s in shape):
@@ -302,7 +309,7 @@ def real_dtype(dtype: np.dtype, name: str) -> None:
         raise TypeError(f"{name} must have a real numeric dtype (float32/float64 preferred), got {dtype}")
 
 
-def mask_as_uint8(mask: np.ndarray, name: str) -> np.ndarray:
+def mask_as_uint8(mask: np.ndarray, name: str) -> npt.NDArray[np.uint8]:
     """A C-contiguous uint8 array with nonzero = foreground, without copying when possible."""
     dtype = mask.dtype
     if dtype == np.bool_ or dtype == np.uint8 or dtype == np.int8:
@@ -324,7 +331,7 @@ def float_array(x: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def finite_float32(x: np.ndarray, name: str) -> np.ndarray:
+def finite_float32(x: np.ndarray, name: str) -> npt.NDArray[np.float32]:
     """A C-contiguous float32 copy (or view) of real values that are finite in float32."""
     real_dtype(x.dtype, name)
     with np.errstate(over="ignore"):  # values past float32's range become inf, rejected below

@@ -1,14 +1,33 @@
 """Private C++ kernels; use the weaksup package. Arrays must already be C-contiguous with these dtypes."""
 
-from typing import List, Optional, Tuple, overload
+from typing import Any, List, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
 
+# label: labels are int32, int64 from 2^31 pixels per volume on (or with wide=True); None
+# without want_labels. With want_stats the tuple also holds area (K,), box (K, 6) x0 y0 z0
+# x1 y1 z1, centroid (K, 3) and image (K,).
+_Labels = Optional[npt.NDArray[Union[np.int32, np.int64]]]
+_I64 = npt.NDArray[np.int64]
+_LabelOut = Tuple[_Labels, _I64]
+_LabelStatsOut = Tuple[_Labels, _I64, _I64, _I64, npt.NDArray[np.float64], _I64]
+
+@overload
+def label(
+    mask: npt.NDArray[np.uint8], connectivity: int, want_labels: bool, want_stats: Literal[False], threads: int,
+    wide: bool = False,
+) -> _LabelOut: ...
+@overload
+def label(
+    mask: npt.NDArray[np.uint8], connectivity: int, want_labels: bool, want_stats: Literal[True], threads: int,
+    wide: bool = False,
+) -> _LabelStatsOut: ...
+@overload
 def label(
     mask: npt.NDArray[np.uint8], connectivity: int, want_labels: bool, want_stats: bool, threads: int,
     wide: bool = False,
-) -> Tuple: ...
+) -> Union[_LabelOut, _LabelStatsOut]: ...
 @overload
 def cam_to_boxes(
     cams: npt.NDArray[np.float32], threshold: float, normalization: int, connectivity: int, threads: int
@@ -22,6 +41,29 @@ def normalize_scoremaps(maps: npt.NDArray[np.floating], threads: int) -> npt.NDA
 def contour_boxes(
     quantized: npt.NDArray[np.uint8], level: int
 ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+@overload
+def box_correct(
+    quantized: npt.NDArray[np.uint8],
+    thresholds: npt.NDArray[np.float64],
+    gt_boxes: npt.NDArray[np.int64],
+    gt_offsets: npt.NDArray[np.int64],
+    iou_thresholds: npt.NDArray[np.float64],
+    multi_contour: bool,
+    want_boxes: Literal[True],
+    threads: int,
+) -> Tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]: ...
+@overload
+def box_correct(
+    quantized: npt.NDArray[np.uint8],
+    thresholds: npt.NDArray[np.float64],
+    gt_boxes: npt.NDArray[np.int64],
+    gt_offsets: npt.NDArray[np.int64],
+    iou_thresholds: npt.NDArray[np.float64],
+    multi_contour: bool,
+    want_boxes: Literal[False],
+    threads: int,
+) -> Tuple[npt.NDArray[np.uint8], None]: ...
+@overload
 def box_correct(
     quantized: npt.NDArray[np.uint8],
     thresholds: npt.NDArray[np.float64],

@@ -5,7 +5,7 @@ arrays through DLPack (zero-copy), so CuPy is required on the GPU path."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -78,7 +78,7 @@ class GpuVotes:
     def _f64(self, x: Any) -> Any:
         return self.xp.ascontiguousarray(self.xp.asarray(x, dtype=self.xp.float64))
 
-    def majority_statistics(self, fixed_prior: Any):
+    def majority_statistics(self, fixed_prior: Any) -> Tuple[Any, Any]:
         xp, k = self.xp, self.k
         empty = self._f64(fixed_prior if fixed_prior is not None else np.full(k, 1.0 / k))
         vote_class = xp.empty((self.sources * (k + 1), k))
@@ -97,13 +97,13 @@ class GpuVotes:
         with self.device:
             return collapse(self.labels.get(), self.k)
 
-    def statistics(self, weights: Any, bias: Any):
+    def statistics(self, weights: Any, bias: Any) -> Tuple[Any, Any, float]:
         xp, k = self.xp, self.k
         vote_class, class_total, ll = xp.empty((self.sources * (k + 1), k)), xp.empty(k), xp.empty(1)
         self._call("label_model_statistics", self._f64(weights), self._f64(bias), vote_class, class_total, ll)
         return vote_class, class_total, float(ll.get()[0])
 
-    def marginal(self, weights: Any, bias: Any):
+    def marginal(self, weights: Any, bias: Any) -> Tuple[Any, Any, float]:
         xp, k = self.xp, self.k
         marginal, hessian, ll = xp.empty(k), xp.empty((k, k)), xp.empty(1)
         self._call("label_model_marginal", self._f64(weights), self._f64(bias), marginal, hessian, ll)

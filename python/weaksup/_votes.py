@@ -23,7 +23,7 @@ from __future__ import annotations
 import numbers
 import sys
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -130,7 +130,7 @@ def _first_appearance(values: Any, name: str) -> Tuple[np.ndarray, Any]:
         rank = np.empty(order.size, np.int64)
         rank[order] = np.arange(order.size)
         return rank[codes.reshape(-1)], ids[order]
-    index: dict = {}
+    index: Dict[Any, int] = {}
     codes_list = []
     for i, v in enumerate(arr.tolist()):
         try:
@@ -190,7 +190,7 @@ def lookup(values: Any, ids: Any, name: str, what: str, fix: str) -> np.ndarray:
             raise ValueError(f"{name} has {what} {v!r} at {_where(values, int(np.argmax(codes == j)))}, which the "
                              f"model was not fitted on; {fix}")
         at[j] = c
-    return at[codes]
+    return np.asarray(at[codes])
 
 
 def _numpy_ids(ids: Any) -> np.ndarray:
@@ -262,6 +262,7 @@ def encode(L: Any, k: int, name: str, fitting: bool, source_ids: Optional[np.nda
             sources, source_ids = factorize(data["worker"], f"{name}'s worker column")
             labels, classes = _frame_classes(data["label"], k, f"{name}'s label column")
         else:
+            assert n_sources is not None and classes is not None  # predicting: the fitted model's
             known = source_ids if source_ids is not None else np.arange(n_sources)
             sources = lookup(data["worker"], known, f"{name}'s worker column", "worker", _SOURCE_FIX)
             labels = lookup(data["label"], classes, f"{name}'s label column", "label",
@@ -280,6 +281,7 @@ def encode(L: Any, k: int, name: str, fitting: bool, source_ids: Optional[np.nda
             sources, source_ids = factorize(sources, f"{name}[1] (source ids)")
             source_ids = _numpy_ids(source_ids)
     elif source_ids is not None or _holds_ids(sources):
-        known = source_ids if source_ids is not None else np.arange(n_sources)
+        assert source_ids is not None or n_sources is not None  # predicting: the fitted model's
+        known = source_ids if source_ids is not None else np.arange(n_sources or 0)
         sources = lookup(sources, known, f"{name}[1] (source ids)", "source", _SOURCE_FIX)
     return Coded((items, sources, labels), item_ids, source_ids, None)

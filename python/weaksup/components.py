@@ -13,12 +13,19 @@ background): the order ``scipy.ndimage.label`` gives after canonical relabeling.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Tuple, Union
+from typing import Any, Literal, Optional, Tuple, Union, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays, _core
 from ._arrays import Device
+
+# A label image of a NumPy mask: int32, int64 when an image or volume has 2^31 pixels or more.
+LabelImage = npt.NDArray[Union[np.int32, np.int64]]
+# The component count: an int for one image or volume, a (B,) int64 array for a batch (the
+# layout, not the type, tells which; typed Any so that either use needs no cast).
+Count = Any
 
 _CONNECTIVITY_2D = (4, 8)
 _CONNECTIVITY_3D = (6, 18, 26)
@@ -50,7 +57,7 @@ class Components:
     counts: Any
 
     @property
-    def offsets(self) -> np.ndarray:
+    def offsets(self) -> npt.NDArray[np.int64]:
         """(B + 1,) int64: rows of image b are offsets[b] .. offsets[b + 1] - 1."""
         counts = np.asarray(_host(self.counts))
         return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -76,17 +83,19 @@ class Components:
         )
 
 
-def _host(x: Any) -> np.ndarray:
+def _host(x: Any) -> npt.NDArray[Any]:
     if isinstance(x, np.ndarray):
         return x
     if hasattr(x, "get"):  # CuPy
-        return x.get()
+        return cast(npt.NDArray[Any], x.get())
     if hasattr(x, "cpu"):  # torch
-        return x.cpu().numpy()
+        return cast(npt.NDArray[Any], x.cpu().numpy())
     return np.asarray(x)
 
 
-def _largest_rows(area: np.ndarray, image: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
+def _largest_rows(
+    area: npt.NDArray[np.int64], image: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], k: int
+) -> npt.NDArray[np.intp]:
     """Rows of the k largest components of each image: by image, decreasing area, label."""
     k = min(k, len(area))  # a larger k keeps every row (and 2**70 would overflow NumPy's int64)
     order = np.lexsort((np.arange(len(area)), -area, image))
@@ -94,7 +103,7 @@ def _largest_rows(area: np.ndarray, image: np.ndarray, offsets: np.ndarray, k: i
     return order[rank < k]
 
 
-def _like(host: np.ndarray, template: Any) -> Any:
+def _like(host: npt.NDArray[Any], template: Any) -> Any:
     if isinstance(template, np.ndarray):
         return host
     if hasattr(template, "get"):
@@ -106,7 +115,7 @@ def _like(host: np.ndarray, template: Any) -> Any:
     return torch.from_numpy(np.ascontiguousarray(host)).to(template.device)
 
 
-def _layout(shape: tuple, connectivity: Any, name: str) -> Tuple[int, bool]:
+def _layout(shape: Tuple[int, ...], connectivity: Any, name: str) -> Tuple[int, bool]:
     """(batch size, whether the input was batched) for a mask of this shape."""
     if connectivity in _CONNECTIVITY_2D:
         _arrays.check_shape(shape, name, (2, 3), "(H, W) or a batch (B, H, W) for connectivity 4/8")
@@ -115,16 +124,22 @@ def _layout(shape: tuple, connectivity: Any, name: str) -> Tuple[int, bool]:
     return (shape[0], True) if len(shape) == 4 else (1, False)
 
 
-def _cpu_label(mask: Any, connectivity: int, want_labels: bool, want_stats: bool, threads: int):
+# (labels or None, the count, the statistics or None, the caller's mask)
+_CpuLabel = Tuple[Optional[LabelImage], Count, Optional["Components"], Any]
+# (labels or None, the count, the statistics or None), labels in the caller's array type
+_Labelled = Tuple[Any, Count, Optional["Components"]]
+
+
+def _cpu_label(mask: Any, connectivity: int, want_labels: bool, want_stats: bool, threads: int) -> _CpuLabel:
     arr = _arrays.to_host(mask, "mask")
     batch, batched = _layout(arr.shape, connectivity, "mask")
     m = _arrays.mask_as_uint8(arr, "mask")
     volume = m.shape[-3:] if connectivity in _CONNECTIVITY_3D else (1,) + m.shape[-2:]
     out = _core.label(m.reshape((batch,) + tuple(volume)), connectivity, want_labels, want_stats, threads)
-    labels = out[0].reshape(arr.shape) if want_labels else None
+    labels = out[0].reshape(arr.shape) if out[0] is not None else None  # None exactly without want_labels
     counts = out[1]
     stats = None
-    if want_stats:
+    if len(out) == 6:  # with want_stats
         _, _, area, box, centroid, image = out
         if connectivity in _CONNECTIVITY_2D:
             box, centroid = box[:, [0, 1, 3, 4]], centroid[:, :2]
@@ -133,7 +148,7 @@ def _cpu_label(mask: Any, connectivity: int, want_labels: bool, want_stats: bool
     return labels, count, stats, mask
 
 
-def _cuda_label(mask: Any, connectivity: int, want_labels: bool, want_stats: bool):
+def _cuda_label(mask: Any, connectivity: int, want_labels: bool, want_stats: bool) -> _Labelled:
     if connectivity not in _CONNECTIVITY_2D:
         raise ValueError(
             f"connectivity {connectivity} (3-D volumes) runs on the CPU only; pass a NumPy array, "
@@ -175,7 +190,7 @@ def _cuda_label(mask: Any, connectivity: int, want_labels: bool, want_stats: boo
         return (labels if want_labels else None), count, stats
 
 
-def _run(mask: Any, connectivity: Any, want_labels: bool, want_stats: bool, threads: Any):
+def _run(mask: Any, connectivity: Any, want_labels: bool, want_stats: bool, threads: Any) -> _Labelled:
     threads = _arrays.check_threads(threads)
     connectivity = _arrays.check_choice(
         connectivity, "connectivity (4 or 8 for images, 6, 18 or 26 for volumes)", _CONNECTIVITIES)
@@ -183,14 +198,35 @@ def _run(mask: Any, connectivity: Any, want_labels: bool, want_stats: bool, thre
     if _arrays.is_cuda_array(mask):
         return _cuda_label(mask, connectivity, want_labels, want_stats)
     labels, count, stats, caller = _cpu_label(mask, connectivity, want_labels, want_stats, threads)
-    if labels is not None:
-        labels = _arrays.like_caller(labels, caller)
-    return labels, count, stats
+    return (None if labels is None else _arrays.like_caller(labels, caller)), count, stats
+
+
+# NumPy masks give NumPy labels; CuPy arrays and torch tensors give their own type (Any).
+@overload
+def label(
+    mask: npt.NDArray[Any], connectivity: int = 8, *, return_stats: Literal[False] = False, threads: int = 0
+) -> Tuple[LabelImage, Count]: ...
+@overload
+def label(
+    mask: npt.NDArray[Any], connectivity: int = 8, *, return_stats: Literal[True], threads: int = 0
+) -> Tuple[LabelImage, Count, Components]: ...
+@overload
+def label(
+    mask: Any, connectivity: int = 8, *, return_stats: Literal[False] = False, threads: int = 0
+) -> Tuple[Any, Count]: ...
+@overload
+def label(
+    mask: Any, connectivity: int = 8, *, return_stats: Literal[True], threads: int = 0
+) -> Tuple[Any, Count, Components]: ...
+@overload
+def label(
+    mask: Any, connectivity: int = 8, *, return_stats: bool = False, threads: int = 0
+) -> Union[Tuple[Any, Count], Tuple[Any, Count, Components]]: ...
 
 
 def label(
     mask: Any, connectivity: int = 8, *, return_stats: bool = False, threads: int = 0
-) -> Union[Tuple[Any, Any], Tuple[Any, Any, Components]]:
+) -> Union[Tuple[Any, Count], Tuple[Any, Count, Components]]:
     """Label the connected components of a binary image, volume or batch.
 
     Args:
@@ -208,7 +244,10 @@ def label(
         int for a single image or volume, a (B,) int64 array for a batch.
     """
     labels, count, stats = _run(mask, connectivity, True, return_stats, threads)
-    return (labels, count, stats) if return_stats else (labels, count)
+    if return_stats:
+        assert stats is not None
+        return labels, count, stats
+    return labels, count
 
 
 def component_stats(mask: Any, connectivity: int = 8, *, threads: int = 0) -> Components:
@@ -216,7 +255,9 @@ def component_stats(mask: Any, connectivity: int = 8, *, threads: int = 0) -> Co
 
     Same arguments as :func:`label`; returns :class:`Components`.
     """
-    return _run(mask, connectivity, False, True, threads)[2]
+    stats = _run(mask, connectivity, False, True, threads)[2]
+    assert stats is not None  # asked for (want_stats)
+    return stats
 
 
 def largest_components(mask: Any, k: int = 1, connectivity: int = 8, *, threads: int = 0) -> Components:
@@ -224,7 +265,7 @@ def largest_components(mask: Any, k: int = 1, connectivity: int = 8, *, threads:
     return component_stats(mask, connectivity, threads=threads).largest(k)
 
 
-def keep_largest(mask: Any, k: int = 1, connectivity: int = 8, *, threads: int = 0) -> np.ndarray:
+def keep_largest(mask: Any, k: int = 1, connectivity: int = 8, *, threads: int = 0) -> npt.NDArray[np.bool_]:
     """A boolean mask keeping only the k largest components of each image (NumPy arrays)."""
     if _arrays.is_cuda_array(mask):
         raise TypeError("keep_largest runs on the CPU; pass mask as a NumPy array")
@@ -237,6 +278,27 @@ def keep_largest(mask: Any, k: int = 1, connectivity: int = 8, *, threads: int =
     per_image = labels.reshape(len(offsets) - 1, -1)
     global_labels = np.where(per_image > 0, per_image + offsets[:-1, None], 0)
     return keep[global_labels].reshape(labels.shape)
+
+
+# NumPy maps give NumPy boxes; CuPy arrays and torch tensors give their own type (Any).
+@overload
+def cam_to_boxes(
+    cams: npt.NDArray[Any],
+    threshold: float = 0.2,
+    *,
+    normalize: Union[str, None] = "minmax",
+    connectivity: int = 8,
+    threads: int = 0,
+) -> npt.NDArray[np.int64]: ...
+@overload
+def cam_to_boxes(
+    cams: Any,
+    threshold: float = 0.2,
+    *,
+    normalize: Union[str, None] = "minmax",
+    connectivity: int = 8,
+    threads: int = 0,
+) -> Any: ...
 
 
 def cam_to_boxes(

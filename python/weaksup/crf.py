@@ -13,9 +13,10 @@ takes point-major arrays (N, L) and features (N, d).
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays, _core
 from ._arrays import Device
@@ -30,13 +31,17 @@ _FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # clip below this is 0 in floa
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 Compat = Union[float, Sequence[float], np.ndarray]
+# The image terms as the kernels take them: (sigmas fastest axis first, colour sigmas (None
+# for the Gaussian term), compat kind, float32 compat values).
+_GaussianTerm = Tuple[List[float], None, int, npt.NDArray[np.float32]]
+_BilateralTerm = Tuple[List[float], List[float], int, npt.NDArray[np.float32]]
 
 
 def _normalization(value: Any) -> int:
     return _arrays.check_choice(value, "normalization", {**_NORMALIZATIONS, 0: 0, 1: 1, 2: 2, 3: 3})
 
 
-def _compat(compat: Any, labels: int, name: str = "compat") -> Tuple[int, np.ndarray]:
+def _compat(compat: Any, labels: int, name: str = "compat") -> Tuple[int, npt.NDArray[np.float32]]:
     """(kind, float32 values) of a Potts weight, a diagonal (L,) or a matrix (L, L)."""
     values = np.asarray(_arrays.to_host(compat, name))
     if values.dtype.kind not in "biuf":
@@ -94,7 +99,7 @@ def _marginals(q: Any, name: str = "q") -> None:
         raise ValueError(f"{name} must hold marginals: finite values in [0, 1], as start_inference() returns")
 
 
-def unary_from_probabilities(probs: np.ndarray, clip: float = 1e-5, name: str = "probs") -> np.ndarray:
+def unary_from_probabilities(probs: Any, clip: float = 1e-5, name: str = "probs") -> npt.NDArray[np.float32]:
     """-log(max(p, clip)) as float32 (pydensecrf's ``unary_from_softmax``); p must be
     finite and non-negative (rows need not sum to 1)."""
     clip = _clip(clip)
@@ -124,8 +129,8 @@ class DenseCRF:
             raise ValueError("n_points * n_labels is past 2^31 elements; split the problem")
         self.n_points, self.n_labels = n_points, n_labels
         self.threads = _arrays.check_threads(threads)
-        self._unary: Optional[np.ndarray] = None
-        self._terms: List[tuple] = []
+        self._unary: Optional[npt.NDArray[np.float32]] = None
+        self._terms: List[_core.Term] = []
 
     def set_unary_energy(self, energies: Any) -> None:
         """Unary energies (N, L), e.g. -log p."""
@@ -153,29 +158,29 @@ class DenseCRF:
         kernel = _core.PairwiseKernel(f, _normalization(normalization), self.threads)
         self._terms.append((kernel, kind, values))
 
-    def _energies(self) -> np.ndarray:
+    def _energies(self) -> npt.NDArray[np.float32]:
         if self._unary is None:
             raise ValueError("no unary energies: call set_unary_energy() or set_probabilities() first")
         return self._unary
 
-    def inference(self, iterations: int = 10) -> np.ndarray:
+    def inference(self, iterations: int = 10) -> npt.NDArray[np.float32]:
         """Marginals Q (N, L) after `iterations` mean-field updates from softmax(-unary)."""
         return _core.mean_field(self._energies(), self._terms, _iterations(iterations, True), self.threads)
 
-    def map(self, iterations: int = 10) -> np.ndarray:
+    def map(self, iterations: int = 10) -> npt.NDArray[np.intp]:
         """The most likely label per point (N,) after inference."""
-        return self.inference(iterations).argmax(axis=1)
+        return cast(npt.NDArray[np.intp], self.inference(iterations).argmax(axis=1))
 
-    def start_inference(self) -> np.ndarray:
+    def start_inference(self) -> npt.NDArray[np.float32]:
         """Q0 = softmax(-unary), (N, L), for step-wise inference."""
         return _core.mean_field_start(self._energies(), self.threads)
 
-    def step_inference(self, q: np.ndarray) -> None:
+    def step_inference(self, q: npt.NDArray[np.float32]) -> None:
         """One mean-field update of q (N, L, float32, C-contiguous) in place."""
         self._check_q(q, writable=True)
         _core.mean_field_step(self._energies(), q, self._terms, self.threads)
 
-    def kl_divergence(self, q: np.ndarray) -> float:
+    def kl_divergence(self, q: Any) -> float:
         """densecrf's KL divergence of q (N, L) from the CRF, up to its log-partition."""
         q = np.asarray(_arrays.to_host(q, "q"))
         _arrays.real_dtype(q.dtype, "q")
@@ -203,20 +208,22 @@ _NAMES = {"probs": "probs", "unary": "unary", "gaussian_sigma": "gaussian_sigma"
 
 
 def _image_terms(
-    spatial: tuple, channels: int, labels: int, gaussian_sigma, gaussian_compat, bilateral_sigma, color_sigma,
-    bilateral_compat, color_range, names: dict,
-) -> Tuple[Optional[tuple], Optional[tuple]]:
+    spatial: Tuple[int, ...], channels: int, labels: int, gaussian_sigma: Any, gaussian_compat: Any,
+    bilateral_sigma: Any, color_sigma: Any, bilateral_compat: Any, color_range: Callable[[], Any],
+    names: Mapping[str, str],
+) -> Tuple[Optional[_GaussianTerm], Optional[_BilateralTerm]]:
     """(gaussian, bilateral) as the kernels take them: sigmas fastest axis first.
     `color_range()` gives the images' largest |value| per channel (asked only for a
     bilateral term): positions and colours divided by their sigmas must stay in the
     range a lattice resolves."""
-    gaussian = bilateral = None
+    gaussian: Optional[_GaussianTerm] = None
+    bilateral: Optional[_BilateralTerm] = None
     axes = len(spatial)
     extents = np.asarray(spatial, dtype=np.float32) - 1  # the largest coordinate per axis
     if gaussian_compat is not None:
         sig = _positive(gaussian_sigma, names["gaussian_sigma"], axes)
         kind, values = _compat(gaussian_compat, labels, "gaussian_compat")
-        _feature_limit(float((extents / np.float32(sig)).max()), axes, names["gaussian_sigma"],
+        _feature_limit(float((extents / np.asarray(sig, np.float32)).max()), axes, names["gaussian_sigma"],
                        f"an image of shape {tuple(spatial)}")
         gaussian = (sig[::-1], None, kind, values)
     if bilateral_compat is not None:
@@ -227,12 +234,70 @@ def _image_terms(
         sig = _positive(bilateral_sigma, names["bilateral_sigma"], axes)
         col = _positive(color_sigma, names["color_sigma"], channels)
         kind, values = _compat(bilateral_compat, labels, "bilateral_compat")
-        _feature_limit(float((extents / np.float32(sig)).max()), dims, names["bilateral_sigma"],
+        _feature_limit(float((extents / np.asarray(sig, np.float32)).max()), dims, names["bilateral_sigma"],
                        f"an image of shape {tuple(spatial)}")
-        _feature_limit(float((np.asarray(color_range(), np.float32) / np.float32(col)).max()), dims,
+        _feature_limit(float((np.asarray(color_range(), np.float32) / np.asarray(col, np.float32)).max()), dims,
                        names["color_sigma"], "the images' values")
         bilateral = (sig[::-1], col, kind, values)
     return gaussian, bilateral
+
+
+# NumPy input gives NumPy marginals; CuPy arrays and torch tensors give their own type (Any).
+# (The overloads go by probs / unary: the result takes their array type.)
+@overload
+def dense_crf(
+    images: Any,
+    probs: npt.NDArray[Any],
+    *,
+    unary: None = None,
+    iterations: int = 10,
+    gaussian_sigma: Any = 3.0,
+    gaussian_compat: Optional[Compat] = 3.0,
+    bilateral_sigma: Any = 80.0,
+    color_sigma: Any = 13.0,
+    bilateral_compat: Optional[Compat] = 10.0,
+    normalization: Any = "symmetric",
+    spatial_dims: int = 2,
+    label_axis: int = -1,
+    clip: float = 1e-5,
+    threads: int = 0,
+) -> npt.NDArray[np.float32]: ...
+@overload
+def dense_crf(
+    images: Any,
+    probs: None = None,
+    *,
+    unary: npt.NDArray[Any],
+    iterations: int = 10,
+    gaussian_sigma: Any = 3.0,
+    gaussian_compat: Optional[Compat] = 3.0,
+    bilateral_sigma: Any = 80.0,
+    color_sigma: Any = 13.0,
+    bilateral_compat: Optional[Compat] = 10.0,
+    normalization: Any = "symmetric",
+    spatial_dims: int = 2,
+    label_axis: int = -1,
+    clip: float = 1e-5,
+    threads: int = 0,
+) -> npt.NDArray[np.float32]: ...
+@overload
+def dense_crf(
+    images: Any,
+    probs: Any = None,
+    *,
+    unary: Any = None,
+    iterations: int = 10,
+    gaussian_sigma: Any = 3.0,
+    gaussian_compat: Optional[Compat] = 3.0,
+    bilateral_sigma: Any = 80.0,
+    color_sigma: Any = 13.0,
+    bilateral_compat: Optional[Compat] = 10.0,
+    normalization: Any = "symmetric",
+    spatial_dims: int = 2,
+    label_axis: int = -1,
+    clip: float = 1e-5,
+    threads: int = 0,
+) -> Any: ...
 
 
 def dense_crf(
@@ -285,8 +350,9 @@ def dense_crf(
                    bilateral_compat, normalization, spatial_dims, label_axis, clip, threads, _NAMES)
 
 
-def _refine(images, probs, unary, iterations, gaussian_sigma, gaussian_compat, bilateral_sigma, color_sigma,
-            bilateral_compat, normalization, spatial_dims, label_axis, clip, threads, names):
+def _refine(images: Any, probs: Any, unary: Any, iterations: Any, gaussian_sigma: Any, gaussian_compat: Any,
+            bilateral_sigma: Any, color_sigma: Any, bilateral_compat: Any, normalization: Any, spatial_dims: Any,
+            label_axis: Any, clip: Any, threads: Any, names: Mapping[str, str]) -> Any:
     """dense_crf, with the argument names its errors use (crf_inference has its own)."""
     if (probs is None) == (unary is None):
         raise ValueError("give exactly one of probs= (probabilities) and unary= (energies)")
@@ -324,7 +390,9 @@ def _refine(images, probs, unary, iterations, gaussian_sigma, gaussian_compat, b
     return _arrays.like_caller(out, source)
 
 
-def _layout(img: np.ndarray, src: np.ndarray, name: str, spatial_dims: int, label_axis: int):
+def _layout(
+    img: npt.NDArray[Any], src: npt.NDArray[Any], name: str, spatial_dims: int, label_axis: int
+) -> Tuple[npt.NDArray[np.float32], npt.NDArray[Any], Tuple[int, ...], Tuple[int, ...]]:
     """Validated (images float32 (..., C), src with labels last, spatial shape, batch shape)."""
     if img.ndim not in (spatial_dims + 1, spatial_dims + 2):
         raise ValueError(
@@ -352,8 +420,9 @@ def _layout(img: np.ndarray, src: np.ndarray, name: str, spatial_dims: int, labe
     return img_f, src, spatial, batch_shape
 
 
-def _dense_crf_gpu(images, source, name, is_probs, iterations, gaussian_sigma, gaussian_compat, bilateral_sigma,
-                   color_sigma, bilateral_compat, norm, spatial_dims, label_axis, clip, names):
+def _dense_crf_gpu(images: Any, source: Any, name: str, is_probs: bool, iterations: int, gaussian_sigma: Any,
+                   gaussian_compat: Any, bilateral_sigma: Any, color_sigma: Any, bilateral_compat: Any, norm: int,
+                   spatial_dims: int, label_axis: int, clip: float, names: Mapping[str, str]) -> Any:
     if not (_arrays.is_cuda_array(images) and _arrays.is_cuda_array(source)):
         raise TypeError(f"images and {name} must both be CUDA arrays or both host arrays")
     with Device(source, name) as dev:
@@ -385,12 +454,17 @@ def _dense_crf_gpu(images, source, name, is_probs, iterations, gaussian_sigma, g
         spatial = tuple(int(s) for s in img.shape[len(img.shape) - 1 - spatial_dims : -1])
         batch_shape = tuple(int(s) for s in img.shape[: len(img.shape) - 1 - spatial_dims])
         channel_axes = tuple(range(len(img.shape) - 1))
-        color_range = lambda: dev.to_host(xp.abs(img).amax(dim=channel_axes) if dev.torch is not None  # noqa: E731
-                                          else xp.abs(img).max(axis=channel_axes))
+        def color_range() -> npt.NDArray[Any]:
+            return dev.to_host(xp.abs(img).amax(dim=channel_axes) if dev.torch is not None
+                               else xp.abs(img).max(axis=channel_axes))
+
         gaussian, bilateral = _image_terms(spatial, int(img.shape[-1]), labels, gaussian_sigma, gaussian_compat,
                                            bilateral_sigma, color_sigma, bilateral_compat, color_range, names)
-        as_gpu = lambda t: None if t is None else (  # noqa: E731  (the binding takes plain lists)
-            (t[0], t[2], t[3].tolist()) if t[1] is None else (t[0], t[1], t[2], t[3].tolist()))
+        def as_gpu(t: Union[_GaussianTerm, _BilateralTerm, None]) -> Optional[Tuple[Any, ...]]:
+            if t is None:  # (the binding takes plain lists)
+                return None
+            return (t[0], t[2], t[3].tolist()) if t[1] is None else (t[0], t[1], t[2], t[3].tolist())
+
         points = int(np.prod(spatial))
         batch = int(np.prod(batch_shape)) if batch_shape else 1
         q = dev.empty(batch_shape + spatial + (labels,), np.float32)
@@ -399,6 +473,12 @@ def _dense_crf_gpu(images, source, name, is_probs, iterations, gaussian_sigma, g
             as_gpu(bilateral), norm, iterations, dev.ptr(q), dev.stream,
         )
         return xp.moveaxis(q, -1, label_axis)
+
+
+@overload
+def crf_labels(q: npt.NDArray[Any], label_axis: int = -1) -> npt.NDArray[np.int64]: ...
+@overload
+def crf_labels(q: Any, label_axis: int = -1) -> Any: ...
 
 
 def crf_labels(q: Any, label_axis: int = -1) -> Any:
@@ -413,6 +493,14 @@ def crf_labels(q: Any, label_axis: int = -1) -> Any:
     if arr.shape[label_axis] == 0:
         raise ValueError(f"q has no labels along label_axis (shape {arr.shape})")
     return _arrays.like_caller(arr.argmax(axis=label_axis).astype(np.int64), q)
+
+
+@overload
+def crf_inference(image: Any, unary: npt.NDArray[Any], maxiter: int = 10, scale_factor: float = 1.0,
+                  color_factor: float = 13.0, *, threads: int = 0) -> npt.NDArray[np.float32]: ...
+@overload
+def crf_inference(image: Any, unary: Any, maxiter: int = 10, scale_factor: float = 1.0, color_factor: float = 13.0,
+                  *, threads: int = 0) -> Any: ...
 
 
 def crf_inference(image: Any, unary: Any, maxiter: int = 10, scale_factor: float = 1.0, color_factor: float = 13.0,

@@ -15,7 +15,7 @@ import dataclasses
 import html
 import os
 import pathlib
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def load_photo(name: str) -> np.ndarray:
 def bilinear(coarse: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """Upsample ``coarse`` to ``shape`` bilinearly with pixel centres aligned
     (``align_corners=False``, as torch's ``interpolate`` and OpenCV's ``resize`` do for CAMs)."""
-    def axis(n_in: int, n_out: int):
+    def axis(n_in: int, n_out: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
         x = np.clip(x, 0, n_in - 1)
         lo = np.minimum(np.floor(x).astype(int), n_in - 2) if n_in > 1 else np.zeros(n_out, int)
@@ -74,7 +74,7 @@ def bilinear(coarse: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     (y0, y1, fy), (x0, x1, fx) = axis(coarse.shape[0], shape[0]), axis(coarse.shape[1], shape[1])
     top = coarse[y0][:, x0] * (1 - fx) + coarse[y0][:, x1] * fx
     bottom = coarse[y1][:, x0] * (1 - fx) + coarse[y1][:, x1] * fx
-    return (top * (1 - fy)[:, None] + bottom * fy[:, None]).astype(np.float32)
+    return np.asarray((top * (1 - fy)[:, None] + bottom * fy[:, None]).astype(np.float32))
 
 
 def coarse_score_map(image: np.ndarray) -> np.ndarray:
@@ -98,8 +98,8 @@ def coarse_score_map(image: np.ndarray) -> np.ndarray:
     score *= np.exp(-0.5 * (((ys - (h - 1) / 2) / (0.5 * h)) ** 2 + ((xs - (w - 1) / 2) / (0.5 * w)) ** 2))
     # a classifier's receptive field blurs its CAM: average each cell with its neighbours
     padded = np.pad(score, 1, mode="edge")
-    score = sum(padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
-    return ((score - score.min()) / (score.max() - score.min() + 1e-12)).astype(np.float32)
+    score = np.sum([padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)], axis=0) / 9.0
+    return np.asarray(((score - score.min()) / (score.max() - score.min() + 1e-12)).astype(np.float32))
 
 
 def photo_pipeline(name: str) -> PhotoResult:

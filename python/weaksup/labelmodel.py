@@ -47,9 +47,10 @@ from __future__ import annotations
 import json
 import numbers
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays
 from . import _core
@@ -174,9 +175,11 @@ def _check_whole(x: np.ndarray, name: str, meaning: str) -> None:
 def _first_outside(x: np.ndarray, name: str, low: int, high: int) -> Optional[str]:
     """``name[i, j] = value`` for the first entry of x outside [low, high], compared as stored
     (a float label is checked before any cast to integers); None when every entry lies inside."""
+    lo: float = low
+    hi: float = high
     if x.dtype.kind == "f":  # bounds as float64: a float16 array would cast 2^31 to inf (and warn)
-        low, high = np.float64(low), np.float64(high)
-    bad = (x < low) | (x > high)  # NumPy or CuPy
+        lo, hi = np.float64(low), np.float64(high)
+    bad = (x < lo) | (x > hi)  # NumPy or CuPy
     if not bool(bad.any()):
         return None
     at = tuple(int(i) for i in np.unravel_index(int(bad.argmax()), x.shape))
@@ -201,7 +204,7 @@ def _integer_matrix(L: np.ndarray, name: str, k: int) -> np.ndarray:
 
 
 def collapse(L: Any, cardinality: int, *, n_sources: Optional[int] = None, threads: int = 0,
-             name: str = "L") -> Any:
+             name: str = "L") -> _core.VotePatterns:
     """Distinct vote patterns of a label matrix (see the module docstring), validated.
 
     ``L`` is a dense (n, m) integer matrix with -1 for abstain, a SciPy sparse matrix whose
@@ -228,7 +231,7 @@ def _no_vote_frame(L: Any, name: str) -> None:
 
 
 def _collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str,
-              ids: Tuple[Any, Any] = (None, None), predict: bool = False) -> Any:
+              ids: Tuple[Any, Any] = (None, None), predict: bool = False) -> _core.VotePatterns:
     """collapse() on checked arguments; `ids` (item ids, source ids) name the votes in
     messages, `predict` counts (n, k) results into the memory estimate."""
     _no_vote_frame(L, name)
@@ -266,7 +269,7 @@ def _shown(ids: Any, i: int) -> str:
 
 
 def _vote_lists(items: np.ndarray, sources: np.ndarray, labels: np.ndarray, n: int, m: int, k: int,
-                threads: int, name: str, ids: Tuple[Any, Any] = (None, None)) -> Any:
+                threads: int, name: str, ids: Tuple[Any, Any] = (None, None)) -> _core.VotePatterns:
     """Collapses votes given as (item, source, label) arrays (checked); abstains (-1) are dropped."""
     keep = labels >= 0
     items, sources, labels = items[keep], sources[keep], labels[keep]
@@ -284,17 +287,18 @@ def _vote_lists(items: np.ndarray, sources: np.ndarray, labels: np.ndarray, n: i
     return _core.collapse_codes(offsets, codes, m, k, threads)
 
 
-def _integer_vector(x: Any, name: str, low: int, high: int, fix: str, meaning: str = "integer labels") -> np.ndarray:
+def _integer_vector(x: Any, name: str, low: int, high: int, fix: str,
+                    meaning: str = "integer labels") -> npt.NDArray[np.int64]:
     """A 1-D array of whole numbers in [low, high] (checked before any cast) as int64; `fix`
     ends the message for a value outside."""
-    x = _arrays.to_host(x, name)
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {x.shape}")
-    _check_whole(x, name, meaning)
-    bad = _first_outside(x, name, low, high)
+    arr = _arrays.to_host(x, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    _check_whole(arr, name, meaning)
+    bad = _first_outside(arr, name, low, high)
     if bad is not None:
         raise ValueError(f"{bad} is outside {low}..{high}; {fix}")
-    return x.astype(np.int64)
+    return arr.astype(np.int64)
 
 
 _LABEL_FIX = "labels are -1 (abstain) or a class 0..cardinality-1, so check cardinality={k} or remap the labels"
@@ -302,8 +306,8 @@ _INDEX_FIX = ("{what} are indices from 0; pass ids as an object array (numpy.arr
               "DataFrame, or map them with numpy.unique(..., return_inverse=True)")
 
 
-def _collapse_triplets(L: tuple, k: int, n_sources: Optional[int], threads: int, name: str,
-                       ids: Tuple[Any, Any] = (None, None), predict: bool = False) -> Any:
+def _collapse_triplets(L: Tuple[Any, Any, Any], k: int, n_sources: Optional[int], threads: int, name: str,
+                       ids: Tuple[Any, Any] = (None, None), predict: bool = False) -> _core.VotePatterns:
     items = _integer_vector(L[0], f"{name}[0]", 0, MAX_ITEMS - 1, _INDEX_FIX.format(what="items"), "indices")
     if n_sources is None:
         high, fix = _arrays._INT32_MAX // (k + 1) - 1, _INDEX_FIX.format(what="sources") + \
@@ -324,7 +328,8 @@ def _collapse_triplets(L: tuple, k: int, n_sources: Optional[int], threads: int,
     return _vote_lists(items, sources, labels, n, m, k, threads, name, ids)
 
 
-def _collapse_sparse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str, predict: bool = False) -> Any:
+def _collapse_sparse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str,
+                     predict: bool = False) -> _core.VotePatterns:
     if len(L.shape) != 2:
         raise ValueError(f"{name} must be a 2-D (n_items, n_sources) sparse matrix, got shape {L.shape}")
     n, m = L.shape
@@ -341,14 +346,14 @@ def _collapse_sparse(L: Any, k: int, n_sources: Optional[int], threads: int, nam
     return _vote_lists(coo.row.astype(np.int64), coo.col.astype(np.int64), labels, n, m, k, threads, name)
 
 
-def _gold(Y: Any, n: int, k: int, name: str) -> np.ndarray:
+def _gold(Y: Any, n: int, k: int, name: str) -> npt.NDArray[np.int64]:
     Y = _arrays.to_host(Y, name)
     if Y.ndim != 1 or Y.shape[0] != n:
         raise ValueError(f"{name} must be a 1-D array of {n} labels (one per item), got shape {Y.shape}")
     return _integer_vector(Y, name, 0, k - 1, "gold labels must be classes of the model")
 
 
-def _class_balance(class_balance: Any, Y_dev: Any, k: int) -> Optional[np.ndarray]:
+def _class_balance(class_balance: Any, Y_dev: Any, k: int) -> Optional[npt.NDArray[np.float64]]:
     if class_balance is not None:
         p = _arrays.check_numbers(class_balance, "class_balance", f"{k} class probabilities")
         if p.shape != (k,):
@@ -370,10 +375,10 @@ def _class_balance(class_balance: Any, Y_dev: Any, k: int) -> Optional[np.ndarra
 # ---------------------------------------------------------------- the model
 
 
-def _to_numpy(x: Any, name: str = "array") -> np.ndarray:
+def _to_numpy(x: Any, name: str = "array") -> npt.NDArray[Any]:
     """A host copy of a CuPy / torch CUDA array; any other array (or list, Series) as NumPy."""
     if _arrays.is_cuda_array(x):
-        return x.cpu().numpy() if _arrays._torch_tensor(x) else x.get()
+        return cast(npt.NDArray[Any], x.cpu().numpy() if _arrays._torch_tensor(x) else x.get())
     return _arrays.to_host(x, name)
 
 
@@ -417,7 +422,7 @@ def _symmetric_tables(accuracy: Any, coverage: Any, xp: Any) -> Any:
     return theta
 
 
-def _init_accuracy(value: Any, sources: int) -> np.ndarray:
+def _init_accuracy(value: Any, sources: int) -> npt.NDArray[np.float64]:
     """fit's init_accuracy: one accuracy in [0, 1] per source (a single number for all)."""
     accuracy = _arrays.check_numbers(value, "init_accuracy", "a number in [0, 1] or one per source")
     if accuracy.ndim != 1 or accuracy.size not in (1, sources):
@@ -512,14 +517,15 @@ class LabelModel:
         if self.method == "triplet" and self.confusion == "full":
             raise ValueError("method='triplet' estimates one accuracy per source (confusion='symmetric'); for full "
                              "confusion tables use method='em' with init='triplet'")
-        self.conditional_probs_: Optional[np.ndarray] = None
-        self.classes_: Optional[np.ndarray] = None
-        self.source_ids_: Optional[np.ndarray] = None
-        self.item_ids_: Optional[np.ndarray] = None
+        # Set by fit (None before): float64 tables (m, k + 1, k), and the ids (see the class doc).
+        self.conditional_probs_: Optional[npt.NDArray[np.float64]] = None
+        self.classes_: Optional[npt.NDArray[Any]] = None
+        self.source_ids_: Optional[npt.NDArray[Any]] = None
+        self.item_ids_: Optional[npt.NDArray[Any]] = None
 
     # -- M-step: tables from expected counts (xp = numpy or cupy)
 
-    def _tables(self, vote_class: Any, class_total: Any, n: float, fixed_prior: Any, xp: Any):
+    def _tables(self, vote_class: Any, class_total: Any, n: float, fixed_prior: Any, xp: Any) -> Tuple[Any, Any]:
         k, a = self.cardinality, self.smoothing
         counts = vote_class.reshape(-1, k + 1, k)
         m = counts.shape[0]
@@ -653,6 +659,7 @@ class LabelModel:
         dev frequencies' own variance. A few hundred dev labels that agree with the label-free
         marginal within their noise move it little; many labels, or a marginal far off, win."""
         if dev_labels:
+            assert prior is not None  # the dev labels' frequencies
             self._fit_votes(votes, None, **options)
             xp = votes.xp
             weights, base = self._weights(xp.asarray(self.conditional_probs_), xp)
@@ -732,6 +739,8 @@ class LabelModel:
         accuracy = None if init_accuracy is None else _init_accuracy(init_accuracy, votes.sources)
         if self.method == "triplet":  # closed form: no EM to start
             return self._fit_triplet(votes, prior, clip)
+        known_votes: Any
+        known_total: Any
         known_votes, known_total = (0.0, 0.0) if known is None else known
         n = float(votes.rows) + (0.0 if known is None else float(known_total.sum()))
         fixed = None if prior is None else xp.asarray(prior)
@@ -779,7 +788,8 @@ class LabelModel:
     def _start(self, votes: Any, fixed: Any) -> Tuple[Any, Any]:
         """EM's first expected counts: under majority vote, or under the triplet method's tables."""
         if self.init == "majority":
-            return votes.majority_statistics(fixed)
+            vote_class, class_total = votes.majority_statistics(fixed)
+            return vote_class, class_total
         from . import triplet
 
         xp = votes.xp
@@ -794,22 +804,28 @@ class LabelModel:
         self.class_balance_ = np.asarray(asnumpy(prior), dtype=np.float64)
         self.balance_bias_ = np.asarray(asnumpy(bias), dtype=np.float64)
         self.n_sources_ = int(sources)
-        self.history_ = np.asarray(history)
+        self.history_: npt.NDArray[np.float64] = np.asarray(history, dtype=np.float64)
         self.n_iter_ = len(history)
 
-    def _check_fitted(self) -> None:
+    def _check_fitted(self) -> npt.NDArray[np.float64]:
+        """conditional_probs_ of a fitted model; a ValueError before fit."""
         if self.conditional_probs_ is None:
             raise ValueError("this LabelModel is not fitted yet; call fit(L) first")
+        return self.conditional_probs_
+
+    def _classes(self) -> npt.NDArray[Any]:
+        """classes_ of a fitted model (set with its tables)."""
+        assert self.classes_ is not None
+        return self.classes_
 
     @property
-    def accuracies_(self) -> np.ndarray:
+    def accuracies_(self) -> npt.NDArray[np.float64]:
         """P(vote is the true class | the source voted), averaged over the class balance."""
-        self._check_fitted()
-        theta, p = self.conditional_probs_, self.class_balance_
+        theta, p = self._check_fitted(), self.class_balance_
         k = self.cardinality
         correct = theta[:, 1 + np.arange(k), np.arange(k)]  # (m, k)
         voted = 1.0 - theta[:, 0, :]
-        return (correct * p).sum(axis=1) / np.maximum((voted * p).sum(axis=1), 1e-300)
+        return cast(npt.NDArray[np.float64], (correct * p).sum(axis=1) / np.maximum((voted * p).sum(axis=1), 1e-300))
 
     # -- prediction
 
@@ -881,7 +897,7 @@ class LabelModel:
         Y = _gold(_to_numpy(Y, "Y"), preds.shape[0], self.cardinality, "Y")
         return classification_metrics(Y, preds, self.cardinality, metrics)
 
-    def _frame_gold(self, Y: Any, coded: Any) -> np.ndarray:
+    def _frame_gold(self, Y: Any, coded: Any) -> npt.NDArray[np.int64]:
         """Gold labels of a DataFrame's tasks as classes, in the predictions' order."""
         pd = _votes._pandas(Y)
         if pd is not None and isinstance(Y, pd.Series):
@@ -893,7 +909,8 @@ class LabelModel:
                 raise ValueError(f"Y has no gold label for task {tasks[int(np.argmax(absent))]!r}; give one for "
                                  f"every task of L (or score the tasks that have one)")
             Y = Y.reindex(tasks)
-        return _votes.lookup(Y, self.classes_, "Y", "label", f"its classes are {list(self.classes_)}")
+        classes = self._classes()
+        return _votes.lookup(Y, classes, "Y", "label", f"its classes are {list(classes)}")
 
     # -- persistence
 
@@ -901,19 +918,19 @@ class LabelModel:
         """Write the fitted model as a NumPy .npz file (no pickle), with ``classes_`` and
         ``source_ids_`` when they are strings, numbers or dates (a ValueError for other ids)."""
         path = _path(path)
-        self._check_fitted()
+        theta = self._check_fitted()
         config = dict(cardinality=self.cardinality, confusion=self.confusion, abstain=self.abstain,
                       smoothing=self.smoothing, accuracy_prior=self.accuracy_prior,
                       confusion_strength=self.confusion_strength, above_random=self.above_random,
                       class_prior=self.class_prior, discount_copies=self.discount_copies, max_iter=self.max_iter,
                       tol=self.tol, seed=self.seed, method=self.method, init=self.init)
-        ids = {"classes": _savable_ids(self.classes_, "classes_")}
+        ids: Dict[str, npt.NDArray[Any]] = {"classes": _savable_ids(self._classes(), "classes_")}
         if self.source_ids_ is not None:
             ids["source_ids"] = _savable_ids(self.source_ids_, "source_ids_")
         with open(path, "wb") as f:
-            np.savez(f, config=np.asarray(json.dumps(config)), conditional_probs=self.conditional_probs_,
+            np.savez(f, config=np.asarray(json.dumps(config)), conditional_probs=theta,
                      class_balance=self.class_balance_, balance_bias=self.balance_bias_, history=self.history_,
-                     **ids)
+                     **ids)  # type: ignore[arg-type]  # numpy's stub types **kwds like its bool allow_pickle
 
     @classmethod
     def load(cls, path: str, threads: int = 0) -> "LabelModel":
@@ -960,7 +977,7 @@ class LabelModel:
         return model
 
 
-def _savable_ids(ids: np.ndarray, name: str) -> np.ndarray:
+def _savable_ids(ids: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     """Ids as an array np.savez writes without pickle: strings, integers or floats."""
     if ids.dtype != object:
         return ids
@@ -1007,6 +1024,9 @@ def _balance(votes: Any, weights: Any, log_prior: Any, bias: Any, target: Any) -
     return bias
 
 
+_F64 = npt.NDArray[np.float64]
+
+
 class _CpuVotes:
     """Vote patterns on the CPU: the EM loop's view of the C++ kernels."""
 
@@ -1018,7 +1038,7 @@ class _CpuVotes:
         self.rows = patterns.rows
         self.sources = patterns.sources
 
-    def majority_statistics(self, fixed_prior: Optional[np.ndarray]):
+    def majority_statistics(self, fixed_prior: Optional[npt.NDArray[np.float64]]) -> Tuple[_F64, _F64]:
         """EM's start: expected counts under majority-vote fractions (the prior, or uniform,
         for items without votes)."""
         k = self.patterns.classes
@@ -1029,17 +1049,17 @@ class _CpuVotes:
         """The distinct vote patterns on the CPU (what the triplet method reads)."""
         return self.patterns
 
-    def statistics(self, weights: np.ndarray, bias: np.ndarray):
+    def statistics(self, weights: _F64, bias: _F64) -> Tuple[_F64, _F64, float]:
         return _core.em_statistics(self.patterns, weights, np.ascontiguousarray(bias), self.threads)
 
-    def marginal(self, weights: np.ndarray, bias: np.ndarray):
+    def marginal(self, weights: _F64, bias: _F64) -> Tuple[_F64, _F64, float]:
         return _core.class_marginal(self.patterns, weights, np.ascontiguousarray(bias), self.threads)
 
-    def rule_statistics(self, weights: np.ndarray, bias: np.ndarray, rules: np.ndarray) -> np.ndarray:
+    def rule_statistics(self, weights: _F64, bias: _F64, rules: npt.NDArray[np.bool_]) -> _F64:
         return _core.rule_statistics(self.patterns, weights, np.ascontiguousarray(bias), rules.astype(np.uint8),
                                      self.threads)
 
-    def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    def posteriors(self, weights: _F64, bias: _F64) -> _F64:
         q = _core.pattern_scores(self.patterns, weights, np.ascontiguousarray(bias), True, self.threads)
         # Patterns are numbered by first occurrence: as many as rows means one per row, in order.
         return q if self.patterns.patterns == self.rows else q[self.patterns.row_pattern]
@@ -1112,10 +1132,11 @@ def _labels_of(probs: Any, tie_break: str, seed: int) -> Any:
         import torch
 
         return torch.from_dlpack(_labels_of(cupy.from_dlpack(probs), tie_break, seed))
-    if isinstance(probs, np.ndarray):
-        xp = np
-    else:
-        import cupy as xp
+    xp: Any = np
+    if not isinstance(probs, np.ndarray):
+        import cupy
+
+        xp = cupy
     tied = probs >= probs.max(axis=1, keepdims=True) - _TIE_TOLERANCE
     if tie_break == "first":
         return xp.argmax(tied, axis=1).astype(xp.int64)

@@ -94,7 +94,7 @@ def _vote_counts(patterns: Any, weights: Optional[Any], threads: int) -> np.ndar
 
 
 def _per_row(patterns: Any, per_pattern: np.ndarray) -> np.ndarray:
-    return per_pattern[patterns.row_pattern]
+    return np.asarray(per_pattern[patterns.row_pattern])
 
 
 # ---------------------------------------------------------------- majority vote
@@ -123,7 +123,8 @@ def majority_vote(L: Any, cardinality: int, weights: Optional[Any] = None, tie_b
     ``"true-random"``, ``"abstain"`` (-1) or ``"first"``.
     """
     tie_break, seed = _tie_break(tie_break), _seed(seed)
-    return _labels_of(majority_vote_proba(L, cardinality, weights, threads=threads), tie_break, seed)
+    labels: np.ndarray = _labels_of(majority_vote_proba(L, cardinality, weights, threads=threads), tie_break, seed)
+    return labels
 
 
 # ---------------------------------------------------------------- analysis
@@ -284,7 +285,7 @@ class SourceAnalysis:
             out[:, 1:, y] = votes
             out[:, 0, y] = per_class[y] - votes.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return out / per_class[None, None, :]
+            return np.asarray(out / per_class[None, None, :])
 
     def summary(self, Y: Any = None) -> Dict[str, Any]:
         """Per-source statistics as a dict: ``polarity`` (list of lists), ``coverage``,

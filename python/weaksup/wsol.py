@@ -19,9 +19,10 @@ i.e. CAMs already resized to the evaluation resolution.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _arrays, _core
 from ._arrays import Device
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-def default_thresholds(interval: float = 0.01) -> np.ndarray:
+def default_thresholds(interval: float = 0.01) -> npt.NDArray[np.float64]:
     """The protocol's cam thresholds ``np.arange(0, 1, interval)`` (0.01 on its CLI)."""
     return np.arange(0, 1, interval)
 
@@ -52,7 +53,7 @@ def default_thresholds(interval: float = 0.01) -> np.ndarray:
 MAX_COORDINATE = 2**31 - 1
 
 
-def _thresholds(thresholds: Any, name: str = "thresholds", increasing: bool = False) -> np.ndarray:
+def _thresholds(thresholds: Any, name: str = "thresholds", increasing: bool = False) -> npt.NDArray[np.float64]:
     meaning = "a 1-D sequence of numbers in [0, 1] such as np.arange(0, 1, 0.01)"
     t = default_thresholds() if thresholds is None else _arrays.check_numbers(thresholds, name, meaning)
     if t.ndim != 1 or t.size == 0:
@@ -64,14 +65,14 @@ def _thresholds(thresholds: Any, name: str = "thresholds", increasing: bool = Fa
     return np.ascontiguousarray(t)
 
 
-def _iou_thresholds(values: Any) -> np.ndarray:
+def _iou_thresholds(values: Any) -> npt.NDArray[np.float64]:
     d = _arrays.check_numbers(values, "iou_thresholds", "percentages in [0, 100] such as (30, 50, 70)")
     if d.ndim != 1 or d.size == 0 or not np.isfinite(d).all() or (d < 0).any() or (d > 100).any():
         raise ValueError(f"iou_thresholds must be percentages in [0, 100] such as (30, 50, 70), got {values!r}")
     return np.ascontiguousarray(d)
 
 
-def _gt_boxes(gt_boxes: Any, batch: int) -> tuple:
+def _gt_boxes(gt_boxes: Any, batch: int) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(boxes (G, 4) int64, offsets (B + 1,) int64) from a list or an array of boxes."""
     if isinstance(gt_boxes, np.ndarray) and gt_boxes.ndim in (2, 3):
         if gt_boxes.shape[-1] != 4:
@@ -109,12 +110,12 @@ def _gt_boxes(gt_boxes: Any, batch: int) -> tuple:
     return np.ascontiguousarray(boxes, dtype=np.int64), offsets
 
 
-def _maps_shape(shape: tuple) -> tuple:
+def _maps_shape(shape: Tuple[int, ...]) -> Tuple[int, ...]:
     _arrays.check_shape(shape, "scoremaps", (2, 3), "(H, W) or a batch (B, H, W)")
     return shape if len(shape) == 3 else (1,) + tuple(shape)
 
 
-def _host_maps(scoremaps: Any) -> tuple:
+def _host_maps(scoremaps: Any) -> Tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """(the caller's array on the host, C-contiguous float32/float64 maps (B, H, W))."""
     arr = _arrays.to_host(scoremaps, "scoremaps")
     shape = _maps_shape(arr.shape)
@@ -123,14 +124,16 @@ def _host_maps(scoremaps: Any) -> tuple:
     return arr, _arrays.float_array(arr, "scoremaps").reshape(shape)
 
 
-def _quantize_host(scoremaps: Any, normalize: bool, threads: int) -> np.ndarray:
+def _quantize_host(scoremaps: Any, normalize: bool, threads: int) -> npt.NDArray[np.uint8]:
     return _core.quantize_scoremaps(_host_maps(scoremaps)[1], _arrays.check_bool(normalize, "normalize"), threads)
 
 
 # ------------------------------------------------------------------ boxes
 
 
-def scoremap_boxes(scoremaps: Any, thresholds: Any = None, *, normalize: bool = True, threads: int = 0) -> np.ndarray:
+def scoremap_boxes(
+    scoremaps: Any, thresholds: Any = None, *, normalize: bool = True, threads: int = 0
+) -> npt.NDArray[np.int64]:
     """The protocol's V1 box at every threshold (``compute_bboxes_from_scoremaps``).
 
     Returns an int64 array (B, T, 4) (or (T, 4) for one map) of ``x0, y0, x1, y1``.
@@ -144,7 +147,9 @@ def scoremap_boxes(scoremaps: Any, thresholds: Any = None, *, normalize: bool = 
     return boxes if np.ndim(scoremaps) == 3 else boxes[0]
 
 
-def contour_boxes(scoremap: Any, threshold: float, *, normalize: bool = True) -> tuple:
+def contour_boxes(
+    scoremap: Any, threshold: float, *, normalize: bool = True
+) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """V1 box and the V2 box set (every contour, holes included) of one map at one threshold.
 
     Returns ``(largest (4,), all (n, 4))`` int64; an empty mask gives ``[0, 0, 0, 0]``.
@@ -178,22 +183,22 @@ class BoxAccuracy:
         count: number of maps.
     """
 
-    thresholds: np.ndarray
-    iou_thresholds: np.ndarray
-    accuracy: np.ndarray
-    top1_accuracy: Optional[np.ndarray]
+    thresholds: npt.NDArray[np.float64]
+    iou_thresholds: npt.NDArray[np.float64]
+    accuracy: npt.NDArray[np.float64]
+    top1_accuracy: Optional[npt.NDArray[np.float64]]
     multi_contour: bool
     count: int
 
     @property
-    def max_box_acc(self) -> np.ndarray:
+    def max_box_acc(self) -> npt.NDArray[np.float64]:
         """(D,) best accuracy over thresholds, per IoU threshold."""
-        return self.accuracy.max(axis=1)
+        return cast(npt.NDArray[np.float64], self.accuracy.max(axis=1))
 
     @property
-    def best_threshold(self) -> np.ndarray:
+    def best_threshold(self) -> npt.NDArray[np.float64]:
         """(D,) the (first) cam threshold reaching the best accuracy, per IoU threshold."""
-        return self.thresholds[self.accuracy.argmax(axis=1)]
+        return cast(npt.NDArray[np.float64], self.thresholds[self.accuracy.argmax(axis=1)])
 
     @property
     def mean_max_box_acc(self) -> float:
@@ -259,7 +264,7 @@ class BoxEvaluator:
         shape = (len(self.iou_thresholds), len(self.thresholds))
         self._correct = np.zeros(shape, dtype=np.int64)
         self._top1 = np.zeros(shape, dtype=np.int64)
-        self._with_class = None
+        self._with_class: Optional[bool] = None  # whether the batches give class_correct
         self._count = 0
 
     def accumulate(self, scoremaps: Any, gt_boxes: Any, class_correct: Any = None) -> None:
@@ -282,7 +287,7 @@ class BoxEvaluator:
             self._top1 += (correct & cc[:, None, None]).sum(axis=0)
         self._count += correct.shape[0]
 
-    def _correctness(self, scoremaps: Any, gt_boxes: Any) -> np.ndarray:
+    def _correctness(self, scoremaps: Any, gt_boxes: Any) -> npt.NDArray[np.bool_]:
         args = (self.thresholds, self.iou_thresholds, self.multi_contour)
         if _arrays.is_cuda_array(scoremaps):
             return _cuda_correct(scoremaps, gt_boxes, self.normalize, *args)
@@ -294,8 +299,9 @@ class BoxEvaluator:
     def compute(self) -> BoxAccuracy:
         if self._count == 0:
             raise ValueError("no score maps were accumulated; call accumulate() first")
-        def percent(counts: np.ndarray) -> np.ndarray:
-            return counts * 100.0 / float(self._count)  # the protocol's order of operations
+        def percent(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+            # the protocol's order of operations; int64 * float is float64 (numpy's stubs say floating)
+            return cast(npt.NDArray[np.float64], counts * 100.0 / float(self._count))
 
         return BoxAccuracy(
             thresholds=self.thresholds,
@@ -307,7 +313,10 @@ class BoxEvaluator:
         )
 
 
-def _cuda_correct(scoremaps: Any, gt_boxes: Any, normalize: bool, thresholds, iou_thresholds, multi_contour):
+def _cuda_correct(
+    scoremaps: Any, gt_boxes: Any, normalize: bool, thresholds: npt.NDArray[np.float64],
+    iou_thresholds: npt.NDArray[np.float64], multi_contour: bool,
+) -> npt.NDArray[np.bool_]:
     with Device(scoremaps, "scoremaps") as dev:
         maps = dev.contiguous(dev.wrap(scoremaps))
         shape = _maps_shape(tuple(maps.shape))

@@ -82,7 +82,7 @@ def machine() -> Dict[str, Any]:
     }
 
 
-def new_results_path(directory: Union[str, os.PathLike] = ".") -> pathlib.Path:
+def new_results_path(directory: Union[str, "os.PathLike[str]"] = ".") -> pathlib.Path:
     """``weaksup-bench-<date>-<time>.json`` in ``directory``, never the name of an existing file."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = pathlib.Path(directory) / f"weaksup-bench-{stamp}.json"
@@ -93,13 +93,13 @@ def new_results_path(directory: Union[str, os.PathLike] = ".") -> pathlib.Path:
     return path
 
 
-def write_results(path: Union[str, os.PathLike], meta: Dict[str, Any], results: List[Result]) -> None:
+def write_results(path: Union[str, "os.PathLike[str]"], meta: Dict[str, Any], results: List[Result]) -> None:
     with open(path, "w") as f:
         json.dump(dict(meta, results=[r.__dict__ for r in results]), f, indent=2)
 
 
-def run(sections: List[str], mode: str = "default", json_path: Optional[Union[str, os.PathLike]] = None,
-        plot_path: Optional[Union[str, os.PathLike]] = None, out: TextIO = sys.stdout) -> List[Result]:
+def run(sections: List[str], mode: str = "default", json_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        plot_path: Optional[Union[str, "os.PathLike[str]"]] = None, out: TextIO = sys.stdout) -> List[Result]:
     """Run ``sections`` (names of ``SECTIONS``) at size ``mode`` (one of ``MODES``), printing as
     it goes; write the JSON to ``json_path`` (None: a new file, ``new_results_path()``) and,
     with ``plot_path``, the speedup plot.  Returns every result row."""

@@ -12,7 +12,7 @@ import importlib.util
 import json
 import subprocess
 import sys
-from typing import List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def synthetic_image(height: int, width: int, seed: int = 0, channels: int = 3) -
     img = cells[ys][:, xs]
     img = 0.5 * img + 0.25 * np.roll(img, 3, axis=0) + 0.25 * np.roll(img, 3, axis=1)
     img += rng.normal(0, 3, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
 def soft_segmentation(image: np.ndarray, labels: int, seed: int = 0) -> np.ndarray:
@@ -56,7 +56,7 @@ def soft_segmentation(image: np.ndarray, labels: int, seed: int = 0) -> np.ndarr
     logits += rng.normal(0, 0.7, logits.shape).astype(np.float32)
     logits -= logits.max(-1, keepdims=True)
     p = np.exp(logits)
-    return (p / p.sum(-1, keepdims=True)).astype(np.float32)
+    return np.asarray((p / p.sum(-1, keepdims=True)).astype(np.float32))
 
 
 def synthetic_volume(depth: int, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -191,7 +191,7 @@ def run(report: Report, mode: str = "default", repeat: int = 5) -> List[str]:
     batch = 8 if mode == "quick" else 32
     images = np.stack([synthetic_image(41, 41, seed=10 + b) for b in range(batch)])
     batch_probs = np.stack([soft_segmentation(im, 21, seed=10 + b) for b, im in enumerate(images)])
-    sec = dict(iterations=10, gaussian_sigma=3 / 12, gaussian_compat=3.0, bilateral_sigma=80 / 12, color_sigma=13.0,
+    sec: Dict[str, Any] = dict(iterations=10, gaussian_sigma=3 / 12, gaussian_compat=3.0, bilateral_sigma=80 / 12, color_sigma=13.0,
                bilateral_compat=10.0)
     loop = f"{peer} loop"
     with report.workload(SECTION, f"SEC batch {batch}x41x41, L=21, 10 iterations, sigmas / 12",
@@ -216,7 +216,7 @@ def run(report: Report, mode: str = "default", repeat: int = 5) -> List[str]:
     shape = (16, 64, 64) if mode == "quick" else (64, 128, 128)
     volume = synthetic_volume(*shape, seed=3)
     probs = soft_segmentation(volume, 4, seed=3)
-    kw = dict(iterations=10, spatial_dims=3, **DEEPLAB)
+    kw: Dict[str, Any] = dict(iterations=10, spatial_dims=3, **DEEPLAB)
     with report.workload(SECTION, f"dense CRF volume {'x'.join(map(str, shape))}, L=4, 10 iterations",
                          peer if ok else None) as w:
         ours = weaksup.dense_crf(volume, probs, **kw)
@@ -234,7 +234,7 @@ def run_gpu(report: Report, mode: str = "default", repeat: int = 20) -> None:
 
     image, what = photo(512)
     probs = soft_segmentation(image, 21, seed=1)
-    cases = [(f"dense CRF {what} 512x512, L=21, 10 iterations", image, probs, {})]
+    cases: List[Tuple[str, np.ndarray, np.ndarray, Dict[str, Any]]] = [(f"dense CRF {what} 512x512, L=21, 10 iterations", image, probs, {})]
     images = np.stack([synthetic_image(41, 41, seed=10 + b) for b in range(32)])
     batch_probs = np.stack([soft_segmentation(im, 21, seed=10 + b) for b, im in enumerate(images)])
     cases.append(("SEC batch 32x41x41, L=21, 10 iterations, sigmas / 12", images, batch_probs,

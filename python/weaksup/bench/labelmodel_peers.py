@@ -94,7 +94,7 @@ def find_data_dir() -> Optional[pathlib.Path]:
 DATA_DIR: Optional[pathlib.Path] = find_data_dir()
 
 
-def _data_dir(data_dir: Optional[Union[str, os.PathLike]]) -> pathlib.Path:
+def _data_dir(data_dir: Optional[Union[str, "os.PathLike[str]"]]) -> pathlib.Path:
     d = pathlib.Path(data_dir) if data_dir is not None else find_data_dir()
     if d is None or not d.is_dir():
         raise FileNotFoundError(
@@ -105,7 +105,7 @@ def _data_dir(data_dir: Optional[Union[str, os.PathLike]]) -> pathlib.Path:
     return d
 
 
-def have_data(data_dir: Optional[Union[str, os.PathLike]] = None) -> bool:
+def have_data(data_dir: Optional[Union[str, "os.PathLike[str]"]] = None) -> bool:
     """True when the data folder exists (tests skip otherwise)."""
     d = pathlib.Path(data_dir) if data_dir is not None else find_data_dir()
     return d is not None and d.is_dir()
@@ -115,7 +115,7 @@ def have_data(data_dir: Optional[Union[str, os.PathLike]] = None) -> bool:
 
 
 def load_wrench(
-    name: str, split: str, data_dir: Optional[Union[str, os.PathLike]] = None
+    name: str, split: str, data_dir: Optional[Union[str, "os.PathLike[str]"]] = None
 ) -> Tuple[np.ndarray, np.ndarray]:
     """WRENCH label matrix and gold labels: ``(L, y)``.
 
@@ -142,7 +142,7 @@ def load_wrench(
     return L, y
 
 
-def wrench_classes(name: str, data_dir: Optional[Union[str, os.PathLike]] = None) -> List[str]:
+def wrench_classes(name: str, data_dir: Optional[Union[str, "os.PathLike[str]"]] = None) -> List[str]:
     """Class names of a WRENCH set in label order (``label.json``); ``len()`` is k."""
     import json
 
@@ -175,7 +175,7 @@ class CrowdData(NamedTuple):
         return int(self.label_values.shape[0])
 
 
-def load_crowd_dog(data_dir: Optional[Union[str, os.PathLike]] = None) -> CrowdData:
+def load_crowd_dog(data_dir: Optional[Union[str, "os.PathLike[str]"]] = None) -> CrowdData:
     """The Dog crowdsourcing set (Zhou et al. 2012): 8070 answers, 807 items, 109 workers, k=4.
 
     Reads ``crowd_dog/answer.csv`` (question,worker,answer) and ``crowd_dog/truth.csv``
@@ -209,7 +209,7 @@ def load_crowd_dog(data_dir: Optional[Union[str, os.PathLike]] = None) -> CrowdD
 
 def dense_from_long(task: np.ndarray, worker: np.ndarray, label: np.ndarray,
                     n_tasks: Optional[int] = None, n_workers: Optional[int] = None,
-                    dtype=np.int64) -> np.ndarray:
+                    dtype: Any = np.int64) -> np.ndarray:
     """(n_tasks, n_workers) label matrix, -1 where a worker did not answer a task.
     A repeated (task, worker) pair keeps its last answer (the Dog set has none)."""
     n_tasks = int(task.max()) + 1 if n_tasks is None else n_tasks
@@ -244,7 +244,7 @@ def synthetic_label_matrix(
     seed: int = 0,
     accuracies: Optional[Sequence[float]] = None,
     class_balance: Optional[Sequence[float]] = None,
-    dtype=np.int8,
+    dtype: Any = np.int8,
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Label matrix from the independent-LF (Dawid-Skene one-coin) model: ``(L, y, accuracies)``.
 
@@ -287,7 +287,7 @@ def synthetic_label_matrix(
     scale = np.zeros(m, dtype=np.float32)
     np.divide(np.float32(k - 1), width, out=scale, where=width > 0)
     np.minimum(scale, np.float32(1e30), out=scale)  # finite: no inf * 0 below
-    work = np.int8 if k <= 63 else np.int16  # y + offset < 2k must not overflow
+    work: Any = np.int8 if k <= 63 else np.int16  # y + offset < 2k must not overflow
     kw = work(k)
 
     L = np.empty((n, m), dtype=dtype)
@@ -307,15 +307,15 @@ def synthetic_label_matrix(
         a *= scale
         np.floor(a, out=a)
         np.clip(a, 0, k - 2, out=a)
-        vote = a.astype(work)  # offset - 1, in 0..k-2
+        vote: np.ndarray = a.astype(work)  # offset - 1, in 0..k-2
         del a
         vote += work(1)
         vote *= (u >= thr_right).view(np.int8).astype(work, copy=False)  # 0 if right
         vote += yc.astype(work)[:, None]
-        over = (vote >= kw).view(np.int8).astype(work, copy=False)
+        over: np.ndarray = (vote >= kw).view(np.int8).astype(work, copy=False)
         over *= kw
         vote -= over  # (y + offset) mod k
-        ab = (u >= thr_cover).view(np.int8).astype(work, copy=False)
+        ab: np.ndarray = (u >= thr_cover).view(np.int8).astype(work, copy=False)
         del u
         ab *= vote + work(1)
         vote -= ab  # abstain -> -1
@@ -423,7 +423,7 @@ class CrowdResult(NamedTuple):
     seconds: float
 
 
-def _long_frame(task: np.ndarray, worker: np.ndarray, label: np.ndarray):
+def _long_frame(task: np.ndarray, worker: np.ndarray, label: np.ndarray) -> Any:
     import pandas as pd
 
     return pd.DataFrame(
@@ -435,7 +435,7 @@ def _long_frame(task: np.ndarray, worker: np.ndarray, label: np.ndarray):
     )
 
 
-def _crowd_arrays(model, n_tasks: int, k: int) -> Tuple[np.ndarray, np.ndarray]:
+def _crowd_arrays(model: Any, n_tasks: int, k: int) -> Tuple[np.ndarray, np.ndarray]:
     """crowd-kit's ``probas_`` / ``labels_`` (indexed by task in first-seen order, one column
     per label that occurs in the data) as dense arrays over tasks 0..n_tasks-1, labels 0..k-1."""
     probas = model.probas_
@@ -452,7 +452,7 @@ def _crowd_arrays(model, n_tasks: int, k: int) -> Tuple[np.ndarray, np.ndarray]:
     return labels, proba
 
 
-def _crowd_shape(task, label, n_tasks, k):
+def _crowd_shape(task: Any, label: Any, n_tasks: Optional[int], k: Optional[int]) -> Tuple[int, int]:
     n_tasks = (int(np.max(task)) + 1 if len(task) else 0) if n_tasks is None else int(n_tasks)
     k = (int(np.max(label)) + 1 if len(label) else 2) if k is None else int(k)
     return n_tasks, k
@@ -571,7 +571,7 @@ def crowdkit_fit_predict(
 # ------------------------------------------------------------------ Hyper Label Model
 
 
-def _hyperlm_checkpoint():
+def _hyperlm_checkpoint() -> Any:
     """A context allow-listing for ``torch.load(weights_only=True)`` (the default from torch
     2.6 on) the NumPy globals that hyperlm 0.0.5's pickled checkpoint holds: the scalar
     constructor under its NumPy 1 name ``numpy.core.multiarray.scalar``, ``numpy.dtype`` and
@@ -585,7 +585,7 @@ def _hyperlm_checkpoint():
     try:
         from numpy._core.multiarray import scalar  # NumPy 2
     except ImportError:  # pragma: no cover - NumPy 1
-        from numpy.core.multiarray import scalar
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]  # the same function, NumPy 1's path
     return torch.serialization.safe_globals(
         [(scalar, "numpy.core.multiarray.scalar"), np.dtype, type(np.dtype(np.float64))])
 
@@ -643,7 +643,7 @@ class _Task(NamedTuple):
     dev_labels: str  # the labels text of the Y_dev column
 
 
-def _accuracy_task(name: str, data_dir) -> _Task:
+def _accuracy_task(name: str, data_dir: Optional[Union[str, "os.PathLike[str]"]]) -> _Task:
     """The protocol of one set: youtube / trec fit on train and score on test, Y_dev = valid
     gold; chemprot has no train split: fit on valid, score on test, Y_dev = the valid gold
     (the fit items' own labels); Dog: fit and score on every item with a truth, no Y_dev."""
@@ -667,19 +667,20 @@ def _transductive(task: _Task) -> Optional[np.ndarray]:
     return None if task.L_score is task.L_fit else task.L_score
 
 
-def _weaksup_proba(task: _Task, Y_dev, **options) -> np.ndarray:
+def _weaksup_proba(task: _Task, Y_dev: Optional[np.ndarray], **options: Any) -> np.ndarray:
     from weaksup.labelmodel import LabelModel
 
-    return LabelModel(task.k, **options).fit(task.L_fit, Y_dev=Y_dev).predict_proba(task.L_score)
+    proba: np.ndarray = LabelModel(task.k, **options).fit(task.L_fit, Y_dev=Y_dev).predict_proba(task.L_score)
+    return proba
 
 
-def _hyperlm_proba(task: _Task, Y_dev) -> np.ndarray:
+def _hyperlm_proba(task: _Task, Y_dev: Optional[np.ndarray]) -> np.ndarray:
     rest = _transductive(task)
     L = task.L_fit if rest is None else np.concatenate([task.L_fit, rest])
     return hyperlm_predict_proba(L, task.k)[L.shape[0] - task.L_score.shape[0]:]
 
 
-def _majority_proba(task: _Task, Y_dev) -> np.ndarray:
+def _majority_proba(task: _Task, Y_dev: Optional[np.ndarray]) -> np.ndarray:
     from weaksup.sources import majority_vote_proba
 
     return majority_vote_proba(task.L_score, task.k)
@@ -716,7 +717,8 @@ def _methods(task: _Task) -> List[Tuple[str, Optional[str], bool, Callable[[_Tas
     ]
 
 
-def _accuracy_row(task: _Task, method: str, peer: Optional[str], fn, with_dev: bool) -> AccuracyRow:
+def _accuracy_row(task: _Task, method: str, peer: Optional[str], fn: Callable[[_Task, Any], np.ndarray],
+                  with_dev: bool) -> AccuracyRow:
     from weaksup.labelmodel import probabilities_to_labels
 
     labels = task.dev_labels if with_dev else "none"
@@ -756,7 +758,7 @@ def tie_split_accuracy(proba: np.ndarray, y: np.ndarray) -> float:
 
 
 def accuracy_table(
-    data_dir: Optional[Union[str, os.PathLike]] = None,
+    data_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
     with_dev: Sequence[bool] = (False, True),
     datasets: Sequence[str] = ACCURACY_SETS,
 ) -> List[AccuracyRow]:
@@ -800,7 +802,7 @@ def _accuracy_rows(names: Sequence[str], columns: Sequence[bool], directory: pat
                     yield _accuracy_row(task, method, peer, fn, dev)
 
 
-def accuracy_rows(dataset: str, with_dev: bool, data_dir: Optional[Union[str, os.PathLike]] = None
+def accuracy_rows(dataset: str, with_dev: bool, data_dir: Optional[Union[str, "os.PathLike[str]"]] = None
                   ) -> Iterator[AccuracyRow]:
     """``accuracy_table(data_dir, [with_dev], [dataset])``'s rows, each yielded as soon as it is
     scored (``weaksup bench`` prints them so)."""
@@ -859,7 +861,7 @@ class Measured(NamedTuple):
     rss_increase_mb: float  # peak minus the RSS just before the call
 
 
-def _child_measure(conn, fn, args, kwargs) -> None:
+def _child_measure(conn: Any, fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any]) -> None:
     try:
         meter = PeakMeter()
         result = fn(*args, **kwargs)
@@ -871,8 +873,8 @@ def _child_measure(conn, fn, args, kwargs) -> None:
         conn.close()
 
 
-def _run_child(target, args, context: str, timeout: Optional[float]):
-    ctx = multiprocessing.get_context(context)
+def _run_child(target: Callable[..., None], args: Sequence[Any], context: str, timeout: Optional[float]) -> Any:
+    ctx: Any = multiprocessing.get_context(context)  # a start method chosen at run time
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=target, args=(send,) + tuple(args), daemon=True)
     proc.start()
@@ -912,7 +914,8 @@ def peak_memory_of(
     memory) raises RuntimeError with its exit code; an exception in ``fn`` raises
     RuntimeError carrying the child's traceback.
     """
-    return _run_child(_child_measure, (fn, args, kwargs), context, timeout)
+    measured: Measured = _run_child(_child_measure, (fn, args, kwargs), context, timeout)
+    return measured
 
 
 def _import_peer(peer: str) -> None:
@@ -979,7 +982,8 @@ def _peer_fit_predict(peer: str, L: np.ndarray, k: int, peer_kwargs: Dict[str, A
     return dict(proba=proba, seconds_convert=0.0, seconds_fit=0.0, seconds_predict=t1 - t0, n_iter=0)
 
 
-def _child_scale(conn, peer, n, m, k, coverage, seed, peer_kwargs) -> None:
+def _child_scale(conn: Any, peer: str, n: int, m: int, k: int, coverage: float, seed: int,
+                 peer_kwargs: Dict[str, Any]) -> None:
     try:
         _import_peer(peer)
         rss_imported = _status_mb().get("VmRSS", float("nan"))
@@ -1042,7 +1046,8 @@ def peer_at_scale(
     """
     if peer not in ("snorkel", "crowdkit", "majority", "weaksup"):
         raise ValueError(f"peer must be 'weaksup', 'snorkel', 'crowdkit' or 'majority', got {peer!r}")
-    return _run_child(_child_scale, (peer, n, m, k, coverage, seed, peer_kwargs), context, timeout)
+    result: Dict[str, Any] = _run_child(_child_scale, (peer, n, m, k, coverage, seed, peer_kwargs), context, timeout)
+    return result
 
 
 # ------------------------------------------------------------------ FlyingSquid (another interpreter)

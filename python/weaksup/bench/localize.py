@@ -70,7 +70,7 @@ def upsampled_cams(batch: int, size: int = 224, low: int = 14, seed: int = 0, re
     if relu:
         small = np.maximum(0.0, small)
     up = _cubic_matrix(low, size)
-    return np.einsum("ij,bjk,lk->bil", up, small, up).astype(np.float32)
+    return np.asarray(np.einsum("ij,bjk,lk->bil", up, small, up).astype(np.float32))
 
 
 def gt_boxes_for(cams: np.ndarray, seed: int = 1) -> List[np.ndarray]:
@@ -90,7 +90,7 @@ def gt_boxes_for(cams: np.ndarray, seed: int = 1) -> List[np.ndarray]:
 def masks_of(cams: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
     lo = cams.min(axis=(1, 2), keepdims=True).astype(np.float64)
     hi = cams.max(axis=(1, 2), keepdims=True).astype(np.float64)
-    return (cams - lo) / (hi - lo) > threshold
+    return np.asarray((cams - lo) / (hi - lo) > threshold)
 
 
 # ------------------------------------------------------------------ peers
@@ -177,14 +177,14 @@ def _single_thread_peers() -> None:
 
 DESCRIPTION = "CAM -> boxes, connected components, MaxBoxAccV2 vs OpenCV, SciPy, cc3d, the WSOL protocol"
 PEERS = (("opencv-python-headless", "cv2"), ("scipy", "scipy"), ("connected-components-3d", "cc3d"))
-BOX_PEERS = {"opencv BBDT loop": ("cv2", opencv_boxes), "scipy loop": ("scipy", scipy_boxes),
-             "cc3d loop": ("cc3d", cc3d_boxes)}
-LABEL_PEERS = {"opencv BBDT loop": ("cv2", opencv_labels), "scipy loop": ("scipy", scipy_labels),
-               "cc3d loop": ("cc3d", cc3d_labels)}
+Peers = Dict[str, Tuple[str, Callable[..., object]]]  # name: (module, the loop over maps)
+BOX_PEERS: Peers = {"opencv BBDT loop": ("cv2", opencv_boxes), "scipy loop": ("scipy", scipy_boxes),
+                    "cc3d loop": ("cc3d", cc3d_boxes)}
+LABEL_PEERS: Peers = {"opencv BBDT loop": ("cv2", opencv_labels), "scipy loop": ("scipy", scipy_labels),
+                      "cc3d loop": ("cc3d", cc3d_labels)}
 
 
-def _ordered(peers: Dict[str, Tuple[str, Callable[[np.ndarray], object]]], baseline: str
-             ) -> List[Tuple[str, Callable[[np.ndarray], object]]]:
+def _ordered(peers: Peers, baseline: str) -> List[Tuple[str, Callable[..., object]]]:
     """The installed peers, the baseline first (its row must print before the speedups)."""
     names = sorted((name for name, (module, _) in peers.items() if have(module)), key=lambda n: n != baseline)
     return [(name, peers[name][1]) for name in names]

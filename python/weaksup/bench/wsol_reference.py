@@ -8,10 +8,12 @@ An independent re-implementation of clovaai/wsolevaluation's box evaluation
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Sequence, Union
 
 import numpy as np
 
+
+Thresholds = Union[Sequence[float], np.ndarray]
 
 def normalize_scoremap(cam: np.ndarray) -> np.ndarray:
     cam = np.array(cam, dtype=np.float64)
@@ -22,7 +24,7 @@ def normalize_scoremap(cam: np.ndarray) -> np.ndarray:
     return cam
 
 
-def boxes_at_thresholds(scoremap: np.ndarray, thresholds: Sequence[float], multi_contour: bool) -> List[np.ndarray]:
+def boxes_at_thresholds(scoremap: np.ndarray, thresholds: Thresholds, multi_contour: bool) -> List[np.ndarray]:
     """For each threshold, the (n, 4) candidate boxes of one normalized score map."""
     import cv2
 
@@ -63,7 +65,7 @@ def multiple_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def correct_at_thresholds(
     scoremap: np.ndarray,
     gt_boxes: np.ndarray,
-    thresholds: Sequence[float],
+    thresholds: Thresholds,
     iou_thresholds: Sequence[float],
     multi_contour: bool,
 ) -> np.ndarray:
@@ -76,7 +78,7 @@ def correct_at_thresholds(
 def box_accuracy(
     scoremaps: Sequence[np.ndarray],
     gt_boxes: Sequence[np.ndarray],
-    thresholds: Sequence[float],
+    thresholds: Thresholds,
     iou_thresholds: Sequence[float] = (30, 50, 70),
     multi_contour: bool = True,
     normalize: bool = True,
@@ -89,7 +91,7 @@ def box_accuracy(
     return correct * 100.0 / float(len(scoremaps))
 
 
-def pxap(scoremaps: Sequence[np.ndarray], gt_masks: Sequence[np.ndarray], thresholds: Sequence[float]) -> float:
+def pxap(scoremaps: Sequence[np.ndarray], gt_masks: Sequence[np.ndarray], thresholds: Thresholds) -> float:
     """MaskEvaluator's PxAP over normalized score maps (mask: 1 fg, 0 bg, 255 ignore)."""
     edges = np.append(thresholds, [1.0, 2.0, 3.0])
     true_hist = np.zeros(len(edges) - 1)

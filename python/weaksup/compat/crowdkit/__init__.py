@@ -68,7 +68,8 @@ def _crowdkit_base() -> type:
         from crowdkit.aggregation.base import BaseClassificationAggregator
     except ImportError:  # an incomplete install: the classes work without it
         return object
-    return BaseClassificationAggregator
+    base: type = BaseClassificationAggregator
+    return base
 
 
 class _Aggregator(_crowdkit_base()):  # type: ignore[misc]
@@ -195,7 +196,7 @@ class MajorityVote(_Aggregator):
             raise ValueError("skills must be finite and >= 0 (NaN where unknown)")
         if self.on_missing_skill != "value" and self.default_skill is not None:
             raise ValueError('default_skill is used but on_missing_skill is not "value"')
-        return pd.Series(values, index=skills.index).reindex(workers).to_numpy(dtype=np.float64)
+        return np.asarray(pd.Series(values, index=skills.index).reindex(workers).to_numpy(dtype=np.float64))
 
     def fit(self, data: Any, skills: Any = None) -> "MajorityVote":
         import pandas as pd
@@ -318,7 +319,7 @@ def _e_step_order(labels: Any, columns: Any) -> np.ndarray:
         warnings.simplefilter("ignore")
         aligned = (pd.Series(0.0, index=labels) + pd.DataFrame(np.zeros((0, len(columns))), columns=columns)).columns
     at = labels.get_indexer(aligned)
-    return at[at >= 0]
+    return np.asarray(at[at >= 0])
 
 
 def _normalised(counts: Any) -> Any:
@@ -418,12 +419,12 @@ class DawidSkene(_Aggregator):
                          prior_floor=np.where(np.arange(k) < K, _EPS, 0.0))  # crowd-kit's E-step clips its priors
         probas = np.eye(K)[np.maximum(known, 0)]
         probas[known < 0] = last[0][patterns.row_pattern, :K]
-        theta = model.conditional_probs_[:, 1:, :K]  # (workers, label, class): error matrices times coverage
+        theta = model._check_fitted()[:, 1:, :K]  # (workers, label, class): error matrices times coverage
         self.errors_ = a.error_frame((theta / theta.sum(axis=1, keepdims=True))[a.pair_worker, a.pair_label])
         self.priors_ = pd.Series(model.class_balance_[:K], index=a.labels, name="prior")
         self.loss_history_ = losses
         self.native_ = model
-        return probas
+        return np.asarray(probas)
 
     def fit_predict_proba(self, data: Any, true_labels: Any = None, initial_error: Any = None) -> Any:
         return self.fit(data, true_labels, initial_error).probas_

@@ -10,7 +10,7 @@ pydensecrf does not expose either: CONST, DIAG and FULL kernels infer alike.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Tuple
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def _scaled(values: np.ndarray, sigmas: Any, name: str) -> np.ndarray:
         out = values / _sigmas(sigmas, name, values.shape[1])
     if not np.isfinite(out).all():
         raise ValueError(f"{name} is so small that the features overflow float32; use a larger {name}")
-    return out
+    return np.asarray(out)
 
 
 class Unary:
@@ -97,7 +97,7 @@ class DenseCRF:
         """Q (L, N) after ``niter`` mean-field iterations."""
         return self._crf.inference(niter).T
 
-    def startInference(self):
+    def startInference(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(Q, tmp1, tmp2) for stepInference; Q (L, N) is softmax(-unary)."""
         q = self._crf.start_inference()
         return q.T, np.empty((0, 0), np.float32), np.empty((0, 0), np.float32)

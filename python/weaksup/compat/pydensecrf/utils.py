@@ -37,7 +37,7 @@ def _probability(value: Any, name: str) -> float:
     value = _arrays.check_real(value, name)
     if not 0 < value < 1:
         raise ValueError(f"`{name} must be in (0,1), got {value!r}")
-    return value
+    return float(value)
 
 
 def unary_from_labels(labels: Any, n_labels: int, gt_prob: float, zero_unsure: bool = True) -> np.ndarray:
@@ -89,7 +89,7 @@ def unary_from_softmax(sm: Any, scale: Any = None, clip: Any = 1e-5) -> np.ndarr
         raise ValueError("sm must hold probabilities: NaN, and negative or infinite values with clip=None, "
                          "have no energy")
     with np.errstate(divide="ignore"):
-        return -np.log(sm).reshape([num_cls, -1]).astype(np.float32)
+        return np.asarray(-np.log(sm).reshape([num_cls, -1]).astype(np.float32))
 
 
 def softmax_to_unary(sm: Any, GT_PROB: float = 1) -> np.ndarray:
@@ -103,7 +103,7 @@ def _mesh(shape: Sequence[int], sdims: Any) -> np.ndarray:
     s = _sigmas(sdims, "sdims", len(shape))
     mesh = np.array(np.meshgrid(*[range(n) for n in shape], indexing="ij"), dtype=np.float32)
     with np.errstate(over="ignore"):  # overflow becomes inf, which _finite rejects
-        return mesh / s.reshape((-1,) + (1,) * len(shape))
+        return np.asarray(mesh / s.reshape((-1,) + (1,) * len(shape)))
 
 
 def create_pairwise_gaussian(sdims: Sequence[float], shape: Sequence[int]) -> np.ndarray:

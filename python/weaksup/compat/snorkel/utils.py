@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def probs_to_preds(probs: Any, tie_break_policy: str = "random", tol: float = 1e
         else:
             for i in rows.tolist():
                 preds[i] = np.random.choice(np.flatnonzero(tied[i]))
-    return preds
+    return np.asarray(preds)
 
 
 def check_policy(tie_break_policy: Any) -> str:
@@ -86,13 +86,13 @@ def to_int_label_array(X: Any, flatten_vector: bool = True, name: str = "Y") -> 
             X = np.expand_dims(X, 0)
         if X.ndim != 1:
             raise ValueError("Input could not be converted to 1d np.array")
-    return X
+    return np.asarray(X)
 
 
 # ---------------------------------------------------------------- metrics (scikit-learn's definitions)
 
 
-def _binary_counts(golds: np.ndarray, preds: np.ndarray, name: str):
+def _binary_counts(golds: np.ndarray, preds: np.ndarray, name: str) -> Tuple[float, float, float]:
     labels = np.union1d(golds, preds)
     if labels.size and (labels.min() < 0 or labels.max() > 1):
         raise ValueError(f"{name} is a binary metric (classes 0 and 1); use f1_micro or f1_macro for "

@@ -3,7 +3,7 @@ indicator matrices): the same numbers as ``snorkel.labeling.LFAnalysis`` 0.10.0,
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -78,7 +78,7 @@ class LFAnalysis:
         Y = to_int_label_array(Y)
         correct, _, voted = self._analysis._gold_counts(Y)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.nan_to_num(0.5 * ((correct - (voted - correct)) / voted + 1))
+            return np.asarray(np.nan_to_num(0.5 * ((correct - (voted - correct)) / voted + 1)))
 
     def lf_empirical_probs(self, Y: Any, k: int) -> np.ndarray:
         """(m, k + 1, k) empirical P(LF = row - 1 | Y = column) (row 0: abstain)."""
@@ -94,7 +94,7 @@ class LFAnalysis:
         Learned Weight with ``est_weights``); a dict of the same columns without pandas."""
         m = self._analysis.n_sources
         names: List[Any] = self._lf_names if self._lf_names is not None else list(range(m))
-        d: dict = {}
+        d: Dict[str, Any] = {}
         if self._lf_names is not None:
             d["j"] = list(range(m))
         d["Polarity"] = self.lf_polarities()

@@ -65,7 +65,7 @@ import numpy as np
 
 from .... import _arrays, _votes
 from ....labelmodel import LabelModel as _NativeLabelModel
-from ....labelmodel import _cardinality, _clip, _path, collapse
+from ....labelmodel import _cardinality, _check_metrics, _clip, _path, collapse
 from ....sources import _vote_counts, infer_cardinality
 from .. import utils as _utils
 
@@ -124,7 +124,7 @@ class BaseLabeler:
         """Metrics against gold labels ``Y``, as Snorkel's Scorer: data points predicted -1
         (ties abstaining) or with gold -1 are left out of every metric but ``coverage``."""
         tie_break_policy = _utils.check_policy(tie_break_policy)
-        metrics = _utils._check_metrics([] if metrics is None else metrics, _utils.METRICS)
+        metrics = _check_metrics([] if metrics is None else metrics, _utils.METRICS)
         if tie_break_policy == "abstain":
             _logger.warning("Metrics calculated over data points with non-abstain labels only")
         Y_pred, Y_prob = self.predict(L, return_probs=True, tie_break_policy=tie_break_policy)
@@ -163,7 +163,7 @@ class MajorityLabelVoter(BaseLabeler):
         counts = _vote_counts(p, None, 0)
         top = (counts == counts.max(axis=1, keepdims=True)).astype(np.float64)
         top /= top.sum(axis=1, keepdims=True)
-        return top[p.row_pattern]
+        return np.asarray(top[p.row_pattern])
 
 
 class MajorityClassVoter(BaseLabeler):
@@ -196,7 +196,7 @@ class RandomVoter(BaseLabeler):
         """(n, k) random probabilities: ``numpy.random.rand(n, k)`` (NumPy's global generator,
         as Snorkel), each row divided by its sum."""
         Y_p = np.random.rand(self._rows(L), self.cardinality)
-        return Y_p / Y_p.sum(axis=1, keepdims=True)
+        return np.asarray(Y_p / Y_p.sum(axis=1, keepdims=True))
 
 
 class LabelModel(BaseLabeler):
@@ -274,12 +274,13 @@ class LabelModel(BaseLabeler):
         """(n, k) P(Y | the votes cast): the prior times P(vote | Y, voted) of each LF that
         voted, normalized (abstains are left out, as Snorkel's)."""
         self._check_fitted()
-        return self._model.predict_proba(L, abstains=False)
+        proba: np.ndarray = self._model.predict_proba(L, abstains=False)
+        return proba
 
     def get_conditional_probs(self) -> np.ndarray:
         """(m, k + 1, k) P(LF_i = row - 1 | Y = column); row 0 is abstaining."""
         self._check_fitted()
-        return self._model.conditional_probs_.copy()
+        return self._model._check_fitted().copy()
 
     def get_weights(self) -> np.ndarray:
         """(m,) estimated accuracy of each LF (P(vote correct | voted) under the class
@@ -344,7 +345,7 @@ def _warmup(config: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         if steps < 0:
             raise ValueError(f"warmup_steps much greater or equal than 0. (lr_scheduler_config['warmup_steps'] "
                              f"= {steps!r})")
-        if config.get("warmup_unit", "batches") != "epochs":
+        if (config or {}).get("warmup_unit", "batches") != "epochs":
             raise ValueError("LabelModel does not support any warmup_unit other than 'epochs'. (set "
                              "lr_scheduler_config['warmup_unit'] = 'epochs' with warmup_steps)")
     return config
@@ -396,7 +397,7 @@ def _prior(class_balance: Any, Y_dev: Any, k: int) -> np.ndarray:
     if (p == 0).any():
         raise ValueError(f"Class balance prior is 0 for class(es) {np.flatnonzero(p == 0).tolist()}. (every class "
                          f"needs a positive prior)")
-    return p / p.sum()
+    return np.asarray(p / p.sum())
 
 
 # ---------------------------------------------------------------- symmetry breaking
@@ -406,7 +407,7 @@ def _trust_sources(model: _NativeLabelModel) -> None:
     """Snorkel's column-permutation symmetry breaking: the classes are latent, so among
     classes of equal prior (to 3 decimals) any relabelling fits as well; pick the one that
     maximizes sum over LFs and classes y of P(LF votes y | Y = y) P(y)."""
-    theta, prior = model.conditional_probs_, model.class_balance_
+    theta, prior = model._check_fitted(), model.class_balance_
     k = theta.shape[2]
     gain = theta[:, 1:, :].sum(axis=0) * prior  # gain[c, y]: old class y relabelled c
     perm = np.arange(k)
