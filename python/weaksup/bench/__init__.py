@@ -117,7 +117,7 @@ def run(sections: List[str], mode: str = "default", json_path: Optional[Union[st
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mode": mode,
         "sections": sections,
-        "command": " ".join(["weaksup"] + sys.argv[1:]) if sys.argv and sys.argv[0].endswith("weaksup") else None,
+        "argv": sys.argv,  # how this run was started
         "machine": machine(),
         "versions": versions(),
     }
