@@ -1,11 +1,11 @@
-"""Timing and reporting shared by every benchmark section."""
+"""The result row and the timing every benchmark section shares (printing is in _report.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 
 @dataclasses.dataclass
