@@ -1,0 +1,86 @@
+"""Argument checks shared by the ops of :mod:`weaksup.torch`: one place that says what a
+tensor argument must be (a torch tensor, its dtype, shape and device, whether it may carry
+a gradient), so that every op reports a wrong argument by name in the same words."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple
+
+import torch
+
+FLOATS = (torch.float32, torch.float64)
+
+
+def tensor(x: Any, name: str, ndim: Optional[int] = None, *, floating: bool = True,
+           meaning: str = "") -> torch.Tensor:
+    """x itself, checked: a torch tensor, float32 / float64 when ``floating``, with ``ndim``
+    axes; ``meaning`` (e.g. "(N, C, H, W) probabilities") goes into the messages."""
+    what = f" {meaning}" if meaning else ""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor{what}, got {type(x).__name__}; "
+                        f"convert it with torch.as_tensor")
+    if floating and x.dtype not in FLOATS:
+        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}; use {name}.float() or .double()")
+    if ndim is not None and x.dim() != ndim:
+        raise ValueError(f"{name} must have {ndim} axes{what}, got shape {tuple(x.shape)}")
+    return x
+
+
+def same_device(**tensors: torch.Tensor) -> torch.device:
+    """The one device every tensor is on; a ValueError naming them otherwise."""
+    devices = {name: t.device for name, t in tensors.items()}
+    if len(set(devices.values())) > 1:
+        where = ", ".join(f"{name} on {device}" for name, device in devices.items())
+        raise ValueError(f"the tensors must be on one device, got {where}; move them with .to(device)")
+    return next(iter(devices.values()))
+
+
+def same_dtype(**tensors: torch.Tensor) -> torch.dtype:
+    """The one floating dtype of every tensor; a TypeError naming them otherwise."""
+    dtypes = {name: t.dtype for name, t in tensors.items()}
+    if len(set(dtypes.values())) > 1:
+        what = ", ".join(f"{name} is {dtype}" for name, dtype in dtypes.items())
+        raise TypeError(f"the tensors must have one dtype, got {what}; convert them with .to(dtype)")
+    return next(iter(dtypes.values()))
+
+
+def shape(x: torch.Tensor, name: str, expected: Sequence[Optional[int]], meaning: str) -> None:
+    """x's shape against ``expected`` (None: any size on that axis)."""
+    ok = x.dim() == len(expected) and all(e is None or s == e for s, e in zip(x.shape, expected))
+    if not ok:
+        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
+        raise ValueError(f"{name} must have shape {want} ({meaning}), got {tuple(x.shape)}")
+
+
+def no_grad(x: torch.Tensor, name: str, why: str) -> None:
+    """Refuse ``requires_grad`` on an argument the op has no gradient for."""
+    if x.requires_grad:
+        raise ValueError(f"{name} requires grad, but this op has no gradient with respect to {name} ({why}); "
+                         f"pass {name}.detach()")
+
+
+def probabilities(x: torch.Tensor, name: str, dim: int = 1, tol: Optional[float] = None) -> None:
+    """x holds probabilities along ``dim``: finite, in [0, 1], summing to 1 within ``tol``
+    (by default 1e-4 for float32, 1e-8 for float64)."""
+    with torch.no_grad():
+        if x.numel() == 0:
+            return
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} must be finite probabilities, got NaN or infinity")
+        low, high = float(x.min()), float(x.max())
+        if low < 0.0 or high > 1.0:
+            raise ValueError(f"{name} must be probabilities in [0, 1], got values from {low:.4g} to {high:.4g}; "
+                             f"apply softmax along axis {dim} first")
+        tol = tol if tol is not None else (1e-4 if x.dtype == torch.float32 else 1e-8)
+        gap = float((x.sum(dim=dim) - 1.0).abs().max())
+        if gap > tol:
+            raise ValueError(f"{name} must sum to 1 along axis {dim} (probabilities), but a sum is off by "
+                             f"{gap:.3g}; apply softmax along axis {dim} first")
+
+
+def spatial_match(a: torch.Tensor, a_name: str, b: torch.Tensor, b_name: str,
+                  axes: Tuple[int, ...] = (0, 2, 3)) -> None:
+    """a and b agree on ``axes`` (batch and spatial ones, by default of (N, C, H, W))."""
+    if any(a.shape[i] != b.shape[i] for i in axes):
+        raise ValueError(f"{a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)} must agree on the batch and "
+                         f"spatial axes {axes}")
