@@ -334,10 +334,14 @@ void mean_field_step(const float* unary, int64_t n, int labels, const std::vecto
 }
 
 void mean_field(const Unary& unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int iterations,
-                float* q, int threads) {
+                float* q, int threads, float* history) {
   MeanField mf(unary, n, labels, terms, threads);
   mf.start();
-  for (int it = 0; it + 1 < iterations; ++it) mf.step();
+  for (int it = 0; it + 1 < iterations; ++it) {
+    if (history) mf.get_q(history + it * n * labels);
+    mf.step();
+  }
+  if (history && iterations > 0) mf.get_q(history + (iterations - 1) * n * labels);
   if (iterations > 0) mf.step(q);  // the last step writes q itself
   else mf.get_q(q);
 }
@@ -349,9 +353,28 @@ double kl_divergence(const float* unary, int64_t n, int labels, const std::vecto
   return mf.kl();
 }
 
+std::vector<float> image_features(const std::vector<int64_t>& spatial, const std::vector<float>& sigma,
+                                  const float* image, int channels, const float* color_sigma) {
+  const int axes = static_cast<int>(spatial.size());
+  int64_t points = 1;
+  for (int64_t s : spatial) points *= s;
+  const int d = axes + (image ? channels : 0);
+  std::vector<float> f(static_cast<size_t>(points * d));
+  for (int64_t i = 0; i < points; ++i) {
+    int64_t rest = i;
+    for (int a = 0; a < axes; ++a) {
+      const int64_t extent = spatial[axes - 1 - a];
+      f[i * d + a] = static_cast<float>(rest % extent) / sigma[a];
+      rest /= extent;
+    }
+    for (int c = 0; image && c < channels; ++c) f[i * d + axes + c] = image[i * channels + c] / color_sigma[c];
+  }
+  return f;
+}
+
 void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
                       const Unary& unary, int64_t unary_batch_stride, int labels, const ImageCrfParams& params,
-                      float* q, int threads) {
+                      float* q, int threads, float* history) {
   int64_t points = 1;
   for (int64_t s : spatial) points *= s;
   const int axes = static_cast<int>(spatial.size());
@@ -359,21 +382,8 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
   const int all = resolve_threads(threads, std::numeric_limits<int64_t>::max());
   const bool across = batch > 1 && batch >= all;
   const int outer = across ? all : 1, inner = across ? 1 : all;
-  // Features: coordinates (fastest axis first, as densecrf's x, y), then the image's
-  // channels if given.
   auto features = [&](const std::vector<float>& sigma, const float* image, const float* color_sigma) {
-    const int d = axes + (image ? channels : 0);
-    std::vector<float> f(static_cast<size_t>(points * d));
-    for (int64_t i = 0; i < points; ++i) {
-      int64_t rest = i;
-      for (int a = 0; a < axes; ++a) {
-        const int64_t extent = spatial[axes - 1 - a];
-        f[i * d + a] = static_cast<float>(rest % extent) / sigma[a];
-        rest /= extent;
-      }
-      for (int c = 0; image && c < channels; ++c) f[i * d + axes + c] = image[i * channels + c] / color_sigma[c];
-    }
-    return std::make_pair(f, d);
+    return std::make_pair(image_features(spatial, sigma, image, channels, color_sigma), axes + (image ? channels : 0));
   };
   // The Gaussian term depends on positions only: one kernel serves the whole batch.
   std::unique_ptr<PairwiseKernel> gaussian;
@@ -393,7 +403,8 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
     if (bilateral) terms.push_back({bilateral.get(), params.bilateral_compat});
     Unary image_unary = unary;
     image_unary.values += b * unary_batch_stride;
-    mean_field(image_unary, points, labels, terms, params.iterations, q + b * points * labels, inner);
+    mean_field(image_unary, points, labels, terms, params.iterations, q + b * points * labels, inner,
+               history ? history + b * params.iterations * points * labels : nullptr);
   });
 }
 

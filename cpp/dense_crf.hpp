@@ -87,9 +87,11 @@ void mean_field_start(const float* unary, int64_t n, int labels, float* q, int t
 void mean_field_step(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, float* q,
                      int threads);
 
-// q after `iterations` updates from softmax(-unary).
+// q after `iterations` updates from softmax(-unary). `history` (iterations, n, labels), if
+// given, gets the q each update starts from (softmax(-unary) first): what the gradient of
+// the iterations needs (weaksup.torch.crf_mean_field).
 void mean_field(const Unary& unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms, int iterations,
-                float* q, int threads);
+                float* q, int threads, float* history = nullptr);
 
 // densecrf's klDivergence(Q): sum Q log Q + sum unary Q + sum_k sum Q mu_k(K_k Q).
 double kl_divergence(const float* unary, int64_t n, int labels, const std::vector<PairwiseTerm>& terms,
@@ -109,13 +111,19 @@ struct ImageCrfParams {
   int iterations = 10;
 };
 
+// The features of an image's points: coordinates (fastest axis first, as densecrf's x, y)
+// divided by `sigma` (one per axis), then, if `image` (points, channels) is given, its
+// channels divided by `color_sigma`. Returns (points, d) row-major.
+std::vector<float> image_features(const std::vector<int64_t>& spatial, const std::vector<float>& sigma,
+                                  const float* image, int channels, const float* color_sigma);
+
 // A batch of images (batch, points, channels) with spatial shape `spatial` (slowest axis
 // first, points = its product) and their unary terms -> q (batch, points, labels).
 // `unary` describes image 0's; image b's start unary_batch_stride * b values later.
 // Images run in parallel when there are enough of them, else one at a time on all
-// threads.
+// threads. `history` (batch, iterations, points, labels), if given: mean_field's.
 void dense_crf_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
                       const Unary& unary, int64_t unary_batch_stride, int labels, const ImageCrfParams& params,
-                      float* q, int threads);
+                      float* q, int threads, float* history = nullptr);
 
 }  // namespace weaksup

@@ -59,6 +59,8 @@ class Lattice {
   const float* self_weights() const { return self_weight_.empty() ? nullptr : self_weight_.data(); }
   float alpha() const;
   int64_t scratch_size(int channels) const;
+  // (m, d + 1, 2): each vertex's neighbours n1, n2 along each axis (m = none: the zero vertex).
+  const int32_t* neighbours() const { return neighbour_.data(); }
 
  private:
   int64_t n_ = 0, m_ = 0;

@@ -6,11 +6,13 @@
 
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "cam_boxes.hpp"
 #include "components.hpp"
 #include "dense_crf.hpp"
 #include "label_model.hpp"
+#include "lattice_filter.hpp"
 #include "simd.hpp"
 #include "wsol.hpp"
 
@@ -239,9 +241,10 @@ double crf_kl(const carray<float>& unary, const carray<float>& q, const py::list
 // a term is None or (sigmas, colour sigmas or None, compat kind, compat values), sigmas
 // fastest axis first. `unary` holds probabilities (turned into energies with `clip`)
 // when `probabilities`.
-carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>& spatial,
+py::object crf_images(const carray<float>& images, const std::vector<int64_t>& spatial,
                          const py::array_t<float>& unary, bool probabilities, float clip, const py::object& gaussian,
-                         const py::object& bilateral, int normalization, int iterations, int threads) {
+                         const py::object& bilateral, int normalization, int iterations, int threads,
+                         bool want_history) {
   const int64_t batch = images.shape(0);
   const int nd = static_cast<int>(unary.ndim());
   if (nd < 3 || nd > 5 || unary.shape(0) != batch) throw std::invalid_argument("internal: unary must be (B, ..., L)");
@@ -277,9 +280,53 @@ carray<float> crf_images(const carray<float>& images, const std::vector<int64_t>
   }
   carray<float> q({batch, points, static_cast<int64_t>(labels)});
   float* out = q.mutable_data();
-  py::gil_scoped_release release;
-  dense_crf_images(images.data(), batch, spatial, channels, in, batch_stride, labels, params, out, threads);
+  // With want_history, also the q each iteration starts from: (B, iterations, P, L).
+  carray<float> history(want_history ? std::vector<int64_t>{batch, iterations, points, labels}
+                                     : std::vector<int64_t>{0});
+  float* h = want_history ? history.mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    dense_crf_images(images.data(), batch, spatial, channels, in, batch_stride, labels, params, out, threads, h);
+  }
+  if (want_history) return py::make_tuple(q, history);
   return q;
+}
+
+carray<float> features_of_image(const std::vector<int64_t>& spatial, const std::vector<float>& sigma,
+                                const std::optional<carray<float>>& image, const std::vector<float>& color_sigma) {
+  int64_t points = 1;
+  for (int64_t v : spatial) points *= v;
+  const int channels = image ? static_cast<int>(image->shape(1)) : 0;
+  if (image && (image->shape(0) != points || color_sigma.size() != static_cast<size_t>(channels))) {
+    throw std::invalid_argument("internal: image must be (points, channels) with one colour sigma per channel");
+  }
+  const int d = static_cast<int>(spatial.size()) + channels;
+  carray<float> out({points, static_cast<int64_t>(d)});
+  std::vector<float> f = image_features(spatial, sigma, image ? image->data() : nullptr, channels, color_sigma.data());
+  std::copy(f.begin(), f.end(), out.mutable_data());
+  return out;
+}
+
+std::unique_ptr<KernelBatch> make_kernel_batch(const carray<float>& features, int normalization, int threads) {
+  if (features.ndim() != 3) throw std::invalid_argument("internal: features must be (kernels, n, d)");
+  py::gil_scoped_release release;
+  return std::make_unique<KernelBatch>(features.data(), features.shape(0), features.shape(1),
+                                       static_cast<int>(features.shape(2)), static_cast<Normalization>(normalization),
+                                       threads);
+}
+
+// values (B, n, C) float32 / float64 -> the same shape and dtype.
+template <class T>
+carray<T> batch_filter(const KernelBatch& kernels, const carray<T>& values, bool transpose, int threads) {
+  if (values.ndim() != 3 || values.shape(1) != kernels.points() ||
+      (kernels.kernels() != 1 && values.shape(0) != kernels.kernels())) {
+    throw std::invalid_argument("internal: values must be (batch, points, channels) of the kernels' batch");
+  }
+  carray<T> out({values.shape(0), values.shape(1), values.shape(2)});
+  T* o = out.mutable_data();
+  py::gil_scoped_release release;
+  kernels.filter(values.data(), o, values.shape(0), static_cast<int>(values.shape(2)), transpose, threads);
+  return out;
 }
 
 // Label models. A BadLabel becomes a ValueError naming L[row, column]; Python adds the fix.
@@ -426,7 +473,16 @@ PYBIND11_MODULE(_core, m) {
   m.def("dense_crf_images", &crf_images, py::arg("images").noconvert(), py::arg("spatial"),
         py::arg("unary").noconvert(), py::arg("probabilities"), py::arg("clip"), py::arg("gaussian"),
         py::arg("bilateral"), py::arg("normalization"),
-        py::arg("iterations"), py::arg("threads"));
+        py::arg("iterations"), py::arg("threads"), py::arg("want_history") = false);
+  m.def("image_features", &features_of_image, py::arg("spatial"), py::arg("sigma"), py::arg("image").noconvert(),
+        py::arg("color_sigma"));
+  py::class_<KernelBatch>(m, "KernelBatch")
+      .def(py::init(&make_kernel_batch), py::arg("features").noconvert(), py::arg("normalization"),
+           py::arg("threads"))
+      .def_property_readonly("kernels", &KernelBatch::kernels)
+      .def_property_readonly("points", &KernelBatch::points)
+      .def("filter", &batch_filter<float>, py::arg("values").noconvert(), py::arg("transpose"), py::arg("threads"))
+      .def("filter", &batch_filter<double>, py::arg("values").noconvert(), py::arg("transpose"), py::arg("threads"));
   py::class_<VotePatterns>(m, "VotePatterns")
       .def_readonly("rows", &VotePatterns::rows)
       .def_readonly("sources", &VotePatterns::sources)

@@ -7,3 +7,7 @@ try:
     import torch as _torch  # noqa: F401
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("weaksup.torch needs PyTorch: pip install torch") from e
+
+from ._crf import crf_mean_field, dense_crf_loss  # noqa: E402
+
+__all__ = ["crf_mean_field", "dense_crf_loss"]

@@ -1,0 +1,44 @@
+// Lattice filtering for the training ops (weaksup.torch): the Gaussian filter K v of a
+// built lattice, or its transpose K^T v, in float or double, on plain (n, channels)
+// arrays. The lattice's blur runs its axes in order, and with vertices missing from the
+// lattice the axes' blurs do not commute, so K is not exactly symmetric: K^T blurs the
+// axes in reverse order (each axis's blur is symmetric). Gradients need the exact K^T.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dense_crf.hpp"
+
+namespace weaksup {
+
+// out = slice_scale (K (splat_scale in)), or with `transpose` splat_scale (K^T (slice_scale
+// in)): the transpose of the same operator. in, out (n, channels) row-major, distinct.
+// Scales are per point (null: 1). Deterministic; sums run in double for T = double.
+template <class T>
+void lattice_filter(const Lattice& lattice, const T* in, T* out, int channels, bool transpose,
+                    const float* splat_scale, const float* slice_scale, int threads);
+
+// One kernel per image of a batch (or one for all, when the features are the same for
+// every image: positions only), each normalized as densecrf normalizes it.
+class KernelBatch {
+ public:
+  // features (kernels, n, d) row-major; kernels is 1 (shared by any batch) or the batch.
+  KernelBatch(const float* features, int64_t kernels, int64_t n, int d, Normalization normalization, int threads);
+
+  // out = the normalized kernel of image b applied to in[b], or its transpose; in, out
+  // (batch, n, channels) row-major.
+  template <class T>
+  void filter(const T* in, T* out, int64_t batch, int channels, bool transpose, int threads) const;
+
+  int64_t kernels() const { return static_cast<int64_t>(kernels_.size()); }
+  int64_t points() const { return points_; }
+  const PairwiseKernel& kernel(int64_t b) const { return *kernels_[kernels_.size() == 1 ? 0 : b]; }
+
+ private:
+  int64_t points_;
+  std::vector<std::unique_ptr<PairwiseKernel>> kernels_;
+};
+
+}  // namespace weaksup

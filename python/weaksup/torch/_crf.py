@@ -1,0 +1,315 @@
+"""Dense-CRF ops with gradients: rloss's dense-CRF loss (Tang et al. 2018) and mean-field
+inference that backpropagates through its iterations (CRF as RNN, Zheng et al. 2015).
+
+Both filter on the permutohedral lattice of :mod:`weaksup.crf` (``_core.KernelBatch``: one
+lattice per image, built once per call). The lattice's filter K is linear but not exactly
+symmetric (its blur runs the lattice axes in order), so every backward applies the exact
+transpose K^T (the axes in reverse order), and ``gradcheck`` holds to float64 rounding.
+
+Tensors are (N, C, H, W), the PyTorch layout. The lattice ops run on the CPU; CUDA tensors
+are refused with a clear error until the lattice filter has a CUDA kernel (the mean-field
+forward alone runs on the GPU through :func:`weaksup.dense_crf`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import _arrays, _core
+from .. import crf as _crf
+from . import _common
+
+_NAMES = {"gaussian_sigma": "gaussian_sigma", "bilateral_sigma": "bilateral_sigma", "color_sigma": "color_sigma",
+          "probs": "unary", "unary": "unary", "iterations": "iterations"}
+
+
+def _cpu_only(device: torch.device, op: str) -> None:
+    if device.type != "cpu":
+        raise ValueError(f"{op} runs on the CPU: the lattice filter it needs has no CUDA kernel yet; "
+                         f"pass CPU tensors (.cpu()), or use weaksup.dense_crf for CUDA inference without gradient")
+
+
+def _pixels(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) images -> float32 (N, H * W, C), the kernels' point-major layout."""
+    n, c = images.shape[:2]
+    return np.ascontiguousarray(images.detach().permute(0, 2, 3, 1).reshape(n, -1, c).numpy(), dtype=np.float32)
+
+
+def _kernels(spatial: Tuple[int, int], sigma: Sequence[float], pixels: Optional[np.ndarray],
+             color_sigma: Sequence[float], normalization: int, threads: int) -> Any:
+    """A KernelBatch over positions / sigma (fastest axis first), and the images' channels /
+    color_sigma when ``pixels`` (N, P, C) is given (one lattice per image), else one lattice."""
+    spatial_list = [int(s) for s in spatial]
+    if pixels is None:
+        features = _core.image_features(spatial_list, list(sigma), None, [])[None]
+    else:
+        features = np.stack([_core.image_features(spatial_list, list(sigma), p, list(color_sigma)) for p in pixels])
+    return _core.KernelBatch(features, normalization, threads)
+
+
+class _Filter(torch.autograd.Function):
+    """values (B, P, C) -> K values with a KernelBatch K; backward: K^T."""
+
+    @staticmethod
+    def forward(ctx: Any, values: torch.Tensor, kernels: Any, threads: int) -> torch.Tensor:
+        ctx.kernels, ctx.threads = kernels, threads
+        return _apply(kernels, values, False, threads)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], None, None]:
+        return _apply(ctx.kernels, grad, True, ctx.threads), None, None
+
+
+def _apply(kernels: Any, values: torch.Tensor, transpose: bool, threads: int) -> torch.Tensor:
+    host = np.ascontiguousarray(values.detach().numpy())
+    return torch.from_numpy(kernels.filter(host, transpose, threads))
+
+
+def dense_crf_loss(probs: torch.Tensor, images: torch.Tensor, sigma_rgb: float = 15.0, sigma_xy: float = 100.0,
+                   scale: float = 0.5, rois: Optional[torch.Tensor] = None, *, threads: int = 0) -> torch.Tensor:
+    """rloss's dense-CRF loss (Tang et al. 2018, ``DenseCRFLoss``): ``-sum_k S_k^T W S_k / N``.
+
+    As rloss computes it: the images are downscaled by ``scale`` (nearest), the softmax
+    ``probs`` bilinearly (align_corners=False) and the regions of interest ``rois`` (nearest);
+    S = probs x rois; W is the unnormalized Gaussian kernel over (x, y) / (sigma_xy x scale)
+    and colours / sigma_rgb on the permutohedral lattice (self-weight included), per image;
+    the sum runs over classes and pixels, divided by the batch size N. Defaults are rloss's
+    training script's (``--sigma-rgb 15 --sigma-xy 100 --rloss-scale 0.5``); multiply by the
+    loss weight (rloss: 2e-9) yourself.
+
+    The gradient with respect to ``probs`` is ``-(W + W^T) S / N`` (through the rescaling
+    and ``rois``): rloss's ``-2 W S / N`` for the symmetric kernel W approximates, exact
+    for the lattice's W (see the module docstring). ``images`` and ``rois`` get none.
+
+    Args:
+        probs: (N, K, H, W) softmax probabilities, float32 / float64.
+        images: (N, C, H, W) images (rloss: RGB in 0..255), any real dtype.
+        rois: optional (N, H, W) mask of the pixels that count (1) and do not (0).
+    Returns:
+        a 0-d tensor of probs' dtype.
+    """
+    _common.tensor(probs, "probs", 4, meaning="(N, K, H, W) probabilities")
+    _common.tensor(images, "images", 4, floating=False, meaning="(N, C, H, W) images")
+    _common.spatial_match(probs, "probs", images, "images")
+    _common.no_grad(images, "images", "the loss is differentiated with respect to probs only")
+    tensors = {"probs": probs, "images": images}
+    if rois is not None:
+        _common.tensor(rois, "rois", 3, floating=False, meaning="(N, H, W) region-of-interest mask")
+        _common.shape(rois, "rois", (probs.shape[0], probs.shape[2], probs.shape[3]), "one mask per image")
+        _common.no_grad(rois, "rois", "it is a mask")
+        tensors["rois"] = rois
+    _cpu_only(_common.same_device(**tensors), "dense_crf_loss")
+    _common.probabilities(probs, "probs")
+    sigma_rgb = _arrays.check_real(sigma_rgb, "sigma_rgb", 0.0, low_open=True)
+    sigma_xy = _arrays.check_real(sigma_xy, "sigma_xy", 0.0, low_open=True)
+    scale = _arrays.check_real(scale, "scale", 0.0, low_open=True)
+    threads = _arrays.check_threads(threads)
+    imgs = images.detach().to(probs.dtype) if images.dtype != probs.dtype else images.detach()
+    segs = probs
+    mask = None if rois is None else rois.detach().to(probs.dtype)
+    if scale != 1.0:
+        imgs = F.interpolate(imgs, scale_factor=scale)
+        segs = F.interpolate(probs, scale_factor=scale, mode="bilinear", align_corners=False)
+        mask = None if mask is None else F.interpolate(mask[:, None], scale_factor=scale)[:, 0]
+    n, k, h, w = segs.shape
+    if h == 0 or w == 0:
+        raise ValueError(f"scale={scale} leaves no pixel of {tuple(probs.shape[2:])} images; use a larger scale")
+    if mask is not None:
+        segs = segs * mask[:, None]
+    pixels = _pixels(imgs)
+    sig_xy = sigma_xy * scale
+    _check_features((h, w), sig_xy, pixels, sigma_rgb)
+    kernels = _kernels((h, w), [sig_xy, sig_xy], pixels, [sigma_rgb] * pixels.shape[2], _crf.NO_NORMALIZATION,
+                       threads)
+    s = segs.permute(0, 2, 3, 1).reshape(n, h * w, k)
+    return -(s * _Filter.apply(s, kernels, threads)).sum() / n
+
+
+def _check_features(spatial: Tuple[int, int], sigma_xy: float, pixels: np.ndarray, sigma_rgb: float) -> None:
+    """Positions and colours over their sigmas must stay in the range a lattice resolves."""
+    d = 2 + pixels.shape[2]
+    limit = _core.max_feature(d)
+    largest = max(max(spatial) - 1, 0) / np.float32(sigma_xy)
+    if largest > limit:
+        raise ValueError(f"sigma_xy x scale = {sigma_xy:.4g} is too small for {spatial} images: positions / "
+                         f"sigma reach {largest:.4g}, past the lattice's {limit:.4g}; increase sigma_xy")
+    if not np.isfinite(pixels).all():
+        raise ValueError("images must be finite")
+    colour = float(np.abs(pixels).max(initial=0.0)) / np.float32(sigma_rgb)
+    if colour > limit:
+        raise ValueError(f"sigma_rgb = {sigma_rgb:.4g} is too small for the images' values: colours / sigma reach "
+                         f"{colour:.4g}, past the lattice's {limit:.4g}; increase sigma_rgb")
+
+
+# ------------------------------------------------------------------ differentiable mean-field
+
+
+class _Term:
+    """One pairwise term: its kernels, the kind of compat (_crf._POTTS, ...) and its values
+    as a tensor of the unary's dtype (which may require grad)."""
+
+    def __init__(self, kernels: Any, kind: int, compat: torch.Tensor):
+        self.kernels, self.kind = kernels, kind
+        self.compat = compat
+        if kind == _crf._MATRIX:
+            self.compat = (compat + compat.T) / 2  # densecrf symmetrizes a matrix
+
+    def energy(self, filtered: torch.Tensor) -> torch.Tensor:
+        """mu(F): what the term subtracts from -unary (densecrf: Potts -w F, diagonal w_l F_l,
+        matrix W_sym F)."""
+        if self.kind == _crf._POTTS:
+            return -self.compat[0] * filtered
+        if self.kind == _crf._DIAGONAL:
+            return filtered * self.compat
+        return filtered @ self.compat  # symmetric: F W^T = F W
+
+
+def _compat_tensor(value: Any, name: str, labels: int, like: torch.Tensor) -> Tuple[int, torch.Tensor, bool]:
+    """(kind, values (1,), (L,) or (L, L) as a tensor of like's dtype, whether it needs a
+    gradient). A tensor that requires grad keeps its graph."""
+    if isinstance(value, torch.Tensor):
+        _common.tensor(value, name, meaning="a Potts weight, an (L,) diagonal or an (L, L) matrix")
+        _common.same_device(**{name: value, "unary": like})
+        kind, _ = _crf._compat(value.detach().cpu().numpy(), labels, name)
+        tensor = value.to(like.dtype).reshape(-1) if kind == _crf._POTTS else value.to(like.dtype)
+        return kind, tensor, value.requires_grad
+    kind, values = _crf._compat(value, labels, name)
+    tensor = torch.as_tensor(values.astype(np.float64), dtype=like.dtype, device=like.device)
+    return kind, tensor, False
+
+
+class _MeanField(torch.autograd.Function):
+    """minus_unary-free form: unary (B, P, L) energies -> Q_T (B, P, L); compats are the
+    terms' compat tensors (for their gradients); see crf_mean_field."""
+
+    @staticmethod
+    def forward(ctx: Any, unary: torch.Tensor, terms: List[_Term], iterations: int, cpp: Any, threads: int,
+                *compats: torch.Tensor) -> torch.Tensor:
+        if cpp is not None:  # float32: the kernel dense_crf runs, which also gives each iteration's start
+            q, history = cpp()
+            q, history = torch.from_numpy(q), torch.from_numpy(history).transpose(0, 1)
+        else:
+            q = torch.softmax(-unary, dim=-1)
+            steps = []
+            for _ in range(iterations):
+                steps.append(q)
+                q = torch.softmax(-unary - sum(t.energy(_apply(t.kernels, q, False, threads)) for t in terms), dim=-1)
+            history = torch.stack(steps) if steps else q.new_empty((0,) + q.shape)
+        ctx.terms, ctx.threads = terms, threads
+        ctx.save_for_backward(q, history)
+        return q
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:
+        q, history = ctx.saved_tensors
+        terms: List[_Term] = ctx.terms
+        need_compat = [t.compat.requires_grad for t in terms]
+        compat_grads = [torch.zeros_like(t.compat) if need else None for t, need in zip(terms, need_compat)]
+        grad_unary = torch.zeros_like(q)
+        out = q
+        for step in range(history.shape[0] - 1, -1, -1):
+            start = history[step]
+            g_energy = out * (grad - (grad * out).sum(dim=-1, keepdim=True))  # through the softmax
+            grad_unary -= g_energy
+            grad = torch.zeros_like(start)
+            for i, t in enumerate(terms):
+                g_filtered = _energy_transpose(t, -g_energy)  # A = -U - mu(F)
+                grad += _apply(t.kernels, g_filtered, True, ctx.threads)
+                if need_compat[i]:
+                    filtered = _apply(t.kernels, start, False, ctx.threads)
+                    compat_grads[i] += _compat_grad(t, -g_energy, filtered)
+            out = start
+        grad_unary -= out * (grad - (grad * out).sum(dim=-1, keepdim=True))  # Q_0 = softmax(-U)
+        return (grad_unary, None, None, None, None, *compat_grads)
+
+
+def _energy_transpose(term: _Term, g: torch.Tensor) -> torch.Tensor:
+    """The gradient of mu(F) with respect to F, given g = dL / d mu(F)."""
+    with torch.no_grad():
+        if term.kind == _crf._POTTS:
+            return -term.compat[0] * g
+        if term.kind == _crf._DIAGONAL:
+            return g * term.compat
+        return g @ term.compat
+
+
+def _compat_grad(term: _Term, g: torch.Tensor, filtered: torch.Tensor) -> torch.Tensor:
+    """dL / d(compat values) given g = dL / d mu(F) and F."""
+    if term.kind == _crf._POTTS:
+        return -(g * filtered).sum().reshape(1)
+    if term.kind == _crf._DIAGONAL:
+        return (g * filtered).sum(dim=(0, 1))
+    return torch.einsum("bpi,bpj->ij", filtered, g)  # d(F W)/dW; the symmetrization's own graph follows
+
+
+def crf_mean_field(unary: torch.Tensor, images: torch.Tensor, iterations: int = 10, *,
+                   gaussian_sigma: Any = 3.0, gaussian_compat: Any = 3.0, bilateral_sigma: Any = 80.0,
+                   color_sigma: Any = 13.0, bilateral_compat: Any = 10.0, normalization: Any = "symmetric",
+                   threads: int = 0) -> torch.Tensor:
+    """Mean-field inference in the dense CRF of :func:`weaksup.dense_crf` (same terms,
+    defaults and normalization), differentiable: CRF as RNN (Zheng et al. 2015).
+
+    ``Q_0 = softmax(-unary)``, ``Q_{t+1} = softmax(-unary - sum_m mu_m(K_m Q_t))``; the
+    backward runs the iterations in reverse (each Q_t is kept: memory iterations x N x P x L),
+    with the lattice's exact transpose. Gradients flow to ``unary`` and to any compat given
+    as a tensor that requires grad (a Potts weight, an (L,) diagonal or an (L, L) matrix,
+    symmetrized as densecrf does). ``images`` and the sigmas get none.
+
+    float32 runs the same kernel as ``weaksup.dense_crf(images, unary=...)``: the result is
+    equal to it, bit for bit. float64 runs the same iterations in float64.
+
+    Args:
+        unary: (N, L, H, W) energies (e.g. -log p or -logits), float32 / float64.
+        images: (N, C, H, W) images (any real dtype; RGB 0..255 for the default sigmas).
+    Returns:
+        (N, L, H, W) marginals of unary's dtype.
+    """
+    _common.tensor(unary, "unary", 4, meaning="(N, L, H, W) energies")
+    _common.tensor(images, "images", 4, floating=False, meaning="(N, C, H, W) images")
+    _common.spatial_match(unary, "unary", images, "images")
+    _common.no_grad(images, "images", "mean-field is differentiated with respect to the unary and compats")
+    _cpu_only(_common.same_device(unary=unary, images=images), "crf_mean_field")
+    if not bool(torch.isfinite(unary.detach()).all()):
+        raise ValueError("unary must be finite energies, got NaN or infinity")
+    iterations = _crf._iterations(iterations, allow_zero=True)
+    norm = _crf._normalization(normalization)
+    threads = _arrays.check_threads(threads)
+    n, labels, h, w = unary.shape
+    pixels = _pixels(images)
+    if not np.isfinite(pixels).all():
+        raise ValueError("images must be finite")
+    gaussian, bilateral = _crf._image_terms(
+        (h, w), pixels.shape[2], labels, gaussian_sigma,
+        None if gaussian_compat is None else _crf_compat_values(gaussian_compat),
+        bilateral_sigma, color_sigma, None if bilateral_compat is None else _crf_compat_values(bilateral_compat),
+        lambda: np.abs(pixels).max(axis=(0, 1)), _NAMES)
+    points = unary.permute(0, 2, 3, 1).reshape(n, h * w, labels)
+    terms: List[_Term] = []
+    compats: List[torch.Tensor] = []
+    for spec, compat, name, image_pixels in ((gaussian, gaussian_compat, "gaussian_compat", None),
+                                             (bilateral, bilateral_compat, "bilateral_compat", pixels)):
+        if spec is None:
+            continue
+        kind, values, _ = _compat_tensor(compat, name, labels, unary)
+        kernels = _kernels((h, w), spec[0], image_pixels, spec[1] or [], norm, threads)
+        terms.append(_Term(kernels, kind, values))
+        compats.append(terms[-1].compat)  # the symmetrized matrix: autograd takes it back to the values
+    cpp = None
+    if unary.dtype == torch.float32:
+        def cpp() -> Any:
+            energies = np.ascontiguousarray(points.detach().numpy()).reshape(n, h, w, labels)
+            return _core.dense_crf_images(pixels, [h, w], energies, False, 1e-5, gaussian, bilateral, norm,
+                                          iterations, threads, want_history=True)
+        if iterations == 0:
+            cpp = None
+    q = _MeanField.apply(points, terms, iterations, cpp, threads, *compats)
+    return q.reshape(n, h, w, labels).permute(0, 3, 1, 2)
+
+
+def _crf_compat_values(compat: Any) -> Any:
+    """A compat as _image_terms checks it (a tensor's values, detached)."""
+    return compat.detach().cpu().numpy() if isinstance(compat, torch.Tensor) else compat
