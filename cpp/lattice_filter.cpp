@@ -1,6 +1,7 @@
 #include "lattice_filter.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -18,7 +19,7 @@ int64_t blocks(int64_t n) { return (n + kBlock - 1) / kBlock; }
 
 template <class T>
 void lattice_filter(const Lattice& lattice, const T* in, T* out, int channels, bool transpose,
-                    const float* splat_scale, const float* slice_scale, int threads) {
+                    const T* splat_scale, const T* slice_scale, int threads) {
   if (transpose) std::swap(splat_scale, slice_scale);  // (S2 K S1)^T = S1 K^T S2
   const int64_t n = lattice.points(), m = lattice.vertices(), c = channels;
   const int d = lattice.dims(), per = d + 1;
@@ -29,7 +30,7 @@ void lattice_filter(const Lattice& lattice, const T* in, T* out, int channels, b
   std::vector<T> values(static_cast<size_t>((m + 1) * c), T(0)), blurred(values.size(), T(0));
   // Splat: point order, so that every vertex sums its points in the same order each time.
   for (int64_t i = 0; i < n; ++i) {
-    const T scale = splat_scale ? static_cast<T>(splat_scale[i]) : T(1);
+    const T scale = splat_scale ? splat_scale[i] : T(1);
     for (int r = 0; r < per; ++r) {
       const int64_t e = i * per + r;
       if (vertex[e] == m) continue;  // a vertex left out of the lattice (Lattice::self_weights)
@@ -66,25 +67,46 @@ void lattice_filter(const Lattice& lattice, const T* in, T* out, int channels, b
         const T* v = src + static_cast<int64_t>(vertex[e]) * c;
         for (int64_t k = 0; k < c; ++k) o[k] += w * v[k];
       }
-      const T outer = slice_scale ? static_cast<T>(slice_scale[i]) : T(1);
-      const T own = self ? static_cast<T>(self[i]) * (splat_scale ? static_cast<T>(splat_scale[i]) : T(1)) : T(0);
+      const T outer = slice_scale ? slice_scale[i] : T(1);
+      const T own = self ? static_cast<T>(self[i]) * (splat_scale ? splat_scale[i] : T(1)) : T(0);
       for (int64_t k = 0; k < c; ++k) o[k] = outer * (o[k] + own * in[i * c + k]);
     }
   });
 }
 
 template void lattice_filter<float>(const Lattice&, const float*, float*, int, bool, const float*, const float*, int);
-template void lattice_filter<double>(const Lattice&, const double*, double*, int, bool, const float*, const float*,
+template void lattice_filter<double>(const Lattice&, const double*, double*, int, bool, const double*, const double*,
                                      int);
 
 KernelBatch::KernelBatch(const float* features, int64_t kernels, int64_t n, int d, Normalization normalization,
                          int threads)
-    : points_(n), kernels_(static_cast<size_t>(kernels)) {
+    : points_(n),
+      before_(normalization == Normalization::symmetric || normalization == Normalization::before),
+      after_(normalization == Normalization::symmetric || normalization == Normalization::after),
+      kernels_(static_cast<size_t>(kernels)),
+      norm64_(static_cast<size_t>(before_ || after_ ? kernels : 0)) {
   const int all = resolve_threads(threads, std::numeric_limits<int64_t>::max());
   const bool across = kernels > 1 && kernels >= all;
   parallel_for(kernels, across ? all : 1, [&](int, int64_t b) {
     kernels_[b] = std::make_unique<PairwiseKernel>(features + b * n * d, n, d, normalization, across ? 1 : all);
+    if (norm64_.empty()) return;
+    std::vector<double> ones(static_cast<size_t>(n), 1.0), k1(static_cast<size_t>(n));
+    lattice_filter<double>(kernels_[b]->lattice(), ones.data(), k1.data(), 1, false, nullptr, nullptr,
+                           across ? 1 : all);
+    const bool symmetric = normalization == Normalization::symmetric;
+    for (double& v : k1) v = symmetric ? 1.0 / std::sqrt(v + 1e-20) : 1.0 / (v + 1e-20);
+    norm64_[b] = std::move(k1);
   });
+}
+
+template <>
+const float* KernelBatch::norm<float>(int64_t b) const {
+  return kernel(b).splat_scale() ? kernel(b).splat_scale() : kernel(b).slice_scale();
+}
+
+template <>
+const double* KernelBatch::norm<double>(int64_t b) const {
+  return norm64_.empty() ? nullptr : norm64_[norm64_.size() == 1 ? 0 : b].data();
 }
 
 template <class T>
@@ -96,9 +118,9 @@ void KernelBatch::filter(const T* in, T* out, int64_t batch, int channels, bool 
   const bool across = batch > 1 && batch >= all;
   const int64_t size = points_ * channels;
   parallel_for(batch, across ? all : 1, [&](int, int64_t b) {
-    const PairwiseKernel& k = kernel(b);
-    lattice_filter(k.lattice(), in + b * size, out + b * size, channels, transpose, k.splat_scale(), k.slice_scale(),
-                   across ? 1 : all);
+    const T* scale = norm<T>(b);
+    lattice_filter(kernel(b).lattice(), in + b * size, out + b * size, channels, transpose,
+                   before_ ? scale : nullptr, after_ ? scale : nullptr, across ? 1 : all);
   });
 }
 

@@ -18,10 +18,11 @@ namespace weaksup {
 // Scales are per point (null: 1). Deterministic; sums run in double for T = double.
 template <class T>
 void lattice_filter(const Lattice& lattice, const T* in, T* out, int channels, bool transpose,
-                    const float* splat_scale, const float* slice_scale, int threads);
+                    const T* splat_scale, const T* slice_scale, int threads);
 
 // One kernel per image of a batch (or one for all, when the features are the same for
-// every image: positions only), each normalized as densecrf normalizes it.
+// every image: positions only), each normalized as densecrf normalizes it: in float32 with
+// densecrf's norms (as dense_crf), in float64 with norms computed in float64.
 class KernelBatch {
  public:
   // features (kernels, n, d) row-major; kernels is 1 (shared by any batch) or the batch.
@@ -38,7 +39,12 @@ class KernelBatch {
 
  private:
   int64_t points_;
+  bool before_, after_;  // which side the norm scales (Normalization)
   std::vector<std::unique_ptr<PairwiseKernel>> kernels_;
+  std::vector<std::vector<double>> norm64_;  // per kernel, per point (empty: no normalization)
+
+  template <class T>
+  const T* norm(int64_t b) const;
 };
 
 }  // namespace weaksup

@@ -177,8 +177,9 @@ def _compat_tensor(value: Any, name: str, labels: int, like: torch.Tensor) -> Tu
         kind, _ = _crf._compat(value.detach().cpu().numpy(), labels, name)
         tensor = value.to(like.dtype).reshape(-1) if kind == _crf._POTTS else value.to(like.dtype)
         return kind, tensor, value.requires_grad
-    kind, values = _crf._compat(value, labels, name)
-    tensor = torch.as_tensor(values.astype(np.float64), dtype=like.dtype, device=like.device)
+    kind, _ = _crf._compat(value, labels, name)  # checks it
+    exact = np.asarray(value, dtype=np.float64).reshape(-1 if kind == _crf._POTTS else np.shape(value))
+    tensor = torch.as_tensor(exact, dtype=like.dtype, device=like.device)
     return kind, tensor, False
 
 
