@@ -118,11 +118,19 @@ void KernelBatch::filter(const T* in, T* out, int64_t batch, int channels, bool 
   const bool across = batch > 1 && batch >= all;
   const int64_t size = points_ * channels;
   parallel_for(batch, across ? all : 1, [&](int, int64_t b) {
-    const T* scale = norm<T>(b);
-    lattice_filter(kernel(b).lattice(), in + b * size, out + b * size, channels, transpose,
-                   before_ ? scale : nullptr, after_ ? scale : nullptr, across ? 1 : all);
+    filter_one(b, in + b * size, out + b * size, channels, transpose, across ? 1 : all);
   });
 }
+
+template <class T>
+void KernelBatch::filter_one(int64_t b, const T* in, T* out, int channels, bool transpose, int threads) const {
+  const T* scale = norm<T>(b);
+  lattice_filter(kernel(b).lattice(), in, out, channels, transpose, before_ ? scale : nullptr,
+                 after_ ? scale : nullptr, threads);
+}
+
+template void KernelBatch::filter_one<float>(int64_t, const float*, float*, int, bool, int) const;
+template void KernelBatch::filter_one<double>(int64_t, const double*, double*, int, bool, int) const;
 
 template void KernelBatch::filter<float>(const float*, float*, int64_t, int, bool, int) const;
 template void KernelBatch::filter<double>(const double*, double*, int64_t, int, bool, int) const;

@@ -33,6 +33,10 @@ class KernelBatch {
   template <class T>
   void filter(const T* in, T* out, int64_t batch, int channels, bool transpose, int threads) const;
 
+  // The same for image b alone: in, out (n, channels).
+  template <class T>
+  void filter_one(int64_t b, const T* in, T* out, int channels, bool transpose, int threads) const;
+
   int64_t kernels() const { return static_cast<int64_t>(kernels_.size()); }
   int64_t points() const { return points_; }
   const PairwiseKernel& kernel(int64_t b) const { return *kernels_[kernels_.size() == 1 ? 0 : b]; }

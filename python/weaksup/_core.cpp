@@ -13,6 +13,8 @@
 #include "dense_crf.hpp"
 #include "label_model.hpp"
 #include "lattice_filter.hpp"
+#include "mean_field_grad.hpp"
+#include "parallel.hpp"
 #include "simd.hpp"
 #include "wsol.hpp"
 
@@ -315,6 +317,84 @@ std::unique_ptr<KernelBatch> make_kernel_batch(const carray<float>& features, in
                                        threads);
 }
 
+// Mean-field over a batch with the kernels of KernelBatches (built once, shared with the
+// backward): unary energies (B, P, L); terms (KernelBatch, compat kind, float32 values).
+// Returns (q (B, P, L), history (B, iterations, P, L): the q each update starts from).
+py::tuple batch_mean_field(const carray<float>& unary, const py::list& terms, int iterations, int threads) {
+  const int64_t batch = unary.shape(0), points = unary.shape(1);
+  const int labels = static_cast<int>(unary.shape(2));
+  std::vector<std::pair<const KernelBatch*, Compatibility>> specs;
+  for (const py::handle& t : terms) {
+    auto tuple = t.cast<py::tuple>();
+    const auto values = tuple[2].cast<carray<float>>();
+    const auto* kernels = tuple[0].cast<const KernelBatch*>();
+    if (kernels->points() != points || (kernels->kernels() != 1 && kernels->kernels() != batch)) {
+      throw std::invalid_argument("internal: the kernels do not fit the unary's batch and points");
+    }
+    specs.emplace_back(kernels, Compatibility::make(tuple[1].cast<int>(), values.data(), labels));
+  }
+  carray<float> q({batch, points, static_cast<int64_t>(labels)});
+  carray<float> history({batch, static_cast<int64_t>(iterations), points, static_cast<int64_t>(labels)});
+  float* out = q.mutable_data();
+  float* h = history.mutable_data();
+  const float* u = unary.data();
+  {
+    py::gil_scoped_release release;
+    // As dense_crf_images: enough images, one per thread; few, one at a time on every thread.
+    const int all = resolve_threads(threads, std::numeric_limits<int64_t>::max());
+    const bool across = batch > 1 && batch >= all;
+    parallel_for(batch, across ? all : 1, [&](int, int64_t b) {
+      std::vector<PairwiseTerm> pairwise;
+      for (const auto& [kernels, compat] : specs) pairwise.push_back({&kernels->kernel(b), compat});
+      const int64_t size = points * labels;
+      mean_field(Unary{u + b * size}, points, labels, pairwise, iterations, out + b * size, across ? 1 : all,
+                 h + b * iterations * size);
+    });
+  }
+  return py::make_tuple(q, history);
+}
+
+// history (B, T, P, L), q and grad (B, P, L); terms (KernelBatch, compat kind, compat values
+// (symmetric for a matrix), whether its gradient is wanted) -> (grad_unary, [compat grad or None]).
+template <class T>
+py::tuple mean_field_grad(const carray<T>& history, const carray<T>& q, const carray<T>& grad, const py::list& terms,
+                          int threads) {
+  const int64_t batch = q.shape(0), points = q.shape(1);
+  const int labels = static_cast<int>(q.shape(2)), iterations = static_cast<int>(history.shape(1));
+  if (history.ndim() != 4 || history.shape(0) != batch || history.shape(2) != points || history.shape(3) != labels ||
+      grad.ndim() != 3 || grad.shape(0) != batch || grad.shape(1) != points || grad.shape(2) != labels) {
+    throw std::invalid_argument("internal: history (B, T, P, L), q and grad (B, P, L)");
+  }
+  std::vector<MeanFieldGradTerm<T>> specs;
+  std::vector<carray<T>> values;  // kept alive while the kernel runs
+  py::list compat_grads;
+  for (const py::handle& t : terms) {
+    auto tuple = t.cast<py::tuple>();
+    values.push_back(tuple[2].cast<carray<T>>());
+    const auto* kernels = tuple[0].cast<const KernelBatch*>();
+    if (kernels->points() != points || (kernels->kernels() != 1 && kernels->kernels() != batch)) {
+      throw std::invalid_argument("internal: the kernels do not fit the batch and points");
+    }
+    T* cg = nullptr;
+    if (tuple[3].cast<bool>()) {
+      carray<T> g(values.back().request().shape);
+      std::fill(g.mutable_data(), g.mutable_data() + g.size(), T(0));
+      cg = g.mutable_data();
+      compat_grads.append(g);
+    } else {
+      compat_grads.append(py::none());
+    }
+    specs.push_back({kernels, tuple[1].cast<int>(), values.back().data(), cg});
+  }
+  carray<T> grad_unary({batch, points, static_cast<int64_t>(labels)});
+  T* gu = grad_unary.mutable_data();
+  {
+    py::gil_scoped_release release;
+    mean_field_backward(history.data(), q.data(), grad.data(), batch, iterations, points, labels, specs, gu, threads);
+  }
+  return py::make_tuple(grad_unary, compat_grads);
+}
+
 // values (B, n, C) float32 / float64 -> the same shape and dtype.
 template <class T>
 carray<T> batch_filter(const KernelBatch& kernels, const carray<T>& values, bool transpose, int threads) {
@@ -474,6 +554,12 @@ PYBIND11_MODULE(_core, m) {
         py::arg("unary").noconvert(), py::arg("probabilities"), py::arg("clip"), py::arg("gaussian"),
         py::arg("bilateral"), py::arg("normalization"),
         py::arg("iterations"), py::arg("threads"), py::arg("want_history") = false);
+  m.def("batch_mean_field", &batch_mean_field, py::arg("unary").noconvert(), py::arg("terms"), py::arg("iterations"),
+        py::arg("threads"));
+  m.def("mean_field_backward", &mean_field_grad<float>, py::arg("history").noconvert(), py::arg("q").noconvert(),
+        py::arg("grad").noconvert(), py::arg("terms"), py::arg("threads"));
+  m.def("mean_field_backward", &mean_field_grad<double>, py::arg("history").noconvert(), py::arg("q").noconvert(),
+        py::arg("grad").noconvert(), py::arg("terms"), py::arg("threads"));
   m.def("image_features", &features_of_image, py::arg("spatial"), py::arg("sigma"), py::arg("image").noconvert(),
         py::arg("color_sigma"));
   py::class_<KernelBatch>(m, "KernelBatch")

@@ -184,22 +184,21 @@ def _compat_tensor(value: Any, name: str, labels: int, like: torch.Tensor) -> Tu
 
 
 class _MeanField(torch.autograd.Function):
-    """minus_unary-free form: unary (B, P, L) energies -> Q_T (B, P, L); compats are the
-    terms' compat tensors (for their gradients); see crf_mean_field."""
+    """unary (B, P, L) energies -> Q_T (B, P, L); ``compats`` are the terms' compat tensors
+    (inputs, for their gradients). The backward is _core.mean_field_backward."""
 
     @staticmethod
     def forward(ctx: Any, unary: torch.Tensor, terms: List[_Term], iterations: int, cpp: Any, threads: int,
                 *compats: torch.Tensor) -> torch.Tensor:
-        if cpp is not None:  # float32: the kernel dense_crf runs, which also gives each iteration's start
-            q, history = cpp()
-            q, history = torch.from_numpy(q), torch.from_numpy(history).transpose(0, 1)
+        if cpp is not None:  # float32: dense_crf's kernel, which also gives each iteration's start
+            q, history = (torch.from_numpy(a) for a in cpp())
         else:
             q = torch.softmax(-unary, dim=-1)
             steps = []
             for _ in range(iterations):
                 steps.append(q)
                 q = torch.softmax(-unary - sum(t.energy(_apply(t.kernels, q, False, threads)) for t in terms), dim=-1)
-            history = torch.stack(steps) if steps else q.new_empty((0,) + q.shape)
+            history = torch.stack(steps, dim=1) if steps else q.new_empty((q.shape[0], 0) + q.shape[1:])
         ctx.terms, ctx.threads = terms, threads
         ctx.save_for_backward(q, history)
         return q
@@ -208,43 +207,12 @@ class _MeanField(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> Any:
         q, history = ctx.saved_tensors
         terms: List[_Term] = ctx.terms
-        need_compat = [t.compat.requires_grad for t in terms]
-        compat_grads = [torch.zeros_like(t.compat) if need else None for t, need in zip(terms, need_compat)]
-        grad_unary = torch.zeros_like(q)
-        out = q
-        for step in range(history.shape[0] - 1, -1, -1):
-            start = history[step]
-            g_energy = out * (grad - (grad * out).sum(dim=-1, keepdim=True))  # through the softmax
-            grad_unary -= g_energy
-            grad = torch.zeros_like(start)
-            for i, t in enumerate(terms):
-                g_filtered = _energy_transpose(t, -g_energy)  # A = -U - mu(F)
-                grad += _apply(t.kernels, g_filtered, True, ctx.threads)
-                if need_compat[i]:
-                    filtered = _apply(t.kernels, start, False, ctx.threads)
-                    compat_grads[i] += _compat_grad(t, -g_energy, filtered)
-            out = start
-        grad_unary -= out * (grad - (grad * out).sum(dim=-1, keepdim=True))  # Q_0 = softmax(-U)
-        return (grad_unary, None, None, None, None, *compat_grads)
-
-
-def _energy_transpose(term: _Term, g: torch.Tensor) -> torch.Tensor:
-    """The gradient of mu(F) with respect to F, given g = dL / d mu(F)."""
-    with torch.no_grad():
-        if term.kind == _crf._POTTS:
-            return -term.compat[0] * g
-        if term.kind == _crf._DIAGONAL:
-            return g * term.compat
-        return g @ term.compat
-
-
-def _compat_grad(term: _Term, g: torch.Tensor, filtered: torch.Tensor) -> torch.Tensor:
-    """dL / d(compat values) given g = dL / d mu(F) and F."""
-    if term.kind == _crf._POTTS:
-        return -(g * filtered).sum().reshape(1)
-    if term.kind == _crf._DIAGONAL:
-        return (g * filtered).sum(dim=(0, 1))
-    return torch.einsum("bpi,bpj->ij", filtered, g)  # d(F W)/dW; the symmetrization's own graph follows
+        native = [(t.kernels, t.kind, t.compat.detach().numpy(), bool(t.compat.requires_grad)) for t in terms]
+        grad_unary, compat_grads = _core.mean_field_backward(
+            history.numpy(), q.numpy(), np.ascontiguousarray(grad.detach().numpy(), dtype=history.numpy().dtype),
+            native, ctx.threads)
+        return (torch.from_numpy(grad_unary), None, None, None, None,
+                *(None if g is None else torch.from_numpy(g) for g in compat_grads))
 
 
 def crf_mean_field(unary: torch.Tensor, images: torch.Tensor, iterations: int = 10, *,
@@ -289,24 +257,30 @@ def crf_mean_field(unary: torch.Tensor, images: torch.Tensor, iterations: int = 
         bilateral_sigma, color_sigma, None if bilateral_compat is None else _crf_compat_values(bilateral_compat),
         lambda: np.abs(pixels).max(axis=(0, 1)), _NAMES)
     points = unary.permute(0, 2, 3, 1).reshape(n, h * w, labels)
+    specs = [(spec, compat, name, image_pixels) for spec, compat, name, image_pixels in
+             ((gaussian, gaussian_compat, "gaussian_compat", None), (bilateral, bilateral_compat, "bilateral_compat",
+                                                                    pixels)) if spec is not None]
+    wants_grad = torch.is_grad_enabled() and (
+        unary.requires_grad or any(isinstance(c, torch.Tensor) and c.requires_grad for _, c, _, _ in specs))
+    if unary.dtype == torch.float32 and iterations > 0 and not wants_grad:  # inference: dense_crf itself
+        energies = np.ascontiguousarray(points.detach().numpy()).reshape(n, h, w, labels)
+        q = torch.from_numpy(_core.dense_crf_images(pixels, [h, w], energies, False, 1e-5, gaussian, bilateral,
+                                                    norm, iterations, threads))
+        return q.reshape(n, h, w, labels).permute(0, 3, 1, 2)
     terms: List[_Term] = []
     compats: List[torch.Tensor] = []
-    for spec, compat, name, image_pixels in ((gaussian, gaussian_compat, "gaussian_compat", None),
-                                             (bilateral, bilateral_compat, "bilateral_compat", pixels)):
-        if spec is None:
-            continue
+    native = []  # (kernels, kind, float32 values): the terms as batch_mean_field takes them
+    for spec, compat, name, image_pixels in specs:
         kind, values, _ = _compat_tensor(compat, name, labels, unary)
         kernels = _kernels((h, w), spec[0], image_pixels, spec[1] or [], norm, threads)
         terms.append(_Term(kernels, kind, values))
         compats.append(terms[-1].compat)  # the symmetrized matrix: autograd takes it back to the values
+        native.append((kernels, kind, spec[3]))
     cpp = None
-    if unary.dtype == torch.float32:
-        def cpp() -> Any:
-            energies = np.ascontiguousarray(points.detach().numpy()).reshape(n, h, w, labels)
-            return _core.dense_crf_images(pixels, [h, w], energies, False, 1e-5, gaussian, bilateral, norm,
-                                          iterations, threads, want_history=True)
-        if iterations == 0:
-            cpp = None
+    if unary.dtype == torch.float32 and iterations > 0:
+        def cpp() -> Any:  # the kernel dense_crf runs, on the kernels the backward uses
+            energies = np.ascontiguousarray(points.detach().numpy())
+            return _core.batch_mean_field(energies, native, iterations, threads)
     q = _MeanField.apply(points, terms, iterations, cpp, threads, *compats)
     return q.reshape(n, h, w, labels).permute(0, 3, 1, 2)
 
