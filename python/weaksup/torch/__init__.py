@@ -7,3 +7,7 @@ try:
     import torch as _torch  # noqa: F401
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("weaksup.torch needs PyTorch: pip install torch") from e
+
+from ._sec import constrain_loss, constrain_target, expand_loss, kl_to_target, rank_pooling, seed_loss
+
+__all__ = ["seed_loss", "expand_loss", "constrain_loss", "constrain_target", "kl_to_target", "rank_pooling"]
