@@ -15,6 +15,7 @@
 #include "lattice_filter.hpp"
 #include "mean_field_grad.hpp"
 #include "parallel.hpp"
+#include "rank_pooling.hpp"
 #include "simd.hpp"
 #include "wsol.hpp"
 
@@ -509,6 +510,35 @@ py::tuple marginal_of_classes(const VotePatterns& vp, const carray<double>& weig
   return py::make_tuple(marginal, hessian, log_likelihood);
 }
 
+// values (rows, n) and one decay per row -> (G (rows,), order (rows, n)).
+template <class T>
+py::tuple rank_pool(const carray<T>& values, const carray<double>& q, int threads) {
+  if (values.ndim() != 2 || q.ndim() != 1 || q.shape(0) != values.shape(0))
+    throw std::invalid_argument("internal: rank_pool needs values (rows, n) and q (rows,)");
+  const int64_t rows = values.shape(0), n = values.shape(1);
+  carray<T> out(rows);
+  carray<int64_t> order({rows, n});
+  {
+    py::gil_scoped_release release;
+    rank_pool_forward<T>(values.data(), rows, n, q.data(), out.mutable_data(), order.mutable_data(), threads);
+  }
+  return py::make_tuple(out, order);
+}
+
+template <class T>
+carray<T> rank_pool_grad(const carray<T>& grad, const carray<int64_t>& order, const carray<double>& q, int threads) {
+  if (order.ndim() != 2 || grad.ndim() != 1 || q.ndim() != 1 || grad.shape(0) != order.shape(0) ||
+      q.shape(0) != order.shape(0))
+    throw std::invalid_argument("internal: rank_pool_grad needs grad (rows,), order (rows, n) and q (rows,)");
+  const int64_t rows = order.shape(0), n = order.shape(1);
+  carray<T> out({rows, n});
+  {
+    py::gil_scoped_release release;
+    rank_pool_backward<T>(grad.data(), order.data(), rows, n, q.data(), out.mutable_data(), threads);
+  }
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -595,4 +625,10 @@ PYBIND11_MODULE(_core, m) {
         py::arg("bias").noconvert(), py::arg("rules").noconvert(), py::arg("threads"));
   m.def("class_marginal", &marginal_of_classes, py::arg("patterns"), py::arg("weights").noconvert(),
         py::arg("bias").noconvert(), py::arg("threads"));
+  m.def("rank_pool", &rank_pool<float>, py::arg("values").noconvert(), py::arg("q").noconvert(), py::arg("threads"));
+  m.def("rank_pool", &rank_pool<double>, py::arg("values").noconvert(), py::arg("q").noconvert(), py::arg("threads"));
+  m.def("rank_pool_grad", &rank_pool_grad<float>, py::arg("grad").noconvert(), py::arg("order").noconvert(),
+        py::arg("q").noconvert(), py::arg("threads"));
+  m.def("rank_pool_grad", &rank_pool_grad<double>, py::arg("grad").noconvert(), py::arg("order").noconvert(),
+        py::arg("q").noconvert(), py::arg("threads"));
 }

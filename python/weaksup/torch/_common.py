@@ -84,3 +84,24 @@ def spatial_match(a: torch.Tensor, a_name: str, b: torch.Tensor, b_name: str,
     if any(a.shape[i] != b.shape[i] for i in axes):
         raise ValueError(f"{a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)} must agree on the batch and "
                          f"spatial axes {axes}")
+
+
+def dtype_in(x: torch.Tensor, name: str, allowed: Sequence[torch.dtype], meaning: str) -> None:
+    """x's dtype is one of ``allowed``; ``meaning`` says what they are (e.g. "uint8 or float")."""
+    if x.dtype not in tuple(allowed):
+        raise TypeError(f"{name} must be {meaning}, got {x.dtype}")
+
+
+BINARY_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64) + FLOATS
+
+
+def binary(x: torch.Tensor, name: str, meaning: str) -> torch.Tensor:
+    """x holds only 0 and 1 (bool, integer or float; not NaN): returned as a bool tensor."""
+    dtype_in(x, name, BINARY_DTYPES, f"bool, integer or float 0/1 {meaning}")
+    if x.dtype == torch.bool:
+        return x
+    with torch.no_grad():
+        mask = x != 0  # NaN too: it is != 0 and != 1, so refused below
+        if not bool((x[mask] == 1).all()):
+            raise ValueError(f"{name} must hold only 0 and 1 ({meaning}), got other values")
+    return mask
