@@ -7,3 +7,7 @@ try:
     import torch as _torch  # noqa: F401
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("weaksup.torch needs PyTorch: pip install torch") from e
+
+from ._growing import region_growing, region_growing_crf
+
+__all__ = ["region_growing", "region_growing_crf"]

@@ -84,3 +84,20 @@ def spatial_match(a: torch.Tensor, a_name: str, b: torch.Tensor, b_name: str,
     if any(a.shape[i] != b.shape[i] for i in axes):
         raise ValueError(f"{a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)} must agree on the batch and "
                          f"spatial axes {axes}")
+
+
+def binary(x: Any, name: str, meaning: str) -> torch.Tensor:
+    """x, a tensor of 0 / 1 values (bool, integer or floating dtype), as uint8: a view
+    without copying for bool and uint8."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor ({meaning}), got {type(x).__name__}; "
+                        f"convert it with torch.as_tensor")
+    if x.dtype.is_complex:
+        raise TypeError(f"{name} must hold 0 / 1 values of a real or bool dtype ({meaning}), got {x.dtype}")
+    if x.dtype == torch.bool:
+        return x.view(torch.uint8)
+    with torch.no_grad():
+        if x.numel() and not bool(((x == 0) | (x == 1)).all()):
+            bad = x[(x != 0) & (x != 1)].flatten()[0].item()
+            raise ValueError(f"{name} must hold only 0 and 1 ({meaning}), got {bad!r}")
+    return x if x.dtype == torch.uint8 else x.detach().to(torch.uint8)
