@@ -16,6 +16,7 @@
 #include "mean_field_grad.hpp"
 #include "parallel.hpp"
 #include "rank_pooling.hpp"
+#include "region_growing.hpp"
 #include "simd.hpp"
 #include "wsol.hpp"
 
@@ -407,6 +408,25 @@ carray<T> batch_filter(const KernelBatch& kernels, const carray<T>& values, bool
   T* o = out.mutable_data();
   py::gil_scoped_release release;
   kernels.filter(values.data(), o, values.shape(0), static_cast<int>(values.shape(2)), transpose, threads);
+// DSRG's region growing: probs (B, C, H, W), seeds uint8 (B, C, H, W) 0/1, present uint8
+// (B, C) or None -> grown seeds uint8 (B, C, H, W).
+template <class T>
+carray<uint8_t> grow_regions(const carray<T>& probs, const carray<uint8_t>& seeds,
+                             const std::optional<carray<uint8_t>>& present, double fg_threshold,
+                             double bg_threshold, int threads) {
+  if (probs.ndim() != 4 || seeds.ndim() != 4) throw std::invalid_argument("internal: probs and seeds must be 4-D");
+  for (int k = 0; k < 4; ++k) {
+    if (probs.shape(k) != seeds.shape(k)) throw std::invalid_argument("internal: probs and seeds differ in shape");
+  }
+  const int64_t batch = probs.shape(0), classes = probs.shape(1);
+  if (present && (present->ndim() != 2 || present->shape(0) != batch || present->shape(1) != classes)) {
+    throw std::invalid_argument("internal: present must be (B, C)");
+  }
+  carray<uint8_t> out({batch, classes, static_cast<int64_t>(probs.shape(2)), static_cast<int64_t>(probs.shape(3))});
+  const uint8_t* p = present ? present->data() : nullptr;
+  py::gil_scoped_release release;
+  region_growing<T>(probs.data(), seeds.data(), p, batch, classes, probs.shape(2), probs.shape(3), fg_threshold,
+                    bg_threshold, out.mutable_data(), threads);
   return out;
 }
 
@@ -545,6 +565,10 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "weaksup C++ kernels (private; use the weaksup package)";
   m.def("label", &label, py::arg("mask").noconvert(), py::arg("connectivity"), py::arg("want_labels"),
         py::arg("want_stats"), py::arg("threads"), py::arg("wide") = false);
+  m.def("region_growing", &grow_regions<float>, py::arg("probs").noconvert(), py::arg("seeds").noconvert(),
+        py::arg("present").noconvert(), py::arg("fg_threshold"), py::arg("bg_threshold"), py::arg("threads"));
+  m.def("region_growing", &grow_regions<double>, py::arg("probs").noconvert(), py::arg("seeds").noconvert(),
+        py::arg("present").noconvert(), py::arg("fg_threshold"), py::arg("bg_threshold"), py::arg("threads"));
   m.def("cam_to_boxes", &cam_to_boxes<float>, py::arg("cams").noconvert(), py::arg("threshold"),
         py::arg("normalization"), py::arg("connectivity"), py::arg("threads"));
   m.def("cam_to_boxes", &cam_to_boxes<double>, py::arg("cams").noconvert(), py::arg("threshold"),

@@ -28,6 +28,10 @@ def label(
     mask: npt.NDArray[np.uint8], connectivity: int, want_labels: bool, want_stats: bool, threads: int,
     wide: bool = False,
 ) -> Union[_LabelOut, _LabelStatsOut]: ...
+def region_growing(
+    probs: Union[npt.NDArray[np.float32], npt.NDArray[np.float64]], seeds: npt.NDArray[np.uint8],
+    present: Optional[npt.NDArray[np.uint8]], fg_threshold: float, bg_threshold: float, threads: int,
+) -> npt.NDArray[np.uint8]: ...
 @overload
 def cam_to_boxes(
     cams: npt.NDArray[np.float32], threshold: float, normalization: int, connectivity: int, threads: int

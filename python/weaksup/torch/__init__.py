@@ -9,7 +9,8 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("weaksup.torch needs PyTorch: pip install torch") from e
 
 from ._crf import crf_mean_field, dense_crf_loss  # noqa: E402
+from ._growing import region_growing, region_growing_crf  # noqa: E402
 from ._sec import constrain_loss, constrain_target, expand_loss, kl_to_target, rank_pooling, seed_loss  # noqa: E402
 
 __all__ = ["seed_loss", "expand_loss", "constrain_loss", "constrain_target", "kl_to_target", "rank_pooling",
-           "crf_mean_field", "dense_crf_loss"]
+           "region_growing", "region_growing_crf", "crf_mean_field", "dense_crf_loss"]

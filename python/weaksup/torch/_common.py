@@ -95,8 +95,12 @@ def dtype_in(x: torch.Tensor, name: str, allowed: Sequence[torch.dtype], meaning
 BINARY_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64) + FLOATS
 
 
-def binary(x: torch.Tensor, name: str, meaning: str) -> torch.Tensor:
-    """x holds only 0 and 1 (bool, integer or float; not NaN): returned as a bool tensor."""
+def binary(x: Any, name: str, meaning: str) -> torch.Tensor:
+    """x, a tensor holding only 0 and 1 (bool, integer or float; not NaN), as a bool tensor
+    (x itself when bool)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor ({meaning}), got {type(x).__name__}; "
+                        f"convert it with torch.as_tensor")
     dtype_in(x, name, BINARY_DTYPES, f"bool, integer or float 0/1 {meaning}")
     if x.dtype == torch.bool:
         return x
