@@ -408,6 +408,9 @@ carray<T> batch_filter(const KernelBatch& kernels, const carray<T>& values, bool
   T* o = out.mutable_data();
   py::gil_scoped_release release;
   kernels.filter(values.data(), o, values.shape(0), static_cast<int>(values.shape(2)), transpose, threads);
+  return out;
+}
+
 // DSRG's region growing: probs (B, C, H, W), seeds uint8 (B, C, H, W) 0/1, present uint8
 // (B, C) or None -> grown seeds uint8 (B, C, H, W).
 template <class T>
