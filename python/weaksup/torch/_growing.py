@@ -19,6 +19,7 @@ may require grad (the network's output) and is read detached.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -55,10 +56,8 @@ def region_growing(probs: Any, seeds: Any, image_labels: Any = None, fg_threshol
         NumPy array out.
     """
     if isinstance(probs, np.ndarray):
-        as_torch = [torch.from_numpy(np.asarray(a)) if isinstance(a, np.ndarray) else a
-                    for a in (probs, seeds, image_labels)]
-        out = region_growing(*as_torch, fg_threshold, bg_threshold, threads=threads)
-        return out.numpy()
+        probs, seeds, image_labels = _from_numpy(probs, seeds, image_labels)
+        return region_growing(probs, seeds, image_labels, fg_threshold, bg_threshold, threads=threads).numpy()
     probs, seeds_u8, present, fg, bg = _checked(probs, seeds, image_labels, fg_threshold, bg_threshold)
     threads = _arrays.check_threads(threads)
     if probs.is_cuda:
@@ -93,8 +92,7 @@ def region_growing_crf(probs: Any, images: Any, seeds: Any, image_labels: Any = 
     """
     numpy_in = isinstance(probs, np.ndarray)
     if numpy_in:
-        probs = torch.from_numpy(probs)
-        images = torch.from_numpy(np.asarray(images)) if isinstance(images, np.ndarray) else images
+        probs, images, seeds, image_labels = _from_numpy(probs, images, seeds, image_labels)
     p = _common.tensor(probs, "probs", 4, meaning="(B, C, H, W) probabilities").detach()
     _common.probabilities(p, "probs", dim=1)
     img = _common.tensor(images, "images", 4, floating=False, meaning="(B, H, W, 3) colours")
@@ -111,6 +109,15 @@ def region_growing_crf(probs: Any, images: Any, seeds: Any, image_labels: Any = 
     q = q / q.sum(dim=1, keepdim=True)
     out = region_growing(q, seeds, image_labels, fg_threshold, bg_threshold, threads=threads)
     return out.numpy() if numpy_in else out
+
+
+def _from_numpy(*arrays: Any) -> Tuple[Any, ...]:
+    """NumPy arguments as torch tensors on the same memory (others as they are): the NumPy
+    entry points share the torch validation."""
+    with warnings.catch_warnings():  # read-only arrays: the kernels only read them
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        return tuple(torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+                     for a in arrays)
 
 
 def _checked(probs: Any, seeds: Any, image_labels: Any, fg_threshold: Any, bg_threshold: Any
