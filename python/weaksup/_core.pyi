@@ -128,7 +128,33 @@ def dense_crf_images(
     normalization: int,
     iterations: int,
     threads: int,
+    want_history: bool = False,
+) -> Any: ...  # q (B, P, L); with want_history, (q, history (B, iterations, P, L))
+def image_features(
+    spatial: List[int], sigma: List[float], image: Optional[npt.NDArray[np.float32]], color_sigma: List[float]
 ) -> npt.NDArray[np.float32]: ...
+
+class KernelBatch:
+    """One normalized lattice kernel per image, or one for all (cpp/lattice_filter.hpp)."""
+    def __init__(self, features: npt.NDArray[np.float32], normalization: int, threads: int) -> None: ...
+    @property
+    def kernels(self) -> int: ...
+    @property
+    def points(self) -> int: ...
+    @overload
+    def filter(self, values: npt.NDArray[np.float32], transpose: bool,  # type: ignore[overload-overlap]
+               threads: int) -> npt.NDArray[np.float32]: ...
+    @overload
+    def filter(self, values: npt.NDArray[np.float64], transpose: bool, threads: int) -> npt.NDArray[np.float64]: ...
+
+def batch_mean_field(
+    unary: npt.NDArray[np.float32], terms: List[Tuple[KernelBatch, int, npt.NDArray[np.float32]]], iterations: int,
+    threads: int,
+) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+def mean_field_backward(
+    history: npt.NDArray[Any], q: npt.NDArray[Any], grad: npt.NDArray[Any],
+    terms: List[Tuple[KernelBatch, int, npt.NDArray[Any], bool]], threads: int,
+) -> Tuple[npt.NDArray[Any], List[Optional[npt.NDArray[Any]]]]: ...
 
 class VotePatterns:
     """Distinct rows of a label matrix with their counts (see cpp/label_model.hpp)."""
@@ -167,7 +193,7 @@ def class_marginal(
     patterns: VotePatterns, weights: npt.NDArray[np.float64], bias: npt.NDArray[np.float64], threads: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]: ...
 @overload
-def rank_pool(
+def rank_pool(  # type: ignore[overload-overlap]
     values: npt.NDArray[np.float32], q: npt.NDArray[np.float64], threads: int
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
 @overload
@@ -175,7 +201,7 @@ def rank_pool(
     values: npt.NDArray[np.float64], q: npt.NDArray[np.float64], threads: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
 @overload
-def rank_pool_grad(
+def rank_pool_grad(  # type: ignore[overload-overlap]
     grad: npt.NDArray[np.float32], order: npt.NDArray[np.int64], q: npt.NDArray[np.float64], threads: int
 ) -> npt.NDArray[np.float32]: ...
 @overload

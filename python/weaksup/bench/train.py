@@ -91,7 +91,8 @@ def pydensecrf_filter(images: np.ndarray, values: np.ndarray, sigma_rgb: float, 
         d.addPairwiseBilateral(sxy=sigma_xy, srgb=sigma_rgb, rgbim=rgb, compat=1.0, kernel=dcrf.DIAG_KERNEL,
                                normalization=dcrf.NO_NORMALIZATION)
         q = np.array(d.inference(1), dtype=np.float64)
-        return np.log(q[1] / q[0]) - a
+        ratio: np.ndarray = np.log(q[1] / q[0]) - a
+        return ratio
 
     out = np.empty_like(values, dtype=np.float32)
     for b in range(n):

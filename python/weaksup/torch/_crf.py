@@ -51,7 +51,7 @@ def _kernels(spatial: Tuple[int, int], sigma: Sequence[float], pixels: Optional[
     return _core.KernelBatch(features, normalization, threads)
 
 
-class _Filter(torch.autograd.Function):
+class _Filter(torch.autograd.Function):  # type: ignore[misc]  # torch is untyped here
     """values (B, P, C) -> K values with a KernelBatch K; backward: K^T."""
 
     @staticmethod
@@ -183,7 +183,7 @@ def _compat_tensor(value: Any, name: str, labels: int, like: torch.Tensor) -> Tu
     return kind, tensor, False
 
 
-class _MeanField(torch.autograd.Function):
+class _MeanField(torch.autograd.Function):  # type: ignore[misc]  # torch is untyped here
     """unary (B, P, L) energies -> Q_T (B, P, L); ``compats`` are the terms' compat tensors
     (inputs, for their gradients). The backward is _core.mean_field_backward."""
 

@@ -52,7 +52,7 @@ def seed_loss(probs: torch.Tensor, cues: torch.Tensor) -> torch.Tensor:
     return -(log_p.sum(dim=(1, 2, 3)) / count).mean()
 
 
-class _RankPool(torch.autograd.Function):
+class _RankPool(torch.autograd.Function):  # type: ignore[misc]  # torch is untyped here
     """G per row of values (rows, n), q (rows,) float64 on the CPU: the C++ kernel for
     CPU tensors, or (torch_sort, any device: CUDA tensors stay there) a batched
     torch.sort."""
@@ -75,7 +75,7 @@ class _RankPool(torch.autograd.Function):
         return (ranked * weights).sum(dim=1)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @torch.autograd.function.once_differentiable  # type: ignore[untyped-decorator]
     def backward(ctx: Any, grad: torch.Tensor) -> Tuple[torch.Tensor, None, None, None]:
         order, saved = ctx.saved_tensors
         if ctx.on_cpu:
