@@ -25,6 +25,8 @@ from ._report import Report
 from .crf import have, soft_segmentation, synthetic_image
 
 SECTION = "train"
+DESCRIPTION = ("training-loop ops with gradients (weaksup.torch): rloss's dense-CRF loss vs rloss / pydensecrf2, "
+               "differentiable mean-field forward + backward")
 RLOSS_FILES = ("pytorch/wrapper/bilateralfilter/bilateralfilter.cpp", "pytorch/wrapper/bilateralfilter/permutohedral.cpp")
 # Calls rloss's batch filter through a C symbol, so that no SWIG wrapper is needed.
 _SHIM = """#include "bilateralfilter.hpp"
@@ -191,3 +193,7 @@ def run(report: Report, mode: str = "default", repeat: int = 5) -> List[str]:
         w.time("forward keeping each Q_t", forward_for_grad, repeat)
         w.time("forward + backward", forward_backward, repeat, note="speedup < 1: the backward's cost")
     return missing
+
+
+def run_gpu(report: Report, mode: str = "default") -> None:
+    """No GPU rows yet: the lattice ops of weaksup.torch run on the CPU."""
