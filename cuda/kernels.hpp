@@ -49,6 +49,13 @@ void box_correct(const uint8_t* quantized, int64_t batch, int64_t height, int64_
                  const double* iou_thresholds, int64_t n_iou, bool multi_contour, uint8_t* correct,
                  int64_t* boxes_v1, void* stream);
 
+// region_growing of cpp/region_growing.hpp: probs (batch, classes, height, width) of
+// `dtype`, seeds uint8 (same shape, 0 / 1), present uint8 (batch, classes) or nullptr ->
+// out uint8 (same shape). Only queues work on the stream; equals the CPU bit for bit.
+void region_growing(const void* probs, int dtype, const uint8_t* seeds, const uint8_t* present, int64_t batch,
+                    int64_t classes, int64_t height, int64_t width, double fg_threshold, double bg_threshold,
+                    uint8_t* out, void* stream);
+
 // A pairwise term of dense_crf_images (as ImageCrfParams in cpp/dense_crf.hpp).
 struct CrfTerm {
   bool enabled = false;

@@ -97,6 +97,19 @@ PYBIND11_MODULE(_cuda, m) {
       py::arg("stream"));
 
   m.def(
+      "region_growing",
+      [](uintptr_t probs, int dtype, uintptr_t seeds, uintptr_t present, int64_t batch, int64_t classes,
+         int64_t height, int64_t width, double fg_threshold, double bg_threshold, uintptr_t out, uintptr_t stream) {
+        gpu::region_growing(ptr<const void>(probs), dtype, ptr<const uint8_t>(seeds), ptr<const uint8_t>(present),
+                            batch, classes, height, width, fg_threshold, bg_threshold, ptr<uint8_t>(out),
+                            stream_of(stream));
+      },
+      release(), py::arg("probs_ptr"), py::arg("dtype"), py::arg("seeds_ptr"), py::arg("present_ptr"),
+      py::arg("batch"), py::arg("classes"), py::arg("height"), py::arg("width"), py::arg("fg_threshold"),
+      py::arg("bg_threshold"), py::arg("out_ptr"), py::arg("stream"),
+      "present_ptr 0: every class present.");
+
+  m.def(
       "quantize_scoremaps",
       [](uintptr_t maps, int dtype, int64_t batch, int64_t pixels, bool normalize, uintptr_t out,
          uintptr_t stream) {

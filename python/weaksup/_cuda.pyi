@@ -12,6 +12,10 @@ def cam_to_boxes(
     cams_ptr: int, dtype: int, batch: int, height: int, width: int, threshold: float, normalization: int,
     connectivity: int, boxes_ptr: int, stream: int,
 ) -> None: ...
+def region_growing(
+    probs_ptr: int, dtype: int, seeds_ptr: int, present_ptr: int, batch: int, classes: int, height: int, width: int,
+    fg_threshold: float, bg_threshold: float, out_ptr: int, stream: int,
+) -> None: ...
 def quantize_scoremaps(
     maps_ptr: int, dtype: int, batch: int, pixels: int, normalize: bool, out_ptr: int, stream: int
 ) -> None: ...

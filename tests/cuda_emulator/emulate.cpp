@@ -25,6 +25,7 @@
 #include "dense_crf.hpp"
 #include "kernels.hpp"
 #include "label_model.hpp"
+#include "region_growing.hpp"
 #include "wsol.hpp"
 
 using namespace weaksup;
@@ -611,6 +612,41 @@ void test_label_model(int iter) {
   }
 }
 
+// DSRG's region growing: smooth random maps (regions of every size), sparse seeds that
+// sometimes overlap, coarse probabilities (ties), image labels or none.
+template <class T>
+void test_region_growing(int iter) {
+  int64_t h, w;
+  random_shape(h, w);
+  const int64_t batch = randint(1, 3), classes = randint(1, 6), plane = h * w;
+  std::vector<T> probs(batch * classes * plane);
+  std::vector<uint8_t> seeds(probs.size()), present(batch * classes);
+  const double rate = uni() * 0.2;
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t c = 0; c < classes; ++c) {
+      const auto f = field(h, w, static_cast<int>(randint(0, 2)));
+      for (int64_t i = 0; i < plane; ++i) {
+        probs[(b * classes + c) * plane + i] = static_cast<T>(std::round(std::exp(4 * f[i]) * 4));
+        seeds[(b * classes + c) * plane + i] = uni() < rate;
+      }
+      present[b * classes + c] = c == 0 || uni() < 0.6;
+    }
+    for (int64_t i = 0; i < plane; ++i) {  // normalize over classes
+      T sum = 0;
+      for (int64_t c = 0; c < classes; ++c) sum += probs[(b * classes + c) * plane + i];
+      for (int64_t c = 0; c < classes; ++c) probs[(b * classes + c) * plane + i] /= sum;
+    }
+  }
+  const double fg = uni(), bg = uni();
+  const uint8_t* labels = uni() < 0.5 ? present.data() : nullptr;
+  std::vector<uint8_t> cpu(probs.size()), gpu(probs.size(), 7);
+  region_growing<T>(probs.data(), seeds.data(), labels, batch, classes, h, w, fg, bg, cpu.data(), 1);
+  gpu::region_growing(probs.data(), sizeof(T) == 4 ? gpu::kFloat32 : gpu::kFloat64, seeds.data(), labels, batch,
+                      classes, h, w, fg, bg, gpu.data(), nullptr);
+  EXPECT(cpu == gpu, "region_growing: iter %d (%lldx%lldx%lldx%lld)", iter, (long long)batch, (long long)classes,
+         (long long)h, (long long)w);
+}
+
 // Empty images: nothing to label, every mask empty.
 void test_empty() {
   for (int64_t h : {0, 3}) {
@@ -624,6 +660,7 @@ void test_empty() {
     gpu::cam_to_boxes(nullptr, gpu::kFloat32, batch, h, w, 0.5, 2, 4, boxes.data(), nullptr);
     EXPECT(boxes == std::vector<int64_t>(4 * batch, -1), "empty: cam_boxes");
     gpu::quantize_scoremaps(nullptr, gpu::kFloat64, batch, 0, true, nullptr, nullptr);
+    gpu::region_growing(nullptr, gpu::kFloat32, nullptr, nullptr, batch, 3, h, w, 0.5, 0.5, nullptr, nullptr);
     const std::vector<int64_t> gt = {0, 0, 0, 0, 0, 0, 3, 3}, gt_offsets = {0, 1, 2};
     compare_box_correct("empty", 0, {}, batch, h, w, {0.0, 0.5, -3.0}, gt, gt_offsets, {50, 0});
   }
@@ -645,6 +682,8 @@ int main(int argc, char** argv) {
     test_levels_below_minus_one(i);
     test_v1_boxes(i);
     test_dense_crf(i);
+    test_region_growing<float>(i);
+    test_region_growing<double>(i);
     if (i % 2 == 0) test_label_model<int8_t>(i / 2);
     else if (i % 4 == 1) test_label_model<int32_t>(i / 2);
     else if (i % 8 == 3) test_label_model<int16_t>(i / 2);
