@@ -162,19 +162,9 @@ def rule_statistics(
 def class_marginal(
     patterns: VotePatterns, weights: npt.NDArray[np.float64], bias: npt.NDArray[np.float64], threads: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]: ...
-@overload
 def rank_pool(
-    values: npt.NDArray[np.float32], q: npt.NDArray[np.float64], threads: int
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
-@overload
-def rank_pool(
-    values: npt.NDArray[np.float64], q: npt.NDArray[np.float64], threads: int
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
-@overload
+    values: npt.NDArray[np.floating], q: npt.NDArray[np.float64], threads: int
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int64]]: ...
 def rank_pool_grad(
-    grad: npt.NDArray[np.float32], order: npt.NDArray[np.int64], q: npt.NDArray[np.float64], threads: int
-) -> npt.NDArray[np.float32]: ...
-@overload
-def rank_pool_grad(
-    grad: npt.NDArray[np.float64], order: npt.NDArray[np.int64], q: npt.NDArray[np.float64], threads: int
-) -> npt.NDArray[np.float64]: ...
+    grad: npt.NDArray[np.floating], order: npt.NDArray[np.int64], q: npt.NDArray[np.float64], threads: int
+) -> npt.NDArray[np.floating]: ...

@@ -65,10 +65,12 @@ def probabilities(x: torch.Tensor, name: str, dim: int = 1, tol: Optional[float]
     with torch.no_grad():
         if x.numel() == 0:
             return
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError(f"{name} must be finite probabilities, got NaN or infinity")
-        low, high = float(x.min()), float(x.max())
-        if low < 0.0 or high > 1.0:
+        # One pass for both ends; NaN makes them NaN and fails the comparison as inf does.
+        low_t, high_t = torch.aminmax(x)
+        low, high = float(low_t), float(high_t)
+        if not (0.0 <= low and high <= 1.0):
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError(f"{name} must be finite probabilities, got NaN or infinity")
             raise ValueError(f"{name} must be probabilities in [0, 1], got values from {low:.4g} to {high:.4g}; "
                              f"apply softmax along axis {dim} first")
         tol = tol if tol is not None else (1e-4 if x.dtype == torch.float32 else 1e-8)
