@@ -93,7 +93,7 @@ class _RankPool(torch.autograd.Function):  # type: ignore[misc]
         ctx.on_cpu = False
         ranked, order = torch.sort(values.detach(), dim=1, descending=True)
         j = torch.arange(values.shape[1], dtype=values.dtype, device=values.device)
-        weights = torch.pow(q.to(values.device, values.dtype)[:, None], j)  # 0 ** 0 = 1: q = 0 is max pooling
+        weights = torch.pow(q.to(values.dtype)[:, None], j)  # 0 ** 0 = 1: q = 0 is max pooling
         weights = weights / weights.sum(dim=1, keepdim=True)
         ctx.save_for_backward(order, weights)
         return (ranked * weights).sum(dim=1)
@@ -123,13 +123,13 @@ def rank_pooling(values: torch.Tensor, q: Any, *, threads: int = 0) -> torch.Ten
         raise ValueError(f"values must have maps of at least one element, got shape {tuple(values.shape)}")
     if isinstance(q, torch.Tensor):
         _common.no_grad(q, "q", "it is a fixed decay")
-        q_t = q.detach().to("cpu", torch.float64)
+        q_t = q.detach().to(values.device, torch.float64)  # small: (N, C) at most
         if tuple(q_t.shape) not in ((), (c,), (n, c)):
             raise ValueError(f"q must be a number, (C,) or (N, C) = ({c},) or ({n}, {c}), got shape {tuple(q_t.shape)}")
         if not bool(((q_t >= 0) & (q_t <= 1)).all()):
             raise ValueError("q must be in [0, 1]")
     else:
-        q_t = torch.tensor(_arrays.check_real(q, "q", 0.0, 1.0), dtype=torch.float64)
+        q_t = torch.tensor(_arrays.check_real(q, "q", 0.0, 1.0), dtype=torch.float64, device=values.device)
     q_rows = torch.broadcast_to(q_t, (n, c)).reshape(-1).contiguous()
     threads = _arrays.check_threads(threads)
     pooled: torch.Tensor = _RankPool.apply(values.reshape(n * c, -1), q_rows, threads,
@@ -174,10 +174,11 @@ def expand_loss(probs: torch.Tensor, image_labels: torch.Tensor, q_fg: float = 0
     q_absent = _arrays.check_real(q_absent, "q_absent", 0.0, 1.0)
     _common.probabilities(probs, "probs")
 
-    present_cpu = present.cpu()
-    q = torch.full((n, c), q_bg, dtype=torch.float64)
-    f64 = torch.float64
-    q[:, 1:] = torch.where(present_cpu, torch.tensor(q_fg, dtype=f64), torch.tensor(q_absent, dtype=f64))
+    # The decays of the (image, class) maps, built where the labels are (no host copies).
+    f64, dev = torch.float64, probs.device
+    q = torch.full((n, c), q_bg, dtype=f64, device=dev)
+    q[:, 1:] = torch.where(present, torch.tensor(q_fg, dtype=f64, device=dev),
+                           torch.tensor(q_absent, dtype=f64, device=dev))
     g = rank_pooling(probs, q, threads=threads)
     g_fg, g_bg = g[:, 1:], g[:, 0]
     one = torch.ones((), dtype=probs.dtype, device=probs.device)
