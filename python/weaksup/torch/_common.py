@@ -66,13 +66,12 @@ def probabilities(x: torch.Tensor, name: str, dim: int = 1, tol: float = 1e-3) -
     with torch.no_grad():
         if x.numel() == 0:
             return
-        # One pass for the range: min and max propagate NaN, so in-range bounds mean finite
-        # values (the full finiteness scan runs only to word the error).
+        # One pass for both ends; NaN makes them NaN and fails the comparison as inf does.
         low_t, high_t = torch.aminmax(x)
         low, high = float(low_t), float(high_t)
-        if not (-tol <= low and high <= 1.0 + tol) and not bool(torch.isfinite(x).all()):
-            raise ValueError(f"{name} must be finite probabilities, got NaN or infinity")
-        if low < -tol or high > 1.0 + tol:
+        if not (-tol <= low and high <= 1.0 + tol):
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError(f"{name} must be finite probabilities, got NaN or infinity")
             raise ValueError(f"{name} must be probabilities in [0, 1], got values from {low:.4g} to {high:.4g}; "
                              f"apply softmax along axis {dim} first")
         gap = float((x.sum(dim=dim) - 1.0).abs().max())

@@ -37,8 +37,8 @@ def seed_loss(probs: torch.Tensor, cues: torch.Tensor) -> torch.Tensor:
     integer or float), any number of classes per pixel, as SEC's cue maps are. An image
     without a single cue adds 0 (SEC's 0/0 would be NaN) and still counts in N.
 
-    Gradient (autograd): d loss / d probs = -cues / (probs * count_n * N), 0 off the cues.
-    cues must not require grad."""
+    Gradient: d loss / d probs = -cues / (probs * count_n * N), 0 off the cues (a custom
+    autograd Function that visits the cue positions only). cues must not require grad."""
     probs = _probs(probs)
     cues = _common.tensor(cues, "cues", 4, floating=False, meaning="(N, C, H, W) localization cues")
     _common.same_device(probs=probs, cues=cues)
@@ -46,13 +46,37 @@ def seed_loss(probs: torch.Tensor, cues: torch.Tensor) -> torch.Tensor:
     _common.no_grad(cues, "cues", "they are fixed 0/1 targets")
     mask = _common.binary(cues, "cues", "localization cues")
     _common.probabilities(probs, "probs")
-    # log of 1 off the cues: no 0 * log(0) = NaN where a probability is 0 but no cue is.
-    log_p = torch.log(torch.where(mask, probs, torch.ones((), dtype=probs.dtype, device=probs.device)))
-    count = mask.sum(dim=(1, 2, 3)).clamp(min=1).to(probs.dtype)
-    return -(log_p.sum(dim=(1, 2, 3)) / count).mean()
+    loss: torch.Tensor = _SeedLoss.apply(probs, mask)
+    return loss
 
 
-class _RankPool(torch.autograd.Function):  # type: ignore[misc]  # torch is untyped here
+class _SeedLoss(torch.autograd.Function):  # type: ignore[misc]  # torch is untyped to mypy here
+    """The seed loss over the cue positions only (cues are sparse: a few percent of the
+    pixel-class pairs), so that nothing off the cues is read, logged or summed."""
+
+    @staticmethod
+    def forward(ctx: Any, probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n = probs.shape[0]
+        at = mask.reshape(-1).nonzero().squeeze(1)  # flat (N, C, H, W) positions of the cues
+        image = at // (probs.numel() // n)
+        values = probs.detach().reshape(-1)[at]
+        count = torch.bincount(image, minlength=n).clamp(min=1).to(probs.dtype)  # no cues: 0 / 1
+        sums = torch.zeros(n, dtype=probs.dtype, device=probs.device).index_add_(0, image, torch.log(values))
+        ctx.save_for_backward(at, image, values, count)
+        ctx.shape = probs.shape
+        return -(sums / count).mean()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable  # type: ignore[untyped-decorator]
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[torch.Tensor, None]:
+        at, image, values, count = ctx.saved_tensors
+        n = ctx.shape[0]
+        out = torch.zeros(ctx.shape, dtype=values.dtype, device=values.device)
+        out.view(-1)[at] = -grad / (values * count[image] * n)
+        return out, None
+
+
+class _RankPool(torch.autograd.Function):  # type: ignore[misc]
     """G per row of values (rows, n), q (rows,) float64 on the CPU: the C++ kernel for
     CPU tensors, or (torch_sort, any device: CUDA tensors stay there) a batched
     torch.sort."""
@@ -69,7 +93,7 @@ class _RankPool(torch.autograd.Function):  # type: ignore[misc]  # torch is unty
         ctx.on_cpu = False
         ranked, order = torch.sort(values.detach(), dim=1, descending=True)
         j = torch.arange(values.shape[1], dtype=values.dtype, device=values.device)
-        weights = torch.pow(q.to(values.device, values.dtype)[:, None], j)  # 0 ** 0 = 1: q = 0 is max pooling
+        weights = torch.pow(q.to(values.dtype)[:, None], j)  # 0 ** 0 = 1: q = 0 is max pooling
         weights = weights / weights.sum(dim=1, keepdim=True)
         ctx.save_for_backward(order, weights)
         return (ranked * weights).sum(dim=1)
@@ -99,13 +123,13 @@ def rank_pooling(values: torch.Tensor, q: Any, *, threads: int = 0) -> torch.Ten
         raise ValueError(f"values must have maps of at least one element, got shape {tuple(values.shape)}")
     if isinstance(q, torch.Tensor):
         _common.no_grad(q, "q", "it is a fixed decay")
-        q_t = q.detach().to("cpu", torch.float64)
+        q_t = q.detach().to(values.device, torch.float64)  # small: (N, C) at most
         if tuple(q_t.shape) not in ((), (c,), (n, c)):
             raise ValueError(f"q must be a number, (C,) or (N, C) = ({c},) or ({n}, {c}), got shape {tuple(q_t.shape)}")
         if not bool(((q_t >= 0) & (q_t <= 1)).all()):
             raise ValueError("q must be in [0, 1]")
     else:
-        q_t = torch.tensor(_arrays.check_real(q, "q", 0.0, 1.0), dtype=torch.float64)
+        q_t = torch.tensor(_arrays.check_real(q, "q", 0.0, 1.0), dtype=torch.float64, device=values.device)
     q_rows = torch.broadcast_to(q_t, (n, c)).reshape(-1).contiguous()
     threads = _arrays.check_threads(threads)
     pooled: torch.Tensor = _RankPool.apply(values.reshape(n * c, -1), q_rows, threads,
@@ -150,10 +174,11 @@ def expand_loss(probs: torch.Tensor, image_labels: torch.Tensor, q_fg: float = 0
     q_absent = _arrays.check_real(q_absent, "q_absent", 0.0, 1.0)
     _common.probabilities(probs, "probs")
 
-    present_cpu = present.cpu()
-    q = torch.full((n, c), q_bg, dtype=torch.float64)
-    f64 = torch.float64
-    q[:, 1:] = torch.where(present_cpu, torch.tensor(q_fg, dtype=f64), torch.tensor(q_absent, dtype=f64))
+    # The decays of the (image, class) maps, built where the labels are (no host copies).
+    f64, dev = torch.float64, probs.device
+    q = torch.full((n, c), q_bg, dtype=f64, device=dev)
+    q[:, 1:] = torch.where(present, torch.tensor(q_fg, dtype=f64, device=dev),
+                           torch.tensor(q_absent, dtype=f64, device=dev))
     g = rank_pooling(probs, q, threads=threads)
     g_fg, g_bg = g[:, 1:], g[:, 0]
     one = torch.ones((), dtype=probs.dtype, device=probs.device)
@@ -211,6 +236,10 @@ def kl_to_target(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     _common.shape(target, "target", tuple(probs.shape), "the shape of probs")
     _common.no_grad(target, "target", "it is a constant target, as SEC's CRF output")
     _common.probabilities(probs, "probs")
+    return _kl(probs, target)
+
+
+def _kl(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     n, _, h, w = probs.shape
     # 0 log 0 = 0: a target of exactly 0 adds nothing (SEC's targets are >= min_prob).
     t_log_t = torch.xlogy(target, target)
@@ -230,7 +259,7 @@ def constrain_loss(probs: torch.Tensor, images: torch.Tensor, *, maxiter: int = 
     must be."""
     q = constrain_target(probs, images, maxiter=maxiter, scale_factor=scale_factor, color_factor=color_factor,
                          min_prob=min_prob, threads=threads)
-    return kl_to_target(probs, q)
+    return _kl(probs, q)
 
 
 __all__ = ["seed_loss", "expand_loss", "constrain_loss", "constrain_target", "kl_to_target", "rank_pooling"]
