@@ -168,19 +168,19 @@ class _Term:
         return filtered @ self.compat  # symmetric: F W^T = F W
 
 
-def _compat_tensor(value: Any, name: str, labels: int, like: torch.Tensor) -> Tuple[int, torch.Tensor, bool]:
-    """(kind, values (1,), (L,) or (L, L) as a tensor of like's dtype, whether it needs a
-    gradient). A tensor that requires grad keeps its graph."""
+def _compat_tensor(value: Any, name: str, labels: int, like: torch.Tensor) -> Tuple[int, torch.Tensor]:
+    """(kind, values (1,), (L,) or (L, L) as a tensor of like's dtype). A tensor that
+    requires grad keeps its graph (the values' gradient flows back to it)."""
     if isinstance(value, torch.Tensor):
         _common.tensor(value, name, meaning="a Potts weight, an (L,) diagonal or an (L, L) matrix")
         _common.same_device(**{name: value, "unary": like})
         kind, _ = _crf._compat(value.detach().cpu().numpy(), labels, name)
         tensor = value.to(like.dtype).reshape(-1) if kind == _crf._POTTS else value.to(like.dtype)
-        return kind, tensor, value.requires_grad
+        return kind, tensor
     kind, _ = _crf._compat(value, labels, name)  # checks it
     exact = np.asarray(value, dtype=np.float64).reshape(-1 if kind == _crf._POTTS else np.shape(value))
     tensor = torch.as_tensor(exact, dtype=like.dtype, device=like.device)
-    return kind, tensor, False
+    return kind, tensor
 
 
 class _MeanField(torch.autograd.Function):  # type: ignore[misc]  # torch is untyped here
@@ -271,7 +271,7 @@ def crf_mean_field(unary: torch.Tensor, images: torch.Tensor, iterations: int = 
     compats: List[torch.Tensor] = []
     native = []  # (kernels, kind, float32 values): the terms as batch_mean_field takes them
     for spec, compat, name, image_pixels in specs:
-        kind, values, _ = _compat_tensor(compat, name, labels, unary)
+        kind, values = _compat_tensor(compat, name, labels, unary)
         kernels = _kernels((h, w), spec[0], image_pixels, spec[1] or [], norm, threads)
         terms.append(_Term(kernels, kind, values))
         compats.append(terms[-1].compat)  # the symmetrized matrix: autograd takes it back to the values
