@@ -17,20 +17,25 @@ template <class T>
 void grow_image(const T* probs, const uint8_t* seeds, const uint8_t* present, int64_t classes, int64_t height,
                 int64_t width, T fg, T bg, uint8_t* out, std::vector<int32_t>& label,
                 std::vector<int32_t>& best, std::vector<T>& top, std::vector<uint8_t>& count,
-                std::vector<int64_t>& stack) {
+                std::vector<int32_t>& fill, std::vector<int64_t>& stack) {
   const int64_t plane = height * width;
   std::memcpy(out, seeds, static_cast<size_t>(classes * plane));
   // Step 1 class by class over whole planes (the loops vectorize), as growing_label
   // does per pixel: strict > keeps the first of equal maxima.
   label.assign(static_cast<size_t>(plane), 0);
   top.assign(static_cast<size_t>(plane), T(0));
-  // The highest seeded class, and the seeds per pixel (0, 1 or 2 for "more").
+  // The highest seeded class (a later class overwrites), and the seeds per pixel (0, 1
+  // or 2 for "more"). Seeds are 0 / 1 and the pointers restrict-qualified (uint8 stores
+  // may alias anything otherwise), so the branch-free loop vectorizes.
   count.assign(static_cast<size_t>(plane), 0);
-  for (int64_t c = classes - 1; c >= 0; --c) {
-    const uint8_t* s = seeds + c * plane;
+  int32_t* __restrict lab = label.data();
+  uint8_t* __restrict cnt = count.data();
+  for (int64_t c = 0; c < classes; ++c) {
+    const uint8_t* __restrict s = seeds + c * plane;
+    const int32_t cls = static_cast<int32_t>(c + 1);
     for (int64_t i = 0; i < plane; ++i) {
-      if (label[i] == 0 && s[i]) label[i] = static_cast<int32_t>(c + 1);
-      count[i] = static_cast<uint8_t>(std::min(count[i] + (s[i] != 0), 2));
+      lab[i] = s[i] ? cls : lab[i];
+      cnt[i] = static_cast<uint8_t>(std::min(cnt[i] + s[i], 2));
     }
   }
   best.assign(static_cast<size_t>(plane), -1);
@@ -49,28 +54,41 @@ void grow_image(const T* probs, const uint8_t* seeds, const uint8_t* present, in
     // Labels of absent classes never grow: drop them so the fill cannot enter them.
     if (label[i] > 0 && present && !present[label[i] - 1]) label[i] = 0;
   }
-  // label[i] < 0 marks visited pixels (their label negated).
+  // The fill runs on a copy of the labels with a border of 0 (no label), so that the
+  // 8 neighbours are fixed offsets with no bounds checks; visited pixels get their label
+  // negated.
+  const int64_t pw = width + 2;
+  fill.assign(static_cast<size_t>((height + 2) * pw), 0);
+  int32_t* __restrict f = fill.data() + pw + 1;  // f[y * pw + x]
+  for (int64_t y = 0; y < height; ++y) std::copy(&label[y * width], &label[y * width] + width, f + y * pw);
+  const int64_t around[8] = {-pw - 1, -pw, -pw + 1, -1, 1, pw - 1, pw, pw + 1};
   stack.clear();
-  for (int64_t i = 0; i < plane; ++i) {
-    const int32_t l = label[i];
-    if (l <= 0 || !seeds[(l - 1) * plane + i]) continue;
-    label[i] = -l;
-    stack.push_back(i);
-    while (!stack.empty()) {
-      const int64_t j = stack.back();
-      stack.pop_back();
-      // growing_may_join, with the seed count at hand (the label's class is present).
-      if (seeds[(l - 1) * plane + j] || count[j] != 1) out[(l - 1) * plane + j] = 1;
-      const int64_t y = j / width, x = j % width;
-      for (int64_t ny = std::max<int64_t>(y - 1, 0); ny <= std::min(y + 1, height - 1); ++ny) {
-        for (int64_t nx = std::max<int64_t>(x - 1, 0); nx <= std::min(x + 1, width - 1); ++nx) {
-          const int64_t k = ny * width + nx;
-          if (label[k] == l) {
-            label[k] = -l;
-            stack.push_back(k);
+  for (int64_t y = 0; y < height; ++y) {
+    for (int64_t x = 0; x < width; ++x) {
+      const int32_t l = f[y * pw + x];
+      if (l <= 0 || !seeds[(l - 1) * plane + y * width + x]) continue;
+      f[y * pw + x] = -l;
+      stack.push_back(y * pw + x);
+      while (!stack.empty()) {
+        const int64_t j = stack.back();
+        stack.pop_back();
+        for (int64_t step : around) {
+          if (f[j + step] == l) {
+            f[j + step] = -l;
+            stack.push_back(j + step);
           }
         }
       }
+    }
+  }
+  // The fill's reach joins the seeds of its class, but for growing_may_join's exception:
+  // a pixel with exactly one seed, of another class.
+  for (int64_t y = 0; y < height; ++y) {
+    for (int64_t x = 0; x < width; ++x) {
+      // Branch-free (the reach is ragged): an unvisited pixel ORs 0 into channel 0.
+      const int32_t l = f[y * pw + x];
+      const int64_t i = y * width + x, at = (l < 0 ? -l - 1 : 0) * plane + i;
+      out[at] |= static_cast<uint8_t>(l < 0 && (seeds[at] | (cnt[i] != 1)));
     }
   }
 }
@@ -89,11 +107,12 @@ void region_growing(const T* probs, const uint8_t* seeds, const uint8_t* present
   std::vector<std::vector<int32_t>> bests(t);
   std::vector<std::vector<T>> tops(t);
   std::vector<std::vector<uint8_t>> counts(t);
+  std::vector<std::vector<int32_t>> fills(t);
   std::vector<std::vector<int64_t>> stacks(t);
   parallel_for(batch, t, [&](int worker, int64_t b) {
     grow_image(probs + b * image, seeds + b * image, present ? present + b * classes : nullptr, classes, height,
                width, fg, bg, out + b * image, labels[worker], bests[worker], tops[worker],
-               counts[worker], stacks[worker]);
+               counts[worker], fills[worker], stacks[worker]);
   });
 }
 

@@ -18,7 +18,7 @@
 namespace weaksup {
 
 // probs (batch, classes, height, width) of T = float or double, seeds uint8 of the same
-// shape (nonzero = seed), present uint8 (batch, classes) or nullptr (every class present),
+// shape (0 / 1), present uint8 (batch, classes) or nullptr (every class present),
 // out uint8 (same shape as seeds) receives 0 / 1. Thresholds are compared in T (as NumPy
 // compares a T array with a Python float). Images run in parallel on `threads` threads.
 template <class T>

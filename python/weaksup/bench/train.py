@@ -1,5 +1,7 @@
 """Training-loop workloads (weaksup.torch, needs torch): rloss's dense-CRF loss with its
-gradient and the differentiable mean-field, each forward + backward.
+gradient, the differentiable mean-field, SEC's three losses (forward + backward, against
+SEC's NumPy / pydensecrf2 step, :mod:`weaksup.bench.sec`) and DSRG's region growing
+(against DSRG's Python rule and a scipy rewrite, :mod:`weaksup.bench.dsrg`).
 
 The dense-CRF loss is timed against rloss's own computation (``DenseCRFLossFunction``:
 copy the softmax to the host, filter each image's classes on a permutohedral lattice, dot,
@@ -26,7 +28,8 @@ from .crf import have, soft_segmentation, synthetic_image
 
 SECTION = "train"
 DESCRIPTION = ("training-loop ops with gradients (weaksup.torch): rloss's dense-CRF loss vs rloss / pydensecrf2, "
-               "differentiable mean-field forward + backward")
+               "differentiable mean-field forward + backward, SEC's losses vs SEC's step, DSRG's region growing "
+               "vs DSRG's Python rule")
 RLOSS_FILES = ("pytorch/wrapper/bilateralfilter/bilateralfilter.cpp", "pytorch/wrapper/bilateralfilter/permutohedral.cpp")
 # Calls rloss's batch filter through a C symbol, so that no SWIG wrapper is needed.
 _SHIM = """#include "bilateralfilter.hpp"
@@ -192,7 +195,50 @@ def run(report: Report, mode: str = "default", repeat: int = 5) -> List[str]:
         w.time("inference (no grad)", forward, repeat, note="= weaksup.dense_crf")
         w.time("forward keeping each Q_t", forward_for_grad, repeat)
         w.time("forward + backward", forward_backward, repeat, note="speedup < 1: the backward's cost")
+
+    if have("pydensecrf"):
+        _sec_losses(report, repeat)
+    if have("scipy"):
+        _region_growing(report, mode, repeat)
+    else:
+        missing.append("scipy")
     return missing
+
+
+def _sec_losses(report: Report, repeat: int) -> None:
+    """SEC's seed, expand and constrain losses, forward + backward, each and together."""
+    from . import sec
+
+    data = sec.workload()
+    steps = sec.steps(data, 0)
+    shape = f"{sec.N}x{sec.C}x{sec.H}x{sec.W}"
+    reference = "SEC's step (NumPy, pydensecrf2 per image)"
+
+    def together(which: int) -> Callable[[], float]:
+        return lambda: sum(pair[which]() for pair in steps.values())
+
+    for name, (ours, ref) in [*steps.items(), ("all three", (together(0), together(1)))]:
+        with report.workload(SECTION, f"SEC {name} loss{'es' if name == 'all three' else ''} fwd+bwd {shape}",
+                             reference) as w:
+            value = ours()
+            w.time(reference, ref, repeat, check=lambda theirs: _agreement(value, (theirs,)))  # noqa: B023
+            w.time("weaksup (all cores)", ours, repeat)
+
+
+def _region_growing(report: Report, mode: str, repeat: int) -> None:
+    """DSRG's region growing on a batch of 41x41 maps, 21 classes."""
+    from . import dsrg
+
+    batch = 4 if mode == "quick" else 8
+    steps = dsrg.steps(batch)
+    python_name = steps[0][0]
+    if "its CC_labeling_8" not in python_name:
+        report.say("    (DSRG's own labelling: set WEAKSUP_DSRG_SRC to a checkout of github.com/speedinghzl/DSRG)")
+    with report.workload(SECTION, f"DSRG region growing {batch}x{dsrg.CLASSES}x{dsrg.SIZE}x{dsrg.SIZE}",
+                         python_name) as w:
+        for name, fn in steps:
+            w.time(name if name != "weaksup" else "weaksup (all cores)", fn, 1 if name == python_name else repeat,
+                   note="same seeds" if name != python_name else "")
 
 
 def run_gpu(report: Report, mode: str = "default") -> None:

@@ -99,15 +99,24 @@ BINARY_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, 
 
 def binary(x: Any, name: str, meaning: str) -> torch.Tensor:
     """x, a tensor holding only 0 and 1 (bool, integer or float; not NaN), as a bool tensor
-    (x itself when bool)."""
+    (x itself when bool, a view of it when 8-bit)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor ({meaning}), got {type(x).__name__}; "
                         f"convert it with torch.as_tensor")
     dtype_in(x, name, BINARY_DTYPES, f"bool, integer or float 0/1 {meaning}")
     if x.dtype == torch.bool:
         return x
+    if x.numel() == 0:
+        return x != 0
     with torch.no_grad():
-        mask = x != 0  # NaN too: it is != 0 and != 1, so refused below
-        if not bool((x[mask] == 1).all()):
+        # One pass for the range (NaN fails it); integers in [0, 1] are 0 / 1, floats must
+        # also have no fraction.
+        low, high = (float(v) for v in torch.aminmax(x))
+        if not (low >= 0 and high <= 1):
+            raise ValueError(f"{name} must hold only 0 and 1 ({meaning}), got other values")
+        if x.dtype in (torch.uint8, torch.int8):
+            return x.view(torch.bool)  # bytes that are 0 / 1 are bools already: no pass
+        mask = x != 0
+        if x.is_floating_point() and not bool((x == mask).all()):
             raise ValueError(f"{name} must hold only 0 and 1 ({meaning}), got other values")
     return mask
