@@ -80,6 +80,25 @@ template void lattice_filter<double>(const Lattice&, const double*, double*, int
 
 KernelBatch::KernelBatch(const float* features, int64_t kernels, int64_t n, int d, Normalization normalization,
                          int threads)
+    : KernelBatch(kernels, n, d, normalization, threads,
+                  [features, n, d](int64_t b, std::vector<float>&) { return features + b * n * d; }) {}
+
+KernelBatch KernelBatch::of_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial,
+                                   int channels, const std::vector<float>& sigma,
+                                   const std::vector<float>& color_sigma, Normalization normalization, int threads) {
+  int64_t n = 1;
+  for (int64_t s : spatial) n *= s;
+  const bool colour = !color_sigma.empty();
+  const int d = static_cast<int>(spatial.size()) + (colour ? channels : 0);
+  return KernelBatch(batch, n, d, normalization, threads, [&](int64_t b, std::vector<float>& scratch) {
+    scratch = image_features(spatial, sigma, colour ? images + b * n * channels : nullptr, channels,
+                             colour ? color_sigma.data() : nullptr);
+    return static_cast<const float*>(scratch.data());
+  });
+}
+
+KernelBatch::KernelBatch(int64_t kernels, int64_t n, int d, Normalization normalization, int threads,
+                         const FeaturesOf& features_of)
     : points_(n),
       before_(normalization == Normalization::symmetric || normalization == Normalization::before),
       after_(normalization == Normalization::symmetric || normalization == Normalization::after),
@@ -88,7 +107,8 @@ KernelBatch::KernelBatch(const float* features, int64_t kernels, int64_t n, int 
   const int all = resolve_threads(threads, std::numeric_limits<int64_t>::max());
   const bool across = kernels > 1 && kernels >= all;
   parallel_for(kernels, across ? all : 1, [&](int, int64_t b) {
-    kernels_[b] = std::make_unique<PairwiseKernel>(features + b * n * d, n, d, normalization, across ? 1 : all);
+    std::vector<float> scratch;
+    kernels_[b] = std::make_unique<PairwiseKernel>(features_of(b, scratch), n, d, normalization, across ? 1 : all);
     if (norm64_.empty()) return;
     std::vector<double> ones(static_cast<size_t>(n), 1.0), k1(static_cast<size_t>(n));
     lattice_filter<double>(kernels_[b]->lattice(), ones.data(), k1.data(), 1, false, nullptr, nullptr,

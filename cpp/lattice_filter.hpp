@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,13 @@ class KernelBatch {
   // features (kernels, n, d) row-major; kernels is 1 (shared by any batch) or the batch.
   KernelBatch(const float* features, int64_t kernels, int64_t n, int d, Normalization normalization, int threads);
 
+  // One kernel per image of images (batch, n, channels), spatial shape `spatial` (slowest
+  // axis first): the features of image_features (positions / sigma, then channels /
+  // color_sigma unless it is empty), computed image by image inside the parallel build.
+  static KernelBatch of_images(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
+                               const std::vector<float>& sigma, const std::vector<float>& color_sigma,
+                               Normalization normalization, int threads);
+
   // out = the normalized kernel of image b applied to in[b], or its transpose; in, out
   // (batch, n, channels) row-major.
   template <class T>
@@ -49,6 +57,11 @@ class KernelBatch {
 
   template <class T>
   const T* norm(int64_t b) const;
+
+  // features_of(b, scratch): kernel b's (n, d) features (they may live in scratch).
+  using FeaturesOf = std::function<const float*(int64_t, std::vector<float>&)>;
+  KernelBatch(int64_t kernels, int64_t n, int d, Normalization normalization, int threads,
+              const FeaturesOf& features_of);
 };
 
 }  // namespace weaksup

@@ -264,44 +264,49 @@ struct LatticeView {
 // values (m, channels) = sum over each vertex's entries, in entry order, of w[e] times
 // the entry's point's row of in (points, channels), or times 1 when in is null. The
 // padding point has no value.
-__global__ void splat(LatticeView lat, const float* w, const float* in, int channels, float* values) {
+template <class T>
+__global__ void splat(LatticeView lat, const float* w, const T* in, int channels, T* values) {
   for (int64_t g = first_index(); g < int64_t{lat.m} * channels; g += index_stride()) {
     const int64_t v = g / channels;
     const int l = static_cast<int>(g - v * channels);
-    float acc = 0.0f;
+    T acc = T(0);
     for (int32_t k = lat.start[v]; k < lat.start[v + 1]; ++k) {
       const int64_t e = lat.order[k], point = e / (lat.d + 1);
       const int64_t image = point / lat.padded, i = point - image * lat.padded;
       if (i == lat.points) continue;
-      acc += w[e] * (in ? in[(image * lat.points + i) * channels + l] : 1.0f);
+      acc += static_cast<T>(w[e]) * (in ? in[(image * lat.points + i) * channels + l] : T(1));
     }
     values[g] = acc;
   }
 }
 
 // One blur pass along lattice axis j: out = old + 0.5 (old[n1] + old[n2]).
-__global__ void blur(LatticeView lat, int j, int channels, const float* old, float* out) {
+template <class T>
+__global__ void blur(LatticeView lat, int j, int channels, const T* old, T* out) {
   for (int64_t g = first_index(); g < int64_t{lat.m} * channels; g += index_stride()) {
     const int64_t v = g / channels, l = g - v * channels;
     const int32_t n1 = lat.neighbour[(v * (lat.d + 1) + j) * 2], n2 = lat.neighbour[(v * (lat.d + 1) + j) * 2 + 1];
-    const float a = n1 < 0 ? 0.0f : old[n1 * int64_t{channels} + l];
-    const float b = n2 < 0 ? 0.0f : old[n2 * int64_t{channels} + l];
-    out[g] = old[g] + 0.5f * (a + b);
+    const T a = n1 < 0 ? T(0) : old[n1 * int64_t{channels} + l];
+    const T b = n2 < 0 ? T(0) : old[n2 * int64_t{channels} + l];
+    out[g] = old[g] + T(0.5) * (a + b);
   }
 }
 
 // out (batch * points, channels) = base (or 0) + sum_r (w[e] * values[vertex[e]]) * scale
 // over each point's entries (scale = alpha for the plain filter, as densecrf's
 // sequential slice; 1 when alpha is folded into w).
-__global__ void slice(LatticeView lat, int64_t batch, const float* w, float scale, const float* values, int channels,
-                      const float* base, float* out) {
+template <class T>
+__global__ void slice(LatticeView lat, int64_t batch, const float* w, float scale, const T* values, int channels,
+                      const T* base, T* out) {
   const int per = lat.d + 1;
   for (int64_t g = first_index(); g < batch * lat.points * channels; g += index_stride()) {
     const int64_t p = g / channels, l = g - p * channels;
     const int64_t image = p / lat.points, i = p - image * lat.points;
     const int64_t e0 = (image * lat.padded + i) * per;
-    float acc = base ? base[g] : 0.0f;
-    for (int r = 0; r < per; ++r) acc += w[e0 + r] * values[lat.vertex[e0 + r] * int64_t{channels} + l] * scale;
+    T acc = base ? base[g] : T(0);
+    for (int r = 0; r < per; ++r) {
+      acc += static_cast<T>(w[e0 + r]) * values[lat.vertex[e0 + r] * int64_t{channels} + l] * static_cast<T>(scale);
+    }
     out[g] = acc;
   }
 }
@@ -461,13 +466,13 @@ Term build_term(const FeatureSpec& spec, int64_t batch, int normalization, int k
   const float alpha = 1.0f / (1.0f + std::pow(2.0f, static_cast<float>(-d)));
   Buffer<float> a = allocate<float>(m, stream), b = allocate<float>(m, stream);
   Buffer<float> norm = allocate<float>(batch * spec.points, stream);
-  launch(splat, int64_t{m}, stream, t.view, weight->get(), static_cast<const float*>(nullptr), 1, a->get());
+  launch(splat<float>, int64_t{m}, stream, t.view, weight->get(), static_cast<const float*>(nullptr), 1, a->get());
   float *old_values = a->get(), *new_values = b->get();
   for (int j = 0; j <= d; ++j) {
-    launch(blur, int64_t{m}, stream, t.view, j, 1, static_cast<const float*>(old_values), new_values);
+    launch(blur<float>, int64_t{m}, stream, t.view, j, 1, static_cast<const float*>(old_values), new_values);
     std::swap(old_values, new_values);
   }
-  launch(slice, batch * spec.points, stream, t.view, batch, static_cast<const float*>(weight->get()), alpha,
+  launch(slice<float>, batch * spec.points, stream, t.view, batch, static_cast<const float*>(weight->get()), alpha,
          static_cast<const float*>(old_values), 1, static_cast<const float*>(nullptr), norm->get());
   t.kind = kind;
   t.splat_w = allocate<float>(entries, stream);
@@ -584,20 +589,20 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
     // weights, so its slice adds straight onto the energy.
     const float* base = minus_unary->get();
     for (const Term& t : terms) {
-      launch(splat, int64_t{t.view.m} * labels, stream, t.view, static_cast<const float*>(t.splat_w->get()),
+      launch(splat<float>, int64_t{t.view.m} * labels, stream, t.view, static_cast<const float*>(t.splat_w->get()),
              static_cast<const float*>(q), labels, a->get());
       float *old_values = a->get(), *new_values = b->get();
       for (int j = 0; j <= t.view.d; ++j) {
-        launch(blur, int64_t{t.view.m} * labels, stream, t.view, j, labels, static_cast<const float*>(old_values),
+        launch(blur<float>, int64_t{t.view.m} * labels, stream, t.view, j, labels, static_cast<const float*>(old_values),
                new_values);
         std::swap(old_values, new_values);
       }
       const float* sliced_values = old_values;
       if (t.kind == 0) {
-        launch(slice, values, stream, t.view, batch, static_cast<const float*>(t.slice_w->get()), 1.0f, sliced_values,
+        launch(slice<float>, values, stream, t.view, batch, static_cast<const float*>(t.slice_w->get()), 1.0f, sliced_values,
                labels, base, energy->get());
       } else {
-        launch(slice, values, stream, t.view, batch, static_cast<const float*>(t.slice_w->get()), 1.0f, sliced_values,
+        launch(slice<float>, values, stream, t.view, batch, static_cast<const float*>(t.slice_w->get()), 1.0f, sliced_values,
                labels, static_cast<const float*>(nullptr), filtered->get());
         launch(subtract_compat, values, stream, base, static_cast<const float*>(filtered->get()),
                static_cast<const float*>(t.compat->get()), t.kind, n, labels, energy->get());
@@ -606,6 +611,79 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
     }
     launch(softmax_rows, n, stream, base, n, labels, q);
   }
+}
+
+// ---- LatticeBatch ----
+
+struct LatticeBatch::Impl {
+  int64_t batch = 0, points = 0;
+  cudaStream_t stream = nullptr;
+  std::unique_ptr<Term> term;  // none when there is no point
+};
+
+LatticeBatch::LatticeBatch(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
+                           const std::vector<float>& sigma, const std::vector<float>& color_sigma, int normalization,
+                           void* stream_handle)
+    : impl_(new Impl) {
+  std::unique_ptr<Impl> impl(impl_);  // freed if a check below throws
+  impl_->stream = static_cast<cudaStream_t>(stream_handle);
+  if (batch < 0 || channels < 0) throw std::invalid_argument("lattice: negative batch or channel count");
+  if (normalization < 0 || normalization > 3) throw std::invalid_argument("lattice: normalization must be 0 to 3");
+  if (spatial.empty()) throw std::invalid_argument("lattice: need at least one spatial axis");
+  int64_t points = 1;
+  for (int64_t s : spatial) {
+    if (s < 0) throw std::invalid_argument("lattice: negative spatial extent");
+    points *= s;
+  }
+  CrfTerm spec;
+  spec.enabled = true;
+  spec.sigma = sigma;
+  spec.color_sigma = color_sigma;
+  const bool bilateral = !color_sigma.empty();
+  const FeatureSpec features = feature_spec(spec, bilateral, images, channels, spatial, points);
+  impl_->batch = batch;
+  impl_->points = points;
+  if (batch > 0 && points > 0) {
+    impl_->term = std::make_unique<Term>(build_term(features, batch, normalization, 0, {1.0f}, impl_->stream));
+  }
+  impl.release();
+}
+
+LatticeBatch::~LatticeBatch() { delete impl_; }
+
+int64_t LatticeBatch::batch() const { return impl_->batch; }
+int64_t LatticeBatch::points() const { return impl_->points; }
+
+namespace {
+
+template <class T>
+void filter_values(const Term& t, int64_t batch, const T* in, T* out, int channels, bool transpose,
+                   cudaStream_t stream) {
+  if (channels < 1) throw std::invalid_argument("lattice: need at least one value channel");
+  const LatticeView& lat = t.view;
+  // (D_a S^T B S D_b)^T = D_b S^T B^T S D_a: the weights trade places, the axes reverse.
+  const float* first = transpose ? t.slice_w->get() : t.splat_w->get();
+  const float* last = transpose ? t.splat_w->get() : t.slice_w->get();
+  Buffer<T> a = allocate<T>(int64_t{lat.m} * channels, stream), b = allocate<T>(int64_t{lat.m} * channels, stream);
+  launch(splat<T>, int64_t{lat.m} * channels, stream, lat, first, in, channels, a->get());
+  T *old_values = a->get(), *new_values = b->get();
+  for (int step = 0; step <= lat.d; ++step) {
+    launch(blur<T>, int64_t{lat.m} * channels, stream, lat, transpose ? lat.d - step : step, channels,
+           static_cast<const T*>(old_values), new_values);
+    std::swap(old_values, new_values);
+  }
+  launch(slice<T>, batch * lat.points * channels, stream, lat, batch, last, 1.0f, static_cast<const T*>(old_values),
+         channels, static_cast<const T*>(nullptr), out);
+}
+
+}  // namespace
+
+void LatticeBatch::filter(const float* in, float* out, int value_channels, bool transpose) const {
+  if (impl_->term) filter_values(*impl_->term, impl_->batch, in, out, value_channels, transpose, impl_->stream);
+}
+
+void LatticeBatch::filter(const double* in, double* out, int value_channels, bool transpose) const {
+  if (impl_->term) filter_values(*impl_->term, impl_->batch, in, out, value_channels, transpose, impl_->stream);
 }
 
 }  // namespace gpu

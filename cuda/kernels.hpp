@@ -75,6 +75,32 @@ void dense_crf_images(const float* images, int64_t batch, const std::vector<int6
                       const float* unary, int labels, const CrfTerm& gaussian, const CrfTerm& bilateral,
                       int normalization, int iterations, float* q, void* stream);
 
+// The lattices of one dense_crf_images term over a batch of images (positions / sigma,
+// then, when color_sigma is not empty, channels / colour sigma), kept for filtering any
+// values: cpp/lattice_filter.hpp's KernelBatch on the GPU (to float rounding; the weights
+// and the normalization are float32, as the float32 CPU kernel's). Buffers live on
+// `stream`, and every filter() must run on it too.
+class LatticeBatch {
+ public:
+  LatticeBatch(const float* images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
+               const std::vector<float>& sigma, const std::vector<float>& color_sigma, int normalization,
+               void* stream);
+  ~LatticeBatch();
+  LatticeBatch(const LatticeBatch&) = delete;
+  LatticeBatch& operator=(const LatticeBatch&) = delete;
+
+  // out (batch, points, value_channels) = K in, image by image, or K^T in (the blur's
+  // axes in reverse order, splat and slice weights swapped). T = float or double.
+  void filter(const float* in, float* out, int value_channels, bool transpose) const;
+  void filter(const double* in, double* out, int value_channels, bool transpose) const;
+  int64_t batch() const;
+  int64_t points() const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
 // ---- label model (cpp/label_model.hpp, on the dense matrix: every row counts once) ----
 //
 // labels (n, m) of T = int8_t, int16_t, int32_t or int64_t, -1 = abstain, else a class in

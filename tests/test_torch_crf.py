@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 import weaksup  # noqa: E402
 from weaksup import _core  # noqa: E402
 from weaksup.torch import crf_mean_field, dense_crf_loss  # noqa: E402
-from weaksup.torch._crf import _kernels  # noqa: E402
+from weaksup.torch._crf import _Lattices  # noqa: E402
 
 NONE, SYMMETRIC = 0, 3
 
@@ -34,9 +34,15 @@ def pixels(images):
     return np.ascontiguousarray(images.permute(0, 2, 3, 1).reshape(n, -1, c).numpy(), dtype=np.float32)
 
 
+def kernel_batch(spatial, sigma, pix, color_sigma, normalization, threads=1):
+    """The CPU lattices (a _core.KernelBatch) that the ops build for these features."""
+    points = None if pix is None else torch.from_numpy(pix)
+    return _Lattices(spatial, sigma, points, color_sigma, normalization, threads, torch.device("cpu")).kernels
+
+
 def bilateral(images, sigma_xy, sigma_rgb, normalization=NONE):
     h, w = images.shape[2:]
-    return _kernels((h, w), [sigma_xy, sigma_xy], pixels(images), [sigma_rgb] * images.shape[1], normalization, 1)
+    return kernel_batch((h, w), [sigma_xy, sigma_xy], pixels(images), [sigma_rgb] * images.shape[1], normalization, 1)
 
 
 def matrix(kernels, b, n, transpose=False):
@@ -181,7 +187,7 @@ def mean_field_reference(unary, images, iterations, gaussian_compat, bilateral_c
         u = unary[b].reshape(labels, p).T.detach().numpy().astype(np.float64)
         terms = []
         if gaussian_compat is not None:
-            kg = _kernels((h, w), [gaussian_sigma] * 2, None, [], NONE, 1)
+            kg = kernel_batch((h, w), [gaussian_sigma] * 2, None, [], NONE, 1)
             terms.append((matrix(kg, 0, p), gaussian_compat))
         if bilateral_compat is not None:
             kb = bilateral(images[b:b + 1], bilateral_sigma, color_sigma)
@@ -344,9 +350,71 @@ def test_bad_arguments_are_named():
         crf_mean_field(torch.zeros(1, 2, 4, 4), images, -1)
 
 
-def test_cuda_tensors_get_a_clear_error_not_a_host_copy():
+def test_mean_field_as_torch_ops_equals_the_native_path(monkeypatch):
+    """CUDA tensors run the iterations as torch ops around the lattice filters (autograd
+    differentiates them); on the CPU that path must give the native path's values and
+    gradients, for the unary and a compat tensor."""
+    from weaksup.torch import _crf
+
+    images = images_of(2, 5, 6, seed=4)
+    unary = -torch.log(softmax_of(2, 3, 5, 6, seed=5))
+    target = torch.rand(2, 3, 5, 6, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+
+    def run():
+        u = unary.clone().requires_grad_()
+        diagonal = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64, requires_grad=True)
+        q = crf_mean_field(u, images, 4, bilateral_sigma=5.0, color_sigma=20.0, bilateral_compat=diagonal)
+        (q * target).sum().backward()
+        return q.detach(), u.grad, diagonal.grad
+
+    native = run()
+    monkeypatch.setattr(_crf, "_native_mean_field", lambda device: False)
+    composed = run()
+    for a, b in zip(native, composed):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+
+
+def _cuda_or_skip():
+    from weaksup import _arrays
+
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    probs = softmax_of(1, 2, 4, 4, dtype=torch.float32).cuda()
-    with pytest.raises(ValueError, match="runs on the CPU"):
-        dense_crf_loss(probs, images_of(1, 4, 4).cuda())
+    if not _arrays.cuda_available():
+        pytest.skip("weaksup was built without CUDA")
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-6), (torch.float32, 1e-4)])
+def test_dense_crf_loss_on_cuda_equals_the_cpu(dtype, tol):
+    """The GPU lattices agree with the CPU's to float rounding (their weights are float32
+    on both), for the loss and its gradient; everything stays on the device."""
+    _cuda_or_skip()
+    images, probs = images_of(3, 20, 24, seed=1), softmax_of(3, 4, 20, 24, seed=2, dtype=dtype)
+    grads = []
+    for device in ("cpu", "cuda"):
+        p = probs.to(device).requires_grad_()
+        loss = dense_crf_loss(p, images.to(device), sigma_rgb=15.0, sigma_xy=20.0, scale=0.5)
+        loss.backward()
+        assert loss.device.type == device and p.grad.device.type == device
+        grads.append((loss.detach().cpu(), p.grad.cpu()))
+    torch.testing.assert_close(grads[1][0], grads[0][0], rtol=tol, atol=0)
+    torch.testing.assert_close(grads[1][1], grads[0][1], rtol=tol, atol=tol * float(grads[0][1].abs().max()))
+
+
+def test_mean_field_on_cuda_equals_the_cpu_and_passes_gradcheck():
+    _cuda_or_skip()
+    images = images_of(2, 6, 7, seed=3)
+    unary = -torch.log(softmax_of(2, 3, 6, 7, seed=4))
+    target = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    out = []
+    for device in ("cpu", "cuda"):
+        u = unary.to(device).requires_grad_()
+        q = crf_mean_field(u, images.to(device), 5, bilateral_sigma=5.0, color_sigma=20.0)
+        (q * target.to(device)).sum().backward()
+        out.append((q.detach().cpu(), u.grad.cpu()))
+    for a, b in zip(*out):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
+    u = unary[:1, :, :4, :4].cuda().requires_grad_()
+    img = images[:1, :, :4, :4].cuda()
+    assert torch.autograd.gradcheck(lambda x: crf_mean_field(x, img, 3, bilateral_sigma=5.0, color_sigma=20.0), (u,))
+    probs = softmax_of(1, 2, 4, 4).cuda().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: dense_crf_loss(x, img, sigma_xy=5.0, scale=1.0), (probs,))

@@ -319,6 +319,24 @@ std::unique_ptr<KernelBatch> make_kernel_batch(const carray<float>& features, in
                                        threads);
 }
 
+// images (N, P, C) float32 -> one kernel per image (KernelBatch::of_images).
+std::unique_ptr<KernelBatch> kernel_batch_of_images(const carray<float>& images, const std::vector<int64_t>& spatial,
+                                                    const std::vector<float>& sigma,
+                                                    const std::vector<float>& color_sigma, int normalization,
+                                                    int threads) {
+  if (images.ndim() != 3) throw std::invalid_argument("internal: images must be (N, P, C)");
+  int64_t points = 1;
+  for (int64_t s : spatial) points *= s;
+  if (points != images.shape(1) || sigma.size() != spatial.size() ||
+      (!color_sigma.empty() && color_sigma.size() != static_cast<size_t>(images.shape(2)))) {
+    throw std::invalid_argument("internal: images, spatial and sigmas disagree");
+  }
+  py::gil_scoped_release release;
+  return std::make_unique<KernelBatch>(KernelBatch::of_images(images.data(), images.shape(0), spatial,
+                                                              static_cast<int>(images.shape(2)), sigma, color_sigma,
+                                                              static_cast<Normalization>(normalization), threads));
+}
+
 // Mean-field over a batch with the kernels of KernelBatches (built once, shared with the
 // backward): unary energies (B, P, L); terms (KernelBatch, compat kind, float32 values).
 // Returns (q (B, P, L), history (B, iterations, P, L): the q each update starts from).
@@ -622,6 +640,8 @@ PYBIND11_MODULE(_core, m) {
   py::class_<KernelBatch>(m, "KernelBatch")
       .def(py::init(&make_kernel_batch), py::arg("features").noconvert(), py::arg("normalization"),
            py::arg("threads"))
+      .def_static("of_images", &kernel_batch_of_images, py::arg("images").noconvert(), py::arg("spatial"),
+                  py::arg("sigma"), py::arg("color_sigma"), py::arg("normalization"), py::arg("threads"))
       .def_property_readonly("kernels", &KernelBatch::kernels)
       .def_property_readonly("points", &KernelBatch::points)
       .def("filter", &batch_filter<float>, py::arg("values").noconvert(), py::arg("transpose"), py::arg("threads"))

@@ -137,6 +137,9 @@ def image_features(
 class KernelBatch:
     """One normalized lattice kernel per image, or one for all (cpp/lattice_filter.hpp)."""
     def __init__(self, features: npt.NDArray[np.float32], normalization: int, threads: int) -> None: ...
+    @staticmethod
+    def of_images(images: npt.NDArray[np.float32], spatial: List[int], sigma: List[float], color_sigma: List[float],
+                  normalization: int, threads: int) -> "KernelBatch": ...
     @property
     def kernels(self) -> int: ...
     @property

@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -148,6 +149,30 @@ PYBIND11_MODULE(_cuda, m) {
       py::arg("images_ptr"), py::arg("batch"), py::arg("spatial"), py::arg("channels"), py::arg("unary_ptr"),
       py::arg("labels"), py::arg("gaussian"), py::arg("bilateral"), py::arg("normalization"), py::arg("iterations"),
       py::arg("out_ptr"), py::arg("stream"));
+
+  // The lattices of one CRF term over a batch of images (float32 (batch, points,
+  // channels) on the device), kept for filtering values (float32 / float64, dtype 0 / 1,
+  // (batch, points, value_channels)) on the stream they were built on.
+  py::class_<gpu::LatticeBatch>(m, "LatticeBatch")
+      .def(py::init([](uintptr_t images, int64_t batch, const std::vector<int64_t>& spatial, int channels,
+                       const std::vector<float>& sigma, const std::vector<float>& color_sigma, int normalization,
+                       uintptr_t stream) {
+             return std::make_unique<gpu::LatticeBatch>(ptr<const float>(images), batch, spatial, channels, sigma,
+                                                        color_sigma, normalization, stream_of(stream));
+           }),
+           release(), py::arg("images_ptr"), py::arg("batch"), py::arg("spatial"), py::arg("channels"),
+           py::arg("sigma"), py::arg("color_sigma"), py::arg("normalization"), py::arg("stream"),
+           "color_sigma empty: positions only (a Gaussian term).")
+      .def(
+          "filter",
+          [](const gpu::LatticeBatch& self, uintptr_t in, uintptr_t out, int dtype, int value_channels,
+             bool transpose) {
+            if (dtype == 0) self.filter(ptr<const float>(in), ptr<float>(out), value_channels, transpose);
+            else if (dtype == 1) self.filter(ptr<const double>(in), ptr<double>(out), value_channels, transpose);
+            else throw std::invalid_argument("lattice filter: dtype must be 0 (float32) or 1 (float64)");
+          },
+          release(), py::arg("in_ptr"), py::arg("out_ptr"), py::arg("dtype"), py::arg("value_channels"),
+          py::arg("transpose"));
 
   // Label model: labels (n, m) signed integers of `itemsize` bytes, with strides in
   // elements; weights float64 (m * (k + 1), k), bias float64 (k,). Outputs are

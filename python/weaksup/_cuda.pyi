@@ -30,6 +30,12 @@ def dense_crf_images(
     bilateral: tuple[list[float], list[float], int, list[float]] | None,
     normalization: int, iterations: int, out_ptr: int, stream: int,
 ) -> None: ...
+class LatticeBatch:
+    def __init__(
+        self, images_ptr: int, batch: int, spatial: list[int], channels: int, sigma: list[float],
+        color_sigma: list[float], normalization: int, stream: int,
+    ) -> None: ...
+    def filter(self, in_ptr: int, out_ptr: int, dtype: int, value_channels: int, transpose: bool) -> None: ...
 def label_model_check(
     labels_ptr: int, n: int, m: int, row_stride: int, col_stride: int, k: int, itemsize: int, out3_ptr: int,
     stream: int,

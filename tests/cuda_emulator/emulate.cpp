@@ -25,6 +25,7 @@
 #include "dense_crf.hpp"
 #include "kernels.hpp"
 #include "label_model.hpp"
+#include "lattice_filter.hpp"
 #include "region_growing.hpp"
 #include "wsol.hpp"
 
@@ -647,6 +648,74 @@ void test_region_growing(int iter) {
          (long long)h, (long long)w);
 }
 
+// LatticeBatch against KernelBatch: the GPU sums in another order (and keeps the
+// vertices the CPU folds into self weights), so values agree to float rounding; the
+// GPU's K^T is K's exact adjoint, and runs repeat bit for bit.
+template <class T>
+void test_lattice_filter(int iter) {
+  int64_t h, w;
+  random_shape(h, w);
+  h = std::min<int64_t>(h, 24);
+  w = std::min<int64_t>(w, 24);
+  const std::vector<int64_t> spatial = {h, w};
+  const int64_t points = h * w, batch = randint(1, 3);
+  const int channels = static_cast<int>(randint(1, 3)), values = static_cast<int>(randint(1, 5));
+  const bool bilateral = uni() < 0.7, transpose = uni() < 0.5;
+  const int normalization = static_cast<int>(randint(0, 3));
+  std::vector<float> images(batch * points * channels);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int c = 0; c < channels; ++c) {
+      const auto f = field(h, w, static_cast<int>(randint(0, 2)));
+      for (int64_t i = 0; i < points; ++i) images[(b * points + i) * channels + c] = static_cast<float>(f[i] * 255);
+    }
+  }
+  std::vector<float> sigma = {static_cast<float>(0.5 + 30 * uni()), static_cast<float>(0.5 + 30 * uni())};
+  std::vector<float> color_sigma;
+  if (bilateral) {
+    for (int c = 0; c < channels; ++c) color_sigma.push_back(static_cast<float>(3 + 20 * uni()));
+  }
+  const int d = 2 + (bilateral ? channels : 0);
+  std::vector<float> features;
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto f = image_features(spatial, sigma, bilateral ? &images[b * points * channels] : nullptr, channels,
+                                  bilateral ? color_sigma.data() : nullptr);
+    features.insert(features.end(), f.begin(), f.end());
+  }
+  std::vector<T> in(batch * points * values), other(in.size());
+  for (auto& v : in) v = static_cast<T>(2 * uni() - 1);
+  for (auto& v : other) v = static_cast<T>(2 * uni() - 1);
+  const KernelBatch cpu_kernels(features.data(), batch, points, d, static_cast<Normalization>(normalization), 1);
+  std::vector<T> cpu(in.size()), gpu1(in.size(), T(-7)), gpu2(in.size(), T(-7)), forward(in.size()),
+      backward(in.size());
+  cpu_kernels.filter(in.data(), cpu.data(), batch, values, transpose, 1);
+  const gpu::LatticeBatch lattices(images.data(), batch, spatial, channels, sigma, color_sigma, normalization,
+                                   nullptr);
+  lattices.filter(in.data(), gpu1.data(), values, transpose);
+  lattices.filter(in.data(), gpu2.data(), values, transpose);
+  double worst = 0, top = 1e-30;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    worst = std::max(worst, std::fabs(double(cpu[i]) - double(gpu1[i])));
+    top = std::max(top, std::fabs(double(cpu[i])));
+  }
+  // Float32 weights and norms on the GPU; the CPU's float64 path has float64 norms but
+  // float32 self weights (Lattice::self_weights), so doubles agree to float rounding too.
+  const double tol = 1e-4;
+  EXPECT(worst <= tol * top, "lattice filter: max |GPU - CPU| = %g of %g, iter %d (%lldx%lld, batch %lld, "
+         "%d channels, %d values, bilateral %d, normalization %d, transpose %d)", worst, top, iter, (long long)h,
+         (long long)w, (long long)batch, channels, values, bilateral, normalization, transpose);
+  EXPECT(std::memcmp(gpu1.data(), gpu2.data(), gpu1.size() * sizeof(T)) == 0, "lattice filter: runs differ");
+  lattices.filter(in.data(), forward.data(), values, false);
+  lattices.filter(other.data(), backward.data(), values, true);
+  double a = 0, b = 0, scale = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    a += double(forward[i]) * double(other[i]);
+    b += double(in[i]) * double(backward[i]);
+    scale += std::fabs(double(forward[i]) * double(other[i]));
+  }
+  EXPECT(std::fabs(a - b) <= (sizeof(T) == 4 ? 1e-4 : 1e-12) * std::max(scale, 1e-30),
+         "lattice filter: <K x, y> = %.17g but <x, K^T y> = %.17g, iter %d", a, b, iter);
+}
+
 // Empty images: nothing to label, every mask empty.
 void test_empty() {
   for (int64_t h : {0, 3}) {
@@ -684,6 +753,8 @@ int main(int argc, char** argv) {
     test_dense_crf(i);
     test_region_growing<float>(i);
     test_region_growing<double>(i);
+    if (i % 2 == 0) test_lattice_filter<float>(i);
+    else test_lattice_filter<double>(i);
     if (i % 2 == 0) test_label_model<int8_t>(i / 2);
     else if (i % 4 == 1) test_label_model<int32_t>(i / 2);
     else if (i % 8 == 3) test_label_model<int16_t>(i / 2);

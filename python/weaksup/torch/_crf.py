@@ -6,9 +6,9 @@ lattice per image, built once per call). The lattice's filter K is linear but no
 symmetric (its blur runs the lattice axes in order), so every backward applies the exact
 transpose K^T (the axes in reverse order), and ``gradcheck`` holds to float64 rounding.
 
-Tensors are (N, C, H, W), the PyTorch layout. The lattice ops run on the CPU; CUDA tensors
-are refused with a clear error until the lattice filter has a CUDA kernel (the mean-field
-forward alone runs on the GPU through :func:`weaksup.dense_crf`).
+Tensors are (N, C, H, W), the PyTorch layout. CUDA tensors stay on their device: the
+lattices are built and filter there (``_cuda.LatticeBatch``, on the current stream), and
+the mean-field's backward is autograd's through the iterations and those filters.
 """
 
 from __future__ import annotations
@@ -27,46 +27,76 @@ _NAMES = {"gaussian_sigma": "gaussian_sigma", "bilateral_sigma": "bilateral_sigm
           "probs": "unary", "unary": "unary", "iterations": "iterations"}
 
 
-def _cpu_only(device: torch.device, op: str) -> None:
-    if device.type != "cpu":
-        raise ValueError(f"{op} runs on the CPU: the lattice filter it needs has no CUDA kernel yet; "
-                         f"pass CPU tensors (.cpu()), or use weaksup.dense_crf for CUDA inference without gradient")
-
-
-def _pixels(images: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) images -> float32 (N, H * W, C), the kernels' point-major layout."""
+def _points(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) images -> float32 (N, H * W, C), the lattices' point-major layout, on
+    the images' device."""
     n, c = images.shape[:2]
-    return np.ascontiguousarray(images.detach().permute(0, 2, 3, 1).reshape(n, -1, c).numpy(), dtype=np.float32)
+    return images.detach().permute(0, 2, 3, 1).reshape(n, -1, c).to(torch.float32).contiguous()
 
 
-def _kernels(spatial: Tuple[int, int], sigma: Sequence[float], pixels: Optional[np.ndarray],
-             color_sigma: Sequence[float], normalization: int, threads: int) -> Any:
-    """A KernelBatch over positions / sigma (fastest axis first), and the images' channels /
-    color_sigma when ``pixels`` (N, P, C) is given (one lattice per image), else one lattice."""
-    spatial_list = [int(s) for s in spatial]
-    if pixels is None:
-        features = _core.image_features(spatial_list, list(sigma), None, [])[None]
-    else:
-        features = np.stack([_core.image_features(spatial_list, list(sigma), p, list(color_sigma)) for p in pixels])
-    return _core.KernelBatch(features, normalization, threads)
+class _Lattices:
+    """One term's lattices over a batch of images, on the images' device: ``apply(values
+    (B, P, C), transpose)`` gives K values (or K^T values) of values' dtype. The CPU's
+    are a _core.KernelBatch, CUDA's a _cuda.LatticeBatch built on the current stream."""
+
+    def __init__(self, spatial: Tuple[int, int], sigma: Sequence[float], pixels: Optional[torch.Tensor],
+                 color_sigma: Sequence[float], normalization: int, threads: int, device: torch.device):
+        spatial_list = [int(v) for v in spatial]
+        self.threads, self.device = threads, device
+        if device.type == "cuda":
+            if pixels is None:  # one lattice shared by the batch: the positions alone
+                pixels = torch.zeros((1, spatial_list[0] * spatial_list[1], 1), dtype=torch.float32, device=device)
+            self.shared = pixels.shape[0] == 1 and not color_sigma
+            self._images = pixels  # the lattice reads them while it is built, on the stream
+            with _arrays.Device(pixels, "images") as dev:
+                self.native: Any = dev.module.LatticeBatch(
+                    dev.ptr(pixels), int(pixels.shape[0]), spatial_list, int(pixels.shape[2]), list(sigma),
+                    list(color_sigma), normalization, dev.stream)
+            return
+        if pixels is None:
+            features = _core.image_features(spatial_list, list(sigma), None, [])[None]
+            self.native = _core.KernelBatch(features, normalization, threads)
+        else:  # the features of each image are computed in the parallel build
+            self.native = _core.KernelBatch.of_images(pixels.numpy(), spatial_list, list(sigma), list(color_sigma),
+                                                      normalization, threads)
+        self.shared = self.native.kernels == 1
+
+    @property
+    def kernels(self) -> Any:
+        """The CPU's KernelBatch (for _core's mean-field kernels)."""
+        return self.native
+
+    def apply(self, values: torch.Tensor, transpose: bool) -> torch.Tensor:
+        if self.device.type != "cuda":
+            host = np.ascontiguousarray(values.detach().numpy())
+            return torch.from_numpy(self.native.filter(host, transpose, self.threads))
+        v = values.detach().contiguous()
+        batch, points, channels = (int(x) for x in v.shape)
+        if self.shared and batch > 1:  # one lattice for every image: the images as channels
+            flat = v.permute(1, 0, 2).reshape(1, points, batch * channels)
+            return self._filter_cuda(flat, transpose).reshape(points, batch, channels).permute(1, 0, 2).contiguous()
+        return self._filter_cuda(v, transpose)
+
+    def _filter_cuda(self, v: torch.Tensor, transpose: bool) -> torch.Tensor:
+        out = torch.empty_like(v)
+        if v.numel():
+            with _arrays.Device(v, "values") as dev:
+                self.native.filter(dev.ptr(v), dev.ptr(out), 0 if v.dtype == torch.float32 else 1, int(v.shape[2]),
+                                   transpose)
+        return out
 
 
 class _Filter(torch.autograd.Function):  # type: ignore[misc]  # torch is untyped here
-    """values (B, P, C) -> K values with a KernelBatch K; backward: K^T."""
+    """values (B, P, C) -> K values with a term's lattices K; backward: K^T."""
 
     @staticmethod
-    def forward(ctx: Any, values: torch.Tensor, kernels: Any, threads: int) -> torch.Tensor:
-        ctx.kernels, ctx.threads = kernels, threads
-        return _apply(kernels, values, False, threads)
+    def forward(ctx: Any, values: torch.Tensor, lattices: _Lattices) -> torch.Tensor:
+        ctx.lattices = lattices
+        return lattices.apply(values, False)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], None, None]:
-        return _apply(ctx.kernels, grad, True, ctx.threads), None, None
-
-
-def _apply(kernels: Any, values: torch.Tensor, transpose: bool, threads: int) -> torch.Tensor:
-    host = np.ascontiguousarray(values.detach().numpy())
-    return torch.from_numpy(kernels.filter(host, transpose, threads))
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], None]:
+        return ctx.lattices.apply(grad, True), None
 
 
 def dense_crf_loss(probs: torch.Tensor, images: torch.Tensor, sigma_rgb: float = 15.0, sigma_xy: float = 100.0,
@@ -102,7 +132,7 @@ def dense_crf_loss(probs: torch.Tensor, images: torch.Tensor, sigma_rgb: float =
         _common.shape(rois, "rois", (probs.shape[0], probs.shape[2], probs.shape[3]), "one mask per image")
         _common.no_grad(rois, "rois", "it is a mask")
         tensors["rois"] = rois
-    _cpu_only(_common.same_device(**tensors), "dense_crf_loss")
+    device = _common.same_device(**tensors)
     _common.probabilities(probs, "probs")
     sigma_rgb = _arrays.check_real(sigma_rgb, "sigma_rgb", 0.0, low_open=True)
     sigma_xy = _arrays.check_real(sigma_xy, "sigma_xy", 0.0, low_open=True)
@@ -120,16 +150,16 @@ def dense_crf_loss(probs: torch.Tensor, images: torch.Tensor, sigma_rgb: float =
         raise ValueError(f"scale={scale} leaves no pixel of {tuple(probs.shape[2:])} images; use a larger scale")
     if mask is not None:
         segs = segs * mask[:, None]
-    pixels = _pixels(imgs)
+    pixels = _points(imgs)
     sig_xy = sigma_xy * scale
     _check_features((h, w), sig_xy, pixels, sigma_rgb)
-    kernels = _kernels((h, w), [sig_xy, sig_xy], pixels, [sigma_rgb] * pixels.shape[2], _crf.NO_NORMALIZATION,
-                       threads)
+    lattices = _Lattices((h, w), [sig_xy, sig_xy], pixels, [sigma_rgb] * pixels.shape[2], _crf.NO_NORMALIZATION,
+                         threads, device)
     s = segs.permute(0, 2, 3, 1).reshape(n, h * w, k)
-    return -(s * _Filter.apply(s, kernels, threads)).sum() / n
+    return -(s * _Filter.apply(s, lattices)).sum() / n
 
 
-def _check_features(spatial: Tuple[int, int], sigma_xy: float, pixels: np.ndarray, sigma_rgb: float) -> None:
+def _check_features(spatial: Tuple[int, int], sigma_xy: float, pixels: torch.Tensor, sigma_rgb: float) -> None:
     """Positions and colours over their sigmas must stay in the range a lattice resolves."""
     d = 2 + pixels.shape[2]
     limit = _core.max_feature(d)
@@ -137,9 +167,9 @@ def _check_features(spatial: Tuple[int, int], sigma_xy: float, pixels: np.ndarra
     if largest > limit:
         raise ValueError(f"sigma_xy x scale = {sigma_xy:.4g} is too small for {spatial} images: positions / "
                          f"sigma reach {largest:.4g}, past the lattice's {limit:.4g}; increase sigma_xy")
-    if not np.isfinite(pixels).all():
+    if not bool(torch.isfinite(pixels).all()):
         raise ValueError("images must be finite")
-    colour = float(np.abs(pixels).max(initial=0.0)) / np.float32(sigma_rgb)
+    colour = (float(pixels.abs().max()) if pixels.numel() else 0.0) / np.float32(sigma_rgb)
     if colour > limit:
         raise ValueError(f"sigma_rgb = {sigma_rgb:.4g} is too small for the images' values: colours / sigma reach "
                          f"{colour:.4g}, past the lattice's {limit:.4g}; increase sigma_rgb")
@@ -149,11 +179,11 @@ def _check_features(spatial: Tuple[int, int], sigma_xy: float, pixels: np.ndarra
 
 
 class _Term:
-    """One pairwise term: its kernels, the kind of compat (_crf._POTTS, ...) and its values
+    """One pairwise term: its lattices, the kind of compat (_crf._POTTS, ...) and its values
     as a tensor of the unary's dtype (which may require grad)."""
 
-    def __init__(self, kernels: Any, kind: int, compat: torch.Tensor):
-        self.kernels, self.kind = kernels, kind
+    def __init__(self, lattices: _Lattices, kind: int, compat: torch.Tensor):
+        self.lattices, self.kind = lattices, kind
         self.compat = compat
         if kind == _crf._MATRIX:
             self.compat = (compat + compat.T) / 2  # densecrf symmetrizes a matrix
@@ -197,7 +227,7 @@ class _MeanField(torch.autograd.Function):  # type: ignore[misc]  # torch is unt
             steps = []
             for _ in range(iterations):
                 steps.append(q)
-                q = torch.softmax(-unary - sum(t.energy(_apply(t.kernels, q, False, threads)) for t in terms), dim=-1)
+                q = torch.softmax(-unary - sum(t.energy(t.lattices.apply(q, False)) for t in terms), dim=-1)
             history = torch.stack(steps, dim=1) if steps else q.new_empty((q.shape[0], 0) + q.shape[1:])
         ctx.terms, ctx.threads = terms, threads
         ctx.save_for_backward(q, history)
@@ -207,7 +237,8 @@ class _MeanField(torch.autograd.Function):  # type: ignore[misc]  # torch is unt
     def backward(ctx: Any, grad: torch.Tensor) -> Any:
         q, history = ctx.saved_tensors
         terms: List[_Term] = ctx.terms
-        native = [(t.kernels, t.kind, t.compat.detach().numpy(), bool(t.compat.requires_grad)) for t in terms]
+        native = [(t.lattices.kernels, t.kind, t.compat.detach().numpy(), bool(t.compat.requires_grad))
+                  for t in terms]
         grad_unary, compat_grads = _core.mean_field_backward(
             history.numpy(), q.numpy(), np.ascontiguousarray(grad.detach().numpy(), dtype=history.numpy().dtype),
             native, ctx.threads)
@@ -228,8 +259,10 @@ def crf_mean_field(unary: torch.Tensor, images: torch.Tensor, iterations: int = 
     as a tensor that requires grad (a Potts weight, an (L,) diagonal or an (L, L) matrix,
     symmetrized as densecrf does). ``images`` and the sigmas get none.
 
-    float32 runs the same kernel as ``weaksup.dense_crf(images, unary=...)``: the result is
-    equal to it, bit for bit. float64 runs the same iterations in float64.
+    float32 on the CPU runs the same kernel as ``weaksup.dense_crf(images, unary=...)``: the
+    result is equal to it, bit for bit. float64 runs the same iterations in float64. CUDA
+    tensors run the iterations as torch ops around the GPU lattices (equal to dense_crf
+    to float rounding); autograd keeps their intermediates.
 
     Args:
         unary: (N, L, H, W) energies (e.g. -log p or -logits), float32 / float64.
@@ -241,48 +274,74 @@ def crf_mean_field(unary: torch.Tensor, images: torch.Tensor, iterations: int = 
     _common.tensor(images, "images", 4, floating=False, meaning="(N, C, H, W) images")
     _common.spatial_match(unary, "unary", images, "images")
     _common.no_grad(images, "images", "mean-field is differentiated with respect to the unary and compats")
-    _cpu_only(_common.same_device(unary=unary, images=images), "crf_mean_field")
+    device = _common.same_device(unary=unary, images=images)
     if not bool(torch.isfinite(unary.detach()).all()):
         raise ValueError("unary must be finite energies, got NaN or infinity")
     iterations = _crf._iterations(iterations, allow_zero=True)
     norm = _crf._normalization(normalization)
     threads = _arrays.check_threads(threads)
     n, labels, h, w = unary.shape
-    pixels = _pixels(images)
-    if not np.isfinite(pixels).all():
+    pixels = _points(images)
+    if not bool(torch.isfinite(pixels).all()):
         raise ValueError("images must be finite")
+
+    def colour_range() -> np.ndarray:  # per channel, for the sigma checks (C values to the host)
+        if pixels.numel() == 0:
+            return np.zeros(pixels.shape[2], np.float32)
+        return pixels.abs().amax(dim=(0, 1)).cpu().numpy()  # type: ignore[no-any-return]
+
     gaussian, bilateral = _crf._image_terms(
         (h, w), pixels.shape[2], labels, gaussian_sigma,
         None if gaussian_compat is None else _crf_compat_values(gaussian_compat),
         bilateral_sigma, color_sigma, None if bilateral_compat is None else _crf_compat_values(bilateral_compat),
-        lambda: np.abs(pixels).max(axis=(0, 1)), _NAMES)
+        colour_range, _NAMES)
     points = unary.permute(0, 2, 3, 1).reshape(n, h * w, labels)
     specs = [(spec, compat, name, image_pixels) for spec, compat, name, image_pixels in
              ((gaussian, gaussian_compat, "gaussian_compat", None), (bilateral, bilateral_compat, "bilateral_compat",
                                                                     pixels)) if spec is not None]
     wants_grad = torch.is_grad_enabled() and (
         unary.requires_grad or any(isinstance(c, torch.Tensor) and c.requires_grad for _, c, _, _ in specs))
-    if unary.dtype == torch.float32 and iterations > 0 and not wants_grad:  # inference: dense_crf itself
+    on_cpu = _native_mean_field(device)
+    if on_cpu and unary.dtype == torch.float32 and iterations > 0 and not wants_grad:  # dense_crf itself
         energies = np.ascontiguousarray(points.detach().numpy()).reshape(n, h, w, labels)
-        q = torch.from_numpy(_core.dense_crf_images(pixels, [h, w], energies, False, 1e-5, gaussian, bilateral,
-                                                    norm, iterations, threads))
+        q = torch.from_numpy(_core.dense_crf_images(pixels.numpy(), [h, w], energies, False, 1e-5, gaussian,
+                                                    bilateral, norm, iterations, threads))
         return q.reshape(n, h, w, labels).permute(0, 3, 1, 2)
     terms: List[_Term] = []
     compats: List[torch.Tensor] = []
     native = []  # (kernels, kind, float32 values): the terms as batch_mean_field takes them
     for spec, compat, name, image_pixels in specs:
         kind, values = _compat_tensor(compat, name, labels, unary)
-        kernels = _kernels((h, w), spec[0], image_pixels, spec[1] or [], norm, threads)
-        terms.append(_Term(kernels, kind, values))
+        lattices = _Lattices((h, w), spec[0], image_pixels, spec[1] or [], norm, threads, device)
+        terms.append(_Term(lattices, kind, values))
         compats.append(terms[-1].compat)  # the symmetrized matrix: autograd takes it back to the values
-        native.append((kernels, kind, spec[3]))
-    cpp = None
-    if unary.dtype == torch.float32 and iterations > 0:
-        def cpp() -> Any:  # the kernel dense_crf runs, on the kernels the backward uses
-            energies = np.ascontiguousarray(points.detach().numpy())
-            return _core.batch_mean_field(energies, native, iterations, threads)
-    q = _MeanField.apply(points, terms, iterations, cpp, threads, *compats)
+        if on_cpu:
+            native.append((lattices.kernels, kind, spec[3]))
+    if not on_cpu:
+        q = _composed_mean_field(points, terms, iterations)
+    else:
+        cpp = None
+        if unary.dtype == torch.float32 and iterations > 0:
+            def cpp() -> Any:  # the kernel dense_crf runs, on the kernels the backward uses
+                energies = np.ascontiguousarray(points.detach().numpy())
+                return _core.batch_mean_field(energies, native, iterations, threads)
+        q = _MeanField.apply(points, terms, iterations, cpp, threads, *compats)
     return q.reshape(n, h, w, labels).permute(0, 3, 1, 2)
+
+
+def _native_mean_field(device: torch.device) -> bool:
+    """Whether _core's mean-field kernels (forward and backward) serve tensors on device."""
+    return bool(device.type == "cpu")
+
+
+def _composed_mean_field(unary: torch.Tensor, terms: List[_Term], iterations: int) -> torch.Tensor:
+    """The iterations as torch ops on unary (B, P, L), for devices without _core's
+    mean-field kernels: autograd differentiates them (through each filter, whose
+    backward is K^T), keeping its intermediates (a few times iterations x B x P x L)."""
+    q = torch.softmax(-unary, dim=-1)
+    for _ in range(iterations):
+        q = torch.softmax(-unary - sum(t.energy(_Filter.apply(q, t.lattices)) for t in terms), dim=-1)
+    return q
 
 
 def _crf_compat_values(compat: Any) -> Any:
