@@ -49,11 +49,10 @@ def train(steps: int = 30, seed: int = 0) -> List[float]:
     images, labels, cues = synthetic_batch(seed=seed)
     model = head()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    crf_images = images.permute(0, 2, 3, 1).contiguous()  # (N, H, W, 3), as SEC's CRF takes them
     losses = []
     for _ in range(steps):
         probs = torch.softmax(model(images / 255.0), dim=1)
-        loss = seed_loss(probs, cues) + expand_loss(probs, labels) + constrain_loss(probs, crf_images)
+        loss = seed_loss(probs, cues) + expand_loss(probs, labels) + constrain_loss(probs, images)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

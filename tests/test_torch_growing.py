@@ -267,11 +267,14 @@ def test_crf_variant_is_refinement_then_growing():
     images = rng.integers(0, 256, size=(b, h, w, 3), dtype=np.uint8)
     images[:, :, : w // 2] = 30  # flat halves, so the CRF has edges to follow
     probs, seeds, labels = random_case(rng, b, c, h, w, np.float32, peak=2.0, seed_rate=0.05)
-    got = wt.region_growing_crf(torch.from_numpy(probs), torch.from_numpy(images), torch.from_numpy(seeds),
+    chw = np.moveaxis(images, -1, 1)  # weaksup.torch takes (B, 3, H, W)
+    got = wt.region_growing_crf(torch.from_numpy(probs), torch.from_numpy(chw), torch.from_numpy(seeds),
                                 torch.from_numpy(labels), 0.3, 0.5)
     refined = dsrg_refinement(probs, images)
     np.testing.assert_array_equal(got.numpy(), reference(grow_scipy, refined, seeds, labels, 0.3, 0.5))
     # NumPy in, NumPy out.
-    np.testing.assert_array_equal(wt.region_growing_crf(probs, images, seeds, labels, 0.3, 0.5), got.numpy())
+    np.testing.assert_array_equal(wt.region_growing_crf(probs, chw, seeds, labels, 0.3, 0.5), got.numpy())
     with pytest.raises(ValueError, match="images"):
-        wt.region_growing_crf(torch.from_numpy(probs), torch.from_numpy(images[:, :-1]), torch.from_numpy(seeds))
+        wt.region_growing_crf(torch.from_numpy(probs), torch.from_numpy(chw[:, :, :-1]), torch.from_numpy(seeds))
+    with pytest.raises(ValueError, match="images"):  # channels last is not the layout
+        wt.region_growing_crf(torch.from_numpy(probs), torch.from_numpy(images), torch.from_numpy(seeds))

@@ -95,6 +95,11 @@ def sec_images(n, h, w, seed=0):
     return torch.from_numpy(np.stack([workloads.synthetic_image(h, w, seed=seed + b) for b in range(n)]))
 
 
+def chw(images):
+    """(N, H, W, 3) -> the (N, 3, H, W) view weaksup.torch takes."""
+    return images.permute(0, 3, 1, 2)
+
+
 def sec_crf_probs(images, c, seed=0):
     p = np.stack([workloads.soft_segmentation(im, c, seed=seed + b) for b, im in enumerate(images.numpy())])
     p = np.moveaxis(p, -1, 1).astype(np.float64)
@@ -259,7 +264,7 @@ def test_constrain_target_is_secs_crf():
     dcrf = pytest.importorskip("pydensecrf.densecrf")
     images = sec_images(3, 41, 41, seed=11)
     p = sec_crf_probs(images, 21, seed=11)
-    q = wt.constrain_target(p, images)
+    q = wt.constrain_target(p, chw(images))
     assert q.dtype == torch.float64 and q.shape == p.shape
     assert float(q.min()) >= 1e-4 / (1 + 21 * 1e-4)  # raised to 1e-4, then renormalized
     torch.testing.assert_close(q.sum(dim=1), torch.ones(3, 41, 41, dtype=torch.float64))
@@ -276,23 +281,23 @@ def test_constrain_target_is_secs_crf():
 def test_constrain_loss_matches_sec_and_its_gradient():
     images = sec_images(2, 12, 10, seed=12)
     p = sec_crf_probs(images, 4, seed=12).requires_grad_()
-    q = wt.constrain_target(p, images)
-    loss = wt.constrain_loss(p, images)
+    q = wt.constrain_target(p, chw(images))
+    loss = wt.constrain_loss(p, chw(images))
     assert loss.item() == pytest.approx(kl_ref(p.detach(), q), rel=1e-10)
     loss.backward()
     torch.testing.assert_close(p.grad, -q / (p.detach() * 2 * 12 * 10), rtol=1e-12, atol=0)
     p32 = p.detach().float()
-    out = wt.constrain_loss(p32, images)
+    out = wt.constrain_loss(p32, chw(images))
     assert out.dtype == torch.float32
-    assert out.item() == pytest.approx(kl_ref(p32, wt.constrain_target(p32, images)), rel=F32_RTOL)
+    assert out.item() == pytest.approx(kl_ref(p32, wt.constrain_target(p32, chw(images))), rel=F32_RTOL)
     # Float images of the same colours: the same target.
-    torch.testing.assert_close(wt.constrain_target(p, images.double()), q, rtol=0, atol=0)
+    torch.testing.assert_close(wt.constrain_target(p, chw(images).double()), q, rtol=0, atol=0)
 
 
 def test_constrain_kl_gradcheck():
     images = sec_images(2, 6, 5, seed=13)
     p = sec_crf_probs(images, 3, seed=13).requires_grad_()
-    q = wt.constrain_target(p, images)
+    q = wt.constrain_target(p, chw(images))
     assert gradcheck(lambda x: wt.kl_to_target(x, q), (p,), eps=1e-9, atol=1e-6)
     z = torch.randn(2, 3, 6, 5, dtype=torch.float64, requires_grad=True)
     assert gradcheck(lambda y: wt.kl_to_target(torch.softmax(y, 1), q), (z,))
@@ -301,10 +306,10 @@ def test_constrain_kl_gradcheck():
 def test_constrain_loss_parameters_reach_the_crf():
     images = sec_images(1, 9, 9, seed=14)
     p = sec_crf_probs(images, 3, seed=14)
-    base = wt.constrain_target(p, images)
+    base = wt.constrain_target(p, chw(images))
     for kw in ({"maxiter": 2}, {"scale_factor": 3.0}, {"color_factor": 40.0}, {"min_prob": 0.1}):
-        assert not torch.equal(wt.constrain_target(p, images, **kw), base), kw
-    assert float(wt.constrain_target(p, images, min_prob=0.1).min()) >= 0.1 / (1 + 3 * 0.1)
+        assert not torch.equal(wt.constrain_target(p, chw(images), **kw), base), kw
+    assert float(wt.constrain_target(p, chw(images), min_prob=0.1).min()) >= 0.1 / (1 + 3 * 0.1)
 
 
 # ------------------------------------------------------------ batches, layouts, random inputs
@@ -317,7 +322,7 @@ def test_batch_is_the_mean_of_single_images():
     cases = [
         (lambda s: wt.seed_loss(p[s], cues[s])),
         (lambda s: wt.expand_loss(p[s], labels[s])),
-        (lambda s: wt.constrain_loss(p[s], images[s])),
+        (lambda s: wt.constrain_loss(p[s], chw(images[s]))),
     ]
     for loss in cases:
         whole = loss(slice(None)).item()
@@ -335,9 +340,9 @@ def test_any_strides():
         pytest.approx(wt.seed_loss(p, cues).item(), rel=1e-14)
     assert wt.expand_loss(strided, labels.t().contiguous().t()).item() == \
         pytest.approx(wt.expand_loss(p, labels).item(), rel=1e-14)
-    flipped = torch.flip(images, dims=[1]).flip(1)  # a copy; and a strided view below
-    assert wt.constrain_loss(strided, images[:, :, :, [0, 1, 2]]).item() == \
-        pytest.approx(wt.constrain_loss(p, flipped).item(), rel=1e-12)
+    contiguous = chw(images).contiguous()  # a copy; chw(images) itself is a strided view
+    assert wt.constrain_loss(strided, chw(images)).item() == \
+        pytest.approx(wt.constrain_loss(p, contiguous).item(), rel=1e-12)
     x = strided.clone().requires_grad_()
     wt.expand_loss(x, labels).backward()
     y = p.clone().requires_grad_()
@@ -376,11 +381,13 @@ def test_bad_shapes_name_the_argument():
     with pytest.raises(ValueError, match="background and at least one foreground"):
         wt.expand_loss(torch.ones(2, 1, 4, 4, dtype=torch.float64), labels[:, :1])
     with pytest.raises(ValueError, match="images"):
-        wt.constrain_loss(p, images[:, :3])
+        wt.constrain_loss(p, chw(images)[:, :, :3])
     with pytest.raises(ValueError, match="images"):
-        wt.constrain_loss(p, images[..., :2])
+        wt.constrain_loss(p, chw(images)[:, :2])
+    with pytest.raises(ValueError, match="images"):
+        wt.constrain_loss(p, images)  # channels last: (N, H, W, 3) is not the layout
     with pytest.raises(ValueError, match="images must have 4 axes"):
-        wt.constrain_loss(p, images[0])
+        wt.constrain_loss(p, chw(images)[0])
 
 
 def test_not_probabilities():
@@ -393,7 +400,7 @@ def test_not_probabilities():
         with pytest.raises(ValueError, match="probs"):
             wt.expand_loss(bad, labels)
         with pytest.raises(ValueError, match="probs"):
-            wt.constrain_loss(bad, images)
+            wt.constrain_loss(bad, chw(images))
 
 
 def test_gradients_refused_on_targets():
@@ -403,7 +410,7 @@ def test_gradients_refused_on_targets():
     with pytest.raises(ValueError, match="image_labels requires grad"):
         wt.expand_loss(p, random_labels(1, 3).double().requires_grad_())
     with pytest.raises(ValueError, match="images requires grad"):
-        wt.constrain_loss(p, sec_images(1, 4, 4).double().requires_grad_())
+        wt.constrain_loss(p, chw(sec_images(1, 4, 4)).double().requires_grad_())
     with pytest.raises(ValueError, match="target requires grad"):
         wt.kl_to_target(p, p.clone().requires_grad_())
     with pytest.raises(ValueError, match="q requires grad"):
@@ -426,14 +433,14 @@ def test_bad_dtypes_and_values():
     with pytest.raises(ValueError, match="image_labels must hold only 0 and 1"):
         wt.expand_loss(p, labels.double() * 0.7)
     with pytest.raises(TypeError, match="images must be uint8 or float"):
-        wt.constrain_loss(p, images.int())
+        wt.constrain_loss(p, chw(images).int())
     with pytest.raises(TypeError, match="the tensors must have one dtype"):
         wt.kl_to_target(p, p.float())
     for name in ("q_fg", "q_bg", "q_absent"):
         with pytest.raises(ValueError, match=name):
             wt.expand_loss(p, labels, **{name: 1.5})
     with pytest.raises(ValueError, match="min_prob"):
-        wt.constrain_loss(p, images, min_prob=0.5)  # above 1 / C: no distribution left
+        wt.constrain_loss(p, chw(images), min_prob=0.5)  # above 1 / C: no distribution left
     with pytest.raises(ValueError, match="q must be in"):
         wt.rank_pooling(p, torch.tensor([0.5, 2.0, 0.1]))
 
@@ -446,7 +453,7 @@ def test_different_devices_are_refused():
     with pytest.raises(ValueError, match="probs on cpu, image_labels on meta"):
         wt.expand_loss(p, torch.empty(1, 3, device="meta"))
     with pytest.raises(ValueError, match="probs on cpu, images on meta"):
-        wt.constrain_loss(p, torch.empty(1, 4, 4, 3, dtype=torch.uint8, device="meta"))
+        wt.constrain_loss(p, torch.empty(1, 3, 4, 4, dtype=torch.uint8, device="meta"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -112,7 +112,7 @@ def steps(data: Dict[str, np.ndarray], threads: int) -> Dict[str, Tuple[Callable
 
     probs = torch.from_numpy(data["probs"])
     cues, labels = torch.from_numpy(data["cues"]), torch.from_numpy(data["labels"])
-    images = torch.from_numpy(data["images"])
+    images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2)  # weaksup.torch takes (N, 3, H, W)
 
     def ours(loss: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], float]:
         def step() -> float:

@@ -83,7 +83,7 @@ def region_growing_crf(probs: Any, images: Any, seeds: Any, image_labels: Any = 
 
     Args:
         probs: (B, C, H, W) softmax probabilities (the network's output; read detached).
-        images: (B, H, W, 3) colours in 0..255 at the resolution of ``probs`` (DSRG
+        images: (B, 3, H, W) colours in 0..255 at the resolution of ``probs`` (DSRG
             resizes the input images to the score map, adds the mean back and rounds).
         seeds, image_labels, fg_threshold, bg_threshold, threads: as :func:`region_growing`.
 
@@ -95,14 +95,14 @@ def region_growing_crf(probs: Any, images: Any, seeds: Any, image_labels: Any = 
         probs, images, seeds, image_labels = _from_numpy(probs, images, seeds, image_labels)
     p = _common.tensor(probs, "probs", 4, meaning="(B, C, H, W) probabilities").detach()
     _common.probabilities(p, "probs", dim=1)
-    img = _common.tensor(images, "images", 4, floating=False, meaning="(B, H, W, 3) colours")
-    _common.shape(img, "images", (p.shape[0], p.shape[2], p.shape[3], None), "colours at the size of probs")
+    img = _common.tensor(images, "images", 4, floating=False, meaning="(B, 3, H, W) colours")
+    _common.shape(img, "images", (p.shape[0], None, p.shape[2], p.shape[3]), "colours at the size of probs")
     _common.same_device(probs=p, images=img)
     min_prob = _arrays.check_real(min_prob, "min_prob", 0.0, 1.0, low_open=True)
     scale_factor = _arrays.check_real(scale_factor, "scale_factor", 0.0, low_open=True)
     color_factor = _arrays.check_real(color_factor, "color_factor", 0.0, low_open=True)
     energies = -p.clamp(min=min_prob).float()
-    q = _crf.dense_crf(img, unary=energies, iterations=iterations, gaussian_sigma=3.0 / scale_factor,
+    q = _crf.dense_crf(img.permute(0, 2, 3, 1), unary=energies, iterations=iterations, gaussian_sigma=3.0 / scale_factor,
                        gaussian_compat=3.0, bilateral_sigma=80.0 / scale_factor, color_sigma=color_factor,
                        bilateral_compat=10.0, label_axis=1, threads=threads)
     q = q.double().clamp(min=min_prob)

@@ -200,7 +200,8 @@ def constrain_target(probs: torch.Tensor, images: torch.Tensor, *, maxiter: int 
     3 / scale_factor, compat 3; maxiter mean-field steps) of each image with probs as the
     unary, then every probability below min_prob raised to it and each pixel renormalized.
 
-    images (N, H, W, 3), uint8 or float in [0, 255], at probs' spatial size. SEC resizes
+    images (N, 3, H, W) (the PyTorch layout, as every op of weaksup.torch takes images),
+    uint8 or float in [0, 255], at probs' spatial size. SEC resizes
     each mean-subtracted input image to the score maps' 41 x 41 with bilinear
     interpolation (scipy.ndimage.zoom, order 1: the corners stay on the corners, as
     torch.nn.functional.interpolate(mode="bilinear", align_corners=True) does), adds the
@@ -210,16 +211,16 @@ def constrain_target(probs: torch.Tensor, images: torch.Tensor, *, maxiter: int 
     unary up to a per-pixel constant (which mean field ignores), except for the 1e-4 its
     softmax layer adds."""
     probs = _probs(probs)
-    images = _common.tensor(images, "images", 4, floating=False, meaning="(N, H, W, 3) images")
+    images = _common.tensor(images, "images", 4, floating=False, meaning="(N, 3, H, W) images")
     _common.same_device(probs=probs, images=images)
     n, _, h, w = probs.shape
-    _common.shape(images, "images", (n, h, w, 3), "N, H, W of probs and 3 colour channels")
+    _common.shape(images, "images", (n, 3, h, w), "N, H, W of probs and 3 colour channels")
     _common.dtype_in(images, "images", _IMAGE_DTYPES, "uint8 or float32 / float64 colours in [0, 255]")
     _common.no_grad(images, "images", "the CRF target is a constant")
     min_prob = _arrays.check_real(min_prob, "min_prob", 0.0, 1.0 / probs.shape[1])
     _common.probabilities(probs, "probs")
-    q = crf_inference(images.detach(), probs.detach().permute(0, 2, 3, 1), maxiter, scale_factor, color_factor,
-                      threads=threads)
+    q = crf_inference(images.detach().permute(0, 2, 3, 1), probs.detach().permute(0, 2, 3, 1), maxiter,
+                      scale_factor, color_factor, threads=threads)
     q = torch.as_tensor(q, device=probs.device).permute(0, 3, 1, 2).to(probs.dtype)
     q = q.clamp(min=min_prob)
     return q / q.sum(dim=1, keepdim=True)
