@@ -364,6 +364,17 @@ VotePatterns collapse_codes(const int64_t* row_offsets, const int32_t* codes, in
   return collapse(CodeRows{row_offsets, codes}, rows, sources, classes, threads);
 }
 
+VotePatterns merge_patterns(const int64_t* offsets, const int32_t* codes, const double* counts, int64_t patterns,
+                            int64_t rows, int64_t sources, int64_t classes, int threads) {
+  VotePatterns out = collapse_codes(offsets, codes, patterns, sources, classes, threads);
+  std::vector<double> summed(static_cast<size_t>(out.patterns()), 0.0);
+  for (int64_t p = 0; p < patterns; ++p) summed[out.row_pattern[p]] += counts[p];  // whole numbers: exact
+  out.counts = std::move(summed);
+  out.rows = rows;
+  out.row_pattern = {};
+  return out;
+}
+
 void pattern_scores(const VotePatterns& vp, const double* weights, const double* bias, bool softmax, double* out,
                     int threads) {
   with_classes(vp.classes, [&](auto K) {

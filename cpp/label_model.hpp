@@ -43,6 +43,13 @@ VotePatterns collapse_dense(const T* labels, int64_t rows, int64_t sources, int6
 VotePatterns collapse_codes(const int64_t* row_offsets, const int32_t* codes, int64_t rows, int64_t sources,
                             int64_t classes, int threads);
 
+// Merges pattern lists (pieces of a label matrix collapsed apart, concatenated in row
+// order as CSR offsets / codes with their counts): the distinct patterns in order of first
+// occurrence, each with the sum of its counts, over `rows` rows in all. The result equals
+// collapsing the whole matrix at once, except that row_pattern is empty (rows unknown).
+VotePatterns merge_patterns(const int64_t* offsets, const int32_t* codes, const double* counts, int64_t patterns,
+                            int64_t rows, int64_t sources, int64_t classes, int threads);
+
 // Unnormalized class scores per pattern, out: (P, k). With softmax, posteriors instead.
 void pattern_scores(const VotePatterns& patterns, const double* weights, const double* bias, bool softmax,
                     double* out, int threads);

@@ -660,6 +660,20 @@ PYBIND11_MODULE(_core, m) {
   m.def("collapse_dense", &collapse_matrix<int16_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
   m.def("collapse_dense", &collapse_matrix<int32_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
   m.def("collapse_dense", &collapse_matrix<int64_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
+  m.def(
+      "merge_patterns",
+      [](const carray<int64_t>& offsets, const carray<int32_t>& codes, const carray<double>& counts, int64_t rows,
+         int64_t sources, int64_t classes, int threads) {
+        const int64_t patterns = counts.size();
+        if (offsets.ndim() != 1 || offsets.size() != patterns + 1 || offsets.data()[0] != 0 ||
+            offsets.data()[patterns] != codes.size()) {
+          throw std::invalid_argument("internal: offsets must be (P + 1,) from 0 to the number of codes");
+        }
+        py::gil_scoped_release release;
+        return merge_patterns(offsets.data(), codes.data(), counts.data(), patterns, rows, sources, classes, threads);
+      },
+      py::arg("offsets").noconvert(), py::arg("codes").noconvert(), py::arg("counts").noconvert(), py::arg("rows"),
+      py::arg("sources"), py::arg("classes"), py::arg("threads"));
   m.def("collapse_codes", &collapse_vote_lists, py::arg("row_offsets").noconvert(), py::arg("codes").noconvert(),
         py::arg("sources"), py::arg("classes"), py::arg("threads"));
   m.def("pattern_scores", &scores_of_patterns, py::arg("patterns"), py::arg("weights").noconvert(),

@@ -179,6 +179,10 @@ def collapse_dense(labels: npt.NDArray[np.signedinteger], classes: int, threads:
 def collapse_codes(
     row_offsets: npt.NDArray[np.int64], codes: npt.NDArray[np.int32], sources: int, classes: int, threads: int
 ) -> VotePatterns: ...
+def merge_patterns(
+    offsets: npt.NDArray[np.int64], codes: npt.NDArray[np.int32], counts: npt.NDArray[np.float64], rows: int,
+    sources: int, classes: int, threads: int,
+) -> VotePatterns: ...
 def pattern_scores(
     patterns: VotePatterns, weights: npt.NDArray[np.float64], bias: npt.NDArray[np.float64], softmax: bool, threads: int
 ) -> npt.NDArray[np.float64]: ...

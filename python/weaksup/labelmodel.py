@@ -54,6 +54,7 @@ import numpy.typing as npt
 
 from . import _arrays
 from . import _core
+from . import _dask
 from . import _votes
 from ._votes import factorize  # noqa: F401  (public here: weaksup.labelmodel.factorize)
 
@@ -239,6 +240,8 @@ def _collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str,
         return _collapse_triplets(L, k, n_sources, threads, name, ids, predict)
     if _is_sparse(L):
         return _collapse_sparse(L, k, n_sources, threads, name, predict)
+    if _dask.is_dask_array(L):  # merged across its chunks; its rows stay where they are (no row_pattern)
+        return _dask.collapse(L, k, n_sources, threads, name)
     if _arrays.is_cuda_array(L):
         raise TypeError(f"{name} is a CUDA array; collapse() runs on the CPU: pass a NumPy array")
     L = _arrays.to_host(L, name)
@@ -376,7 +379,10 @@ def _class_balance(class_balance: Any, Y_dev: Any, k: int) -> Optional[npt.NDArr
 
 
 def _to_numpy(x: Any, name: str = "array") -> npt.NDArray[Any]:
-    """A host copy of a CuPy / torch CUDA array; any other array (or list, Series) as NumPy."""
+    """A host copy of a CuPy / torch CUDA array, a Dask array computed; any other array (or
+    list, Series) as NumPy."""
+    if _dask.is_dask_array(x):
+        return np.asarray(x.compute())
     if _arrays.is_cuda_array(x):
         return cast(npt.NDArray[Any], x.cpu().numpy() if _arrays._torch_tensor(x) else x.get())
     return _arrays.to_host(x, name)
@@ -630,6 +636,8 @@ class LabelModel:
 
     def _vote_patterns(self, coded: Any, n_sources: Optional[int] = None, predict: bool = False) -> Any:
         L = coded.L
+        if _dask.is_dask_array(L):
+            return _DaskVotes(L, self.cardinality, n_sources, self.threads)
         if _arrays.is_cuda_array(L):
             from ._labelmodel_gpu import GpuVotes
 
@@ -1065,6 +1073,30 @@ class _CpuVotes:
         return q if self.patterns.patterns == self.rows else q[self.patterns.row_pattern]
 
 
+class _DaskVotes(_CpuVotes):
+    """A Dask label matrix (weaksup._dask): fitting reads its patterns merged across the
+    chunks (collapsed when first needed), posteriors are lazy, chunk by chunk."""
+
+    def __init__(self, L: Any, k: int, n_sources: Optional[int], threads: int):
+        self.L = _dask.rows_chunked(L, "L", n_sources)
+        self.k, self.n_sources, self.threads = k, n_sources, threads
+        self.rows, self.sources = int(self.L.shape[0]), int(self.L.shape[1])
+        self._merged: Any = None
+
+    @property
+    def patterns(self) -> Any:
+        if self._merged is None:
+            self._merged = _dask.collapse(self.L, self.k, self.n_sources, self.threads, "L")
+        return self._merged
+
+    @patterns.setter
+    def patterns(self, value: Any) -> None:
+        self._merged = value
+
+    def posteriors(self, weights: _F64, bias: _F64) -> Any:
+        return _dask.posteriors(self.L, self.k, self.sources, weights, np.ascontiguousarray(bias), "L")
+
+
 def rule_statistics(offsets: Any, codes: Any, counts: Any, weights: Any, bias: Any, rules: Any, k: int,
                     xp: Any) -> Any:
     """What ``_core.rule_statistics`` computes, vectorized over the votes with NumPy or CuPy
@@ -1126,7 +1158,9 @@ def probabilities_to_labels(probs: Any, tie_break: str = "random", seed: int = 0
 
 
 def _labels_of(probs: Any, tie_break: str, seed: int) -> Any:
-    """probabilities_to_labels on checked arguments (NumPy, CuPy or torch CUDA probabilities)."""
+    """probabilities_to_labels on checked arguments (NumPy, CuPy, torch CUDA or Dask probabilities)."""
+    if _dask.is_dask_array(probs):
+        return _dask.labels(probs, tie_break, seed)
     if _arrays._torch_tensor(probs):  # torch CUDA: decide on a CuPy view, answer in torch
         import cupy
         import torch

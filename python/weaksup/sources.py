@@ -22,11 +22,12 @@ the items, with NumPy vector operations only.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import _arrays, _core
+from . import _arrays, _core, _dask
 from .labelmodel import (MAX_TABLE_ENTRIES, _cardinality, _collapse, _integer_vector, _is_sparse, _is_triplets,
                          _labels_of, _no_vote_frame, _seed, _tie_break, _check_tables, _check_whole, collapse,
                          _first_outside)
@@ -44,6 +45,10 @@ def infer_cardinality(L: Any) -> int:
         labels, name = L[2], "L[2]"
     elif _is_sparse(L):
         labels, name = L.tocoo().data, "L.data"
+    elif _dask.is_dask_array(L):  # the largest label, a reduction over the chunks
+        L = _dask.rows_chunked(L, "L")
+        _check_whole(np.zeros(0, L.dtype), "L", "integer labels (-1 = abstain)")
+        labels, name = np.asarray([L.min().compute(), L.max().compute()]), "L"
     else:
         labels, name = L, "L"
     labels = _arrays.to_host(labels, name)
@@ -105,6 +110,9 @@ def majority_vote_proba(L: Any, cardinality: int, weights: Optional[Any] = None,
     no vote (or whose votes all weigh 0). ``weights``: (m,) non-negative weight per source."""
     k = _cardinality(cardinality)
     threads = _arrays.check_threads(threads)
+    if _dask.is_dask_array(L):  # lazily, chunk by chunk
+        chunk_fractions = functools.partial(majority_vote_proba, cardinality=k, weights=weights, threads=1)
+        return _dask.per_chunk(L, k, chunk_fractions, "L")  # type: ignore[no-any-return]
     p = _collapse(L, k, None, threads, "L", predict=True)  # (n, k) fractions: counted into the memory estimate
     counts = _vote_counts(p, weights, threads)
     total = counts.sum(axis=1, keepdims=True)
@@ -149,6 +157,8 @@ class SourceAnalysis:
     def __init__(self, L: Any, cardinality: Optional[int] = None, *, threads: int = 0):
         k = infer_cardinality(L) if cardinality is None else _cardinality(cardinality)
         p = collapse(L, k, threads=threads)
+        # A Dask L's rows stay in its chunks: statistics against gold labels sum over them.
+        self._chunked = _dask.rows_chunked(L, "L") if _dask.is_dask_array(L) else None
         self.cardinality = k
         self.n_items = int(p.rows)
         self.n_sources = int(p.sources)
@@ -242,6 +252,10 @@ class SourceAnalysis:
 
     def _gold_counts(self, Y: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(m,) correct votes, votes on items with a known gold label, all votes."""
+        if self._chunked is not None:
+            correct, on_known, votes = _dask.sum_over_chunks(self._chunked, Y, _chunk_gold, self.cardinality,
+                                                             "_gold_counts")
+            return correct, on_known, votes
         Y = _gold_labels(Y, self.n_items)
         k, P = self.cardinality, int(self.patterns.patterns)
         rp = np.asarray(self.patterns.row_pattern, dtype=np.int64)
@@ -274,18 +288,27 @@ class SourceAnalysis:
     def empirical_probs(self, Y: Any) -> np.ndarray:
         """(m, k + 1, k) empirical P(vote = row - 1 | gold = column) (row 0: abstain); NaN
         columns for classes absent from ``Y``. Items with gold outside 0..k-1 are left out."""
+        _check_tables(self.n_sources, self.cardinality)
+        if self._chunked is not None:
+            out, per_class = _dask.sum_over_chunks(self._chunked, Y, _chunk_gold, self.cardinality, "_vote_table")
+        else:
+            out, per_class = self._vote_table(Y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(out / per_class[None, None, :])
+
+    def _vote_table(self, Y: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """(m, k + 1, k) items per (source, vote, gold class) (vote 0: abstain), (k,) items
+        per gold class."""
         k, m = self.cardinality, self.n_sources
-        _check_tables(m, k)
         table, _ = self._gold_table(Y)
-        per_class = table.sum(axis=0)                                       # items per gold class
+        per_class = table.sum(axis=0)
         out = np.empty((m, k + 1, k))
         key = self._source * k + self._label
         for y in range(k):
             votes = np.bincount(key, weights=table[self._pattern_of_vote, y], minlength=m * k).reshape(m, k)
             out[:, 1:, y] = votes
             out[:, 0, y] = per_class[y] - votes.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(out / per_class[None, None, :])
+        return out, per_class
 
     def summary(self, Y: Any = None) -> Dict[str, Any]:
         """Per-source statistics as a dict: ``polarity`` (list of lists), ``coverage``,
@@ -304,3 +327,10 @@ class SourceAnalysis:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out["empirical_accuracy"] = np.where(on_known > 0, correct / on_known, np.nan)
         return out
+
+
+def _chunk_gold(block: np.ndarray, gold: np.ndarray, k: int, method: str) -> Tuple[np.ndarray, ...]:
+    """A statistic against gold labels of one row chunk of a Dask label matrix (summed over
+    the chunks by SourceAnalysis)."""
+    result: Tuple[np.ndarray, ...] = getattr(SourceAnalysis(block, k, threads=1), method)(gold)
+    return result

@@ -1,0 +1,220 @@
+"""Label models on Dask arrays (the ``weaksup[dask]`` extra: dask and distributed).
+
+A label matrix as a ``dask.array.Array`` of integers, chunked along its rows, is fitted
+without ever being in one place:
+
+1. each chunk collapses into its distinct vote patterns with counts (the compiled
+   kernel, one thread per task: Dask runs the chunks in parallel);
+2. the pattern lists merge in a tree, adjacent chunks first (``SPLIT_EVERY`` at a time),
+   each merge keeping the patterns in order of first occurrence and summing their counts
+   (``_core.merge_patterns``);
+3. EM runs on the merged patterns where the fit was called, with every core.
+
+Patterns numbered by first occurrence over the chunks in row order are the patterns of
+the whole matrix in the same order, with the same counts, so the fit is the NumPy path's
+bit for bit, whatever the chunking. ``predict_proba`` and ``predict`` are lazy: each
+chunk collapses again and scores its own patterns (``map_blocks``); the random
+tie-break draws each row's numbers where the NumPy path draws them (the generator is
+advanced to the chunk's first row).
+
+The computations run on the current Dask scheduler: a ``dask.distributed`` Client's
+cluster when one is active (every worker needs weaksup installed), else Dask's threads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _core
+
+# Pattern lists merged per tree node: few enough that a node holds a handful of chunks'
+# patterns, enough that the tree stays shallow.
+SPLIT_EVERY = 8
+
+# A chunk's patterns as plain arrays, so that they travel between processes:
+# (rows, offsets (P + 1,) int64, codes int32, counts (P,) float64).
+Patterns = Tuple[int, np.ndarray, np.ndarray, np.ndarray]
+
+
+def is_dask_array(x: Any) -> bool:
+    """Whether x is a dask.array.Array (without importing dask)."""
+    return type(x).__module__.split(".")[0] == "dask" and hasattr(x, "chunks") and hasattr(x, "to_delayed")
+
+
+def rows_chunked(L: Any, name: str, n_sources: Optional[int] = None) -> Any:
+    """L checked as a 2-D label matrix chunked along its rows only (column chunks are
+    joined: a row's votes must be in one chunk)."""
+    if L.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (n_items, n_sources) label matrix, got shape {L.shape}")
+    if L.dtype == np.bool_ or L.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold integer labels (-1 = abstain), got dtype {L.dtype}; convert it with "
+                        f"{name}.astype(int)")
+    if any(math.isnan(c) for axis in L.chunks for c in axis):
+        raise ValueError(f"{name} has chunks of unknown size (a dask array from a dataframe or a filter); call "
+                         f"{name}.compute_chunk_sizes() first (or pass lengths=True to to_dask_array)")
+    n, m = L.shape
+    if n == 0 or m == 0:
+        raise ValueError(f"{name} is empty (shape {L.shape}); it needs at least one item and one source")
+    if n_sources is not None and m != n_sources:
+        raise ValueError(f"{name} has {m} sources (columns) but the model was fitted on {n_sources}")
+    if len(L.chunks[1]) > 1:
+        L = L.rechunk({1: -1})
+    return L
+
+
+def _row_starts(L: Any) -> List[int]:
+    return [0, *np.cumsum(L.chunks[0]).tolist()][:-1]
+
+
+def _in_whole_matrix(error: ValueError, name: str, first_row: int) -> ValueError:
+    """A chunk's error about ``name[i, j]``, about the entry's row in the whole matrix."""
+    return ValueError(re.sub(rf"{re.escape(name)}\[(\d+), ", lambda at: f"{name}[{int(at.group(1)) + first_row}, ",
+                             str(error), count=1))
+
+
+def _first_row(block_info: Any) -> int:
+    return int(block_info[0]["array-location"][0][0]) if block_info else 0
+
+
+def _chunk_collapse(block: np.ndarray, k: int, n_sources: Optional[int], first_row: int, name: str) -> Any:
+    """One chunk's _core.VotePatterns."""
+    from . import labelmodel
+
+    try:
+        return labelmodel._collapse(np.asarray(block), k, n_sources, 1, name)
+    except ValueError as e:
+        raise _in_whole_matrix(e, name, first_row) from None
+
+
+def _chunk_patterns(block: np.ndarray, k: int, first_row: int, name: str) -> Patterns:
+    vp = _chunk_collapse(block, k, None, first_row, name)
+    return int(vp.rows), np.array(vp.offsets), np.array(vp.codes), np.array(vp.counts)
+
+
+def _merge(parts: Sequence[Patterns], sources: int, k: int, threads: int = 1) -> _core.VotePatterns:
+    """The parts' patterns (in row order) merged: a _core.VotePatterns without row_pattern."""
+    counts = np.concatenate([p[3] for p in parts])
+    codes = np.concatenate([p[2] for p in parts]).astype(np.int32, copy=False)
+    sizes = np.concatenate([np.diff(p[1]) for p in parts])
+    offsets = np.zeros(sizes.size + 1, np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    rows = sum(p[0] for p in parts)
+    return _core.merge_patterns(offsets, codes, counts, rows, sources, k, threads)
+
+
+def _merge_arrays(parts: Sequence[Patterns], sources: int, k: int) -> Patterns:
+    vp = _merge(parts, sources, k)
+    return int(vp.rows), np.array(vp.offsets), np.array(vp.codes), np.array(vp.counts)
+
+
+def check_workers() -> None:
+    """With a dask.distributed Client active, refuse a cluster whose workers cannot import
+    weaksup (their tasks would fail one by one with an unpickling error)."""
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):  # no distributed, or no client: Dask's local threads
+        return
+    found = client.run(importlib.util.find_spec, "weaksup")
+    missing = sorted(worker for worker, spec in found.items() if spec is None)
+    if missing:
+        raise ModuleNotFoundError(f"weaksup is not installed on the Dask workers {', '.join(missing)}; install it "
+                                  f"in the workers' environment (pip install weaksup, the same version as here)")
+
+
+def collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str) -> _core.VotePatterns:
+    """The distinct vote patterns of a Dask label matrix (see the module docstring): a
+    _core.VotePatterns equal to collapsing the whole matrix, without row_pattern."""
+    import dask
+
+    L = rows_chunked(L, name, n_sources)
+    check_workers()
+    m = int(L.shape[1])
+    blocks = L.to_delayed()[:, 0]
+    nodes = [dask.delayed(_chunk_patterns)(b, k, start, name) for b, start in zip(blocks, _row_starts(L))]
+    while len(nodes) > SPLIT_EVERY:
+        nodes = [dask.delayed(_merge_arrays)(nodes[i:i + SPLIT_EVERY], m, k)
+                 for i in range(0, len(nodes), SPLIT_EVERY)]
+    (parts,) = dask.compute(nodes)
+    return _merge(parts, m, k, threads)
+
+
+def _chunk_posteriors(block: np.ndarray, k: int, n_sources: int, weights: np.ndarray, bias: np.ndarray,
+                      name: str, block_info: Any = None) -> np.ndarray:
+    from . import labelmodel
+
+    vp = _chunk_collapse(block, k, n_sources, _first_row(block_info), name)
+    return labelmodel._CpuVotes(vp, 1).posteriors(weights, bias)
+
+
+def posteriors(L: Any, k: int, n_sources: int, weights: np.ndarray, bias: np.ndarray, name: str) -> Any:
+    """P(class | votes) per row of a Dask label matrix, lazily: (n, k) float64 in L's row chunks."""
+    L = rows_chunked(L, name, n_sources)
+    check_workers()
+    return L.map_blocks(_chunk_posteriors, k, n_sources, weights, bias, name, dtype=np.float64,
+                        chunks=(L.chunks[0], (k,)), meta=np.zeros((0, k)))
+
+
+def _apply_chunk(block: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], name: str,
+                 block_info: Any = None) -> np.ndarray:
+    try:
+        return fn(np.asarray(block))
+    except ValueError as e:
+        raise _in_whole_matrix(e, name, _first_row(block_info)) from None
+
+
+def per_chunk(L: Any, k: int, fn: Callable[[np.ndarray], np.ndarray], name: str) -> Any:
+    """fn ((rows, m) -> (rows, k) float64) over the row chunks of a Dask label matrix,
+    lazily; its errors about name[i, j] name the row in the whole matrix."""
+    L = rows_chunked(L, name)
+    check_workers()
+    return L.map_blocks(_apply_chunk, fn, name, dtype=np.float64, chunks=(L.chunks[0], (k,)), meta=np.zeros((0, k)))
+
+
+def _chunk_labels(probs: np.ndarray, tie_break: str, seed: int, block_info: Any = None) -> np.ndarray:
+    from . import labelmodel
+
+    if tie_break != "random":
+        return labelmodel._labels_of(probs, tie_break, seed)  # type: ignore[no-any-return]
+    # The NumPy path draws rows x k doubles from default_rng(seed), row by row: skip to this chunk's.
+    first_row = _first_row(block_info)
+    rng = np.random.default_rng(seed)
+    rng.bit_generator.advance(first_row * probs.shape[1])  # type: ignore[attr-defined]  # PCG64 has it
+    tied = probs >= probs.max(axis=1, keepdims=True) - labelmodel._TIE_TOLERANCE
+    noise = rng.random(tuple(probs.shape))
+    return np.argmax(tied * (1.0 + noise), axis=1).astype(np.int64)  # type: ignore[no-any-return]
+
+
+def labels(probs: Any, tie_break: str, seed: int) -> Any:
+    """The most probable class per row of lazy probabilities, ties as LabelModel.predict breaks them."""
+    return probs.map_blocks(_chunk_labels, tie_break, seed, dtype=np.int64, drop_axis=1,
+                            meta=np.zeros((0,), np.int64))
+
+
+def sum_over_chunks(L: Any, Y: Any, fn: Callable[..., Tuple[np.ndarray, ...]], k: int,
+                    method: str) -> Tuple[np.ndarray, ...]:
+    """fn(block, gold block, k, method) (a tuple of arrays of counts) summed over the row
+    chunks of L (checked) and of gold labels Y (n,) (a NumPy-like or Dask array), in row
+    order: counts of items are whole numbers, so the sums are exact."""
+    import dask
+
+    n = int(L.shape[0])
+    if is_dask_array(Y):
+        if Y.ndim != 1 or Y.shape[0] != n:
+            raise ValueError(f"Y must hold one gold label per item (shape ({n},)), got shape {Y.shape}")
+        gold = list(Y.rechunk((L.chunks[0],)).to_delayed())
+    else:
+        Y = np.asarray(Y).reshape(-1) if np.ndim(Y) == 2 and np.shape(Y)[1] == 1 else np.asarray(Y)
+        if Y.ndim != 1 or Y.shape[0] != n:
+            raise ValueError(f"Y must hold one gold label per item (shape ({n},)), got shape {Y.shape}")
+        gold = [Y[start:start + size] for start, size in zip(_row_starts(L), L.chunks[0])]
+    check_workers()
+    parts = [dask.delayed(fn)(block, y, k, method) for block, y in zip(L.to_delayed()[:, 0], gold)]
+    (results,) = dask.compute(parts)
+    return tuple(sum(values[1:], values[0]) for values in zip(*results))

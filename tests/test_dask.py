@@ -1,0 +1,148 @@
+"""Label models on Dask arrays: a fit on a row-chunked dask array is the NumPy fit bit for
+bit, for any chunking (one row per chunk, uneven chunks, chunked columns), on Dask's
+threads and on a dask.distributed cluster of two worker processes; predictions are lazy
+and equal too. Bad Dask input gets a clear error."""
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from weaksup.labelmodel import LabelModel  # noqa: E402
+
+
+def label_matrix(n, m, k, seed=0, coverage=0.4, accuracy=0.7, dtype=np.int8):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    votes = np.where(rng.random((n, m)) < accuracy, y[:, None], rng.integers(0, k, (n, m)))
+    return np.where(rng.random((n, m)) < coverage, votes, -1).astype(dtype)
+
+
+def assert_same_fit(fitted, reference):
+    for name in ("conditional_probs_", "class_balance_", "balance_bias_", "history_"):
+        np.testing.assert_array_equal(getattr(fitted, name), getattr(reference, name), err_msg=name)
+
+
+CHUNKINGS = [(500, -1), (1, -1), ((7, 13, 980), -1), (333, 2)]
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None) as c:
+        with distributed.Client(c) as client:
+            yield client
+
+
+def check_chunkings(k, method="em", tie_break="random"):
+    L = label_matrix(1000, 6, k, seed=k)
+    reference = LabelModel(k, method=method).fit(L)
+    want_p = reference.predict_proba(L)
+    want = reference.predict(L, tie_break=tie_break)
+    for chunks in CHUNKINGS:
+        lazy = da.from_array(L, chunks=chunks)
+        model = LabelModel(k, method=method).fit(lazy)
+        assert_same_fit(model, reference)
+        probs = model.predict_proba(lazy)
+        assert isinstance(probs, da.Array) and probs.chunks[0] == lazy.chunks[0]
+        np.testing.assert_array_equal(probs.compute(), want_p)
+        np.testing.assert_array_equal(model.predict(lazy, tie_break=tie_break).compute(), want)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_fit_and_predictions_equal_numpy_on_dask_threads(k):
+    check_chunkings(k)
+
+
+def test_triplet_method_and_tie_breaks_equal_numpy():
+    check_chunkings(3, method="triplet", tie_break="abstain")
+    check_chunkings(2, tie_break="first")
+
+
+def test_on_a_distributed_cluster_of_two_processes(cluster_client):
+    assert len(cluster_client.scheduler_info()["workers"]) == 2
+    check_chunkings(3)
+    L = label_matrix(2000, 5, 2, seed=9, dtype=np.int64)
+    lazy = da.from_array(L, chunks=300)
+    model = LabelModel(2).fit(lazy, class_balance=[0.3, 0.7])
+    assert_same_fit(model, LabelModel(2).fit(L, class_balance=[0.3, 0.7]))
+    assert model.score(lazy, L.max(axis=1).clip(0))["accuracy"] == \
+        LabelModel(2).fit(L, class_balance=[0.3, 0.7]).score(L, L.max(axis=1).clip(0))["accuracy"]
+
+
+def test_fit_predict_proba_is_lazy_and_equal():
+    L = label_matrix(800, 4, 3, seed=3)
+    lazy = da.from_array(L, chunks=128)
+    probs = LabelModel(3).fit_predict_proba(lazy)
+    assert isinstance(probs, da.Array)
+    np.testing.assert_array_equal(probs.compute(), LabelModel(3).fit_predict_proba(L))
+
+
+def test_bad_dask_input():
+    L = label_matrix(100, 4, 2)
+    with pytest.raises(ValueError, match=r"L has a label outside -1..1: L\[57, 2\] = 5"):
+        bad = L.copy()
+        bad[57, 2] = 5
+        LabelModel(2).fit(da.from_array(bad, chunks=20))  # row 57 is row 17 of its chunk
+    with pytest.raises(ValueError, match="unknown size.*compute_chunk_sizes"):
+        lazy = da.from_array(L, chunks=10)
+        LabelModel(2).fit(lazy[lazy[:, 0] >= 0])
+    with pytest.raises(TypeError, match="integer labels"):
+        LabelModel(2).fit(da.from_array(L.astype(bool), chunks=10))
+    with pytest.raises(ValueError, match="2-D"):
+        LabelModel(2).fit(da.from_array(L[:, 0], chunks=10))
+    model = LabelModel(2).fit(da.from_array(L, chunks=10))
+    with pytest.raises(ValueError, match="fitted on 4"):
+        model.predict_proba(da.from_array(L[:, :3], chunks=10))
+
+
+def test_workers_without_weaksup_get_a_clear_error(monkeypatch, cluster_client):
+    import importlib.util
+
+    from weaksup import _dask
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(_dask.importlib.util, "find_spec", lambda name: real("no_such_module_" + name))
+    with pytest.raises(ModuleNotFoundError, match="weaksup is not installed on the Dask workers.*pip install"):
+        LabelModel(2).fit(da.from_array(label_matrix(50, 3, 2), chunks=10))
+
+
+def test_majority_vote_and_source_analysis_are_reductions():
+    from weaksup.sources import SourceAnalysis, infer_cardinality, majority_vote, majority_vote_proba
+
+    L = label_matrix(1000, 7, 3, seed=5)
+    weights = np.linspace(0.5, 2.0, 7)
+    for chunks in CHUNKINGS[:3]:
+        lazy = da.from_array(L, chunks=chunks)
+        assert infer_cardinality(lazy) == infer_cardinality(L) == 3
+        fractions = majority_vote_proba(lazy, 3, weights)
+        assert isinstance(fractions, da.Array)
+        np.testing.assert_array_equal(fractions.compute(), majority_vote_proba(L, 3, weights))
+        np.testing.assert_array_equal(majority_vote(lazy, 3).compute(), majority_vote(L, 3))
+        ours, theirs = SourceAnalysis(lazy, 3), SourceAnalysis(L, 3)
+        for stat in ("label_coverage", "label_overlap", "label_conflict", "coverage", "overlaps", "conflicts",
+                     "vote_counts", "polarities"):
+            np.testing.assert_array_equal(getattr(ours, stat)(), getattr(theirs, stat)(), err_msg=stat)
+    bad = L.copy()
+    bad[700, 1] = 7
+    with pytest.raises(ValueError, match=r"L\[700, 1\]"):
+        majority_vote_proba(da.from_array(bad, chunks=100), 3).compute()
+
+
+def test_source_analysis_against_gold_labels_sums_over_chunks():
+    from weaksup.sources import SourceAnalysis
+
+    L = label_matrix(1000, 5, 3, seed=8)
+    Y = np.random.default_rng(8).integers(-1, 3, 1000)
+    theirs = SourceAnalysis(L, 3)
+    for gold in (Y, da.from_array(Y, chunks=333)):
+        ours = SourceAnalysis(da.from_array(L, chunks=((7, 13, 980), -1)), 3)
+        for a, b in zip(ours.correct_incorrect(gold), theirs.correct_incorrect(Y)):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ours.empirical_accuracies(gold), theirs.empirical_accuracies(Y))
+        np.testing.assert_array_equal(ours.empirical_probs(gold), theirs.empirical_probs(Y))
+        summary, want = ours.summary(gold), theirs.summary(Y)
+        for key in want:
+            np.testing.assert_array_equal(np.asarray(summary[key], dtype=object), np.asarray(want[key], dtype=object))
+    with pytest.raises(ValueError, match="one gold label per item"):
+        SourceAnalysis(da.from_array(L, chunks=100), 3).correct_incorrect(Y[:10])
