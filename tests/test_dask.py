@@ -34,12 +34,17 @@ def cluster_client():
             yield client
 
 
+def cases(L):
+    """(matrix, chunks) pairs: L in each chunking, one row per chunk on its first 100 rows
+    (a thousand tasks would only slow the tests down)."""
+    return [(L[:100] if chunks[0] == 1 else L, chunks) for chunks in CHUNKINGS]
+
+
 def check_chunkings(k, method="em", tie_break="random"):
-    L = label_matrix(1000, 6, k, seed=k)
-    reference = LabelModel(k, method=method).fit(L)
-    want_p = reference.predict_proba(L)
-    want = reference.predict(L, tie_break=tie_break)
-    for chunks in CHUNKINGS:
+    for L, chunks in cases(label_matrix(1000, 6, k, seed=k)):
+        reference = LabelModel(k, method=method).fit(L)
+        want_p = reference.predict_proba(L)
+        want = reference.predict(L, tie_break=tie_break)
         lazy = da.from_array(L, chunks=chunks)
         model = LabelModel(k, method=method).fit(lazy)
         assert_same_fit(model, reference)
@@ -110,9 +115,8 @@ def test_workers_without_weaksup_get_a_clear_error(monkeypatch, cluster_client):
 def test_majority_vote_and_source_analysis_are_reductions():
     from weaksup.sources import SourceAnalysis, infer_cardinality, majority_vote, majority_vote_proba
 
-    L = label_matrix(1000, 7, 3, seed=5)
     weights = np.linspace(0.5, 2.0, 7)
-    for chunks in CHUNKINGS[:3]:
+    for L, chunks in cases(label_matrix(1000, 7, 3, seed=5)):
         lazy = da.from_array(L, chunks=chunks)
         assert infer_cardinality(lazy) == infer_cardinality(L) == 3
         fractions = majority_vote_proba(lazy, 3, weights)
@@ -123,7 +127,7 @@ def test_majority_vote_and_source_analysis_are_reductions():
         for stat in ("label_coverage", "label_overlap", "label_conflict", "coverage", "overlaps", "conflicts",
                      "vote_counts", "polarities"):
             np.testing.assert_array_equal(getattr(ours, stat)(), getattr(theirs, stat)(), err_msg=stat)
-    bad = L.copy()
+    bad = label_matrix(1000, 7, 3, seed=5)
     bad[700, 1] = 7
     with pytest.raises(ValueError, match=r"L\[700, 1\]"):
         majority_vote_proba(da.from_array(bad, chunks=100), 3).compute()
@@ -146,3 +150,79 @@ def test_source_analysis_against_gold_labels_sums_over_chunks():
             np.testing.assert_array_equal(np.asarray(summary[key], dtype=object), np.asarray(want[key], dtype=object))
     with pytest.raises(ValueError, match="one gold label per item"):
         SourceAnalysis(da.from_array(L, chunks=100), 3).correct_incorrect(Y[:10])
+
+
+# ------------------------------------------------------------ image batches
+
+
+def smooth_cams(b, h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    cams = rng.random((b, h, w)).astype(np.float32)
+    for i in range(b):  # one bright block per map, somewhere
+        y, x = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        cams[i, y:y + h // 3, x:x + w // 3] += 2.0
+    return cams
+
+
+@pytest.mark.parametrize("chunks", [(5, -1, -1), (2, 7, 9), ((3, 30, 4), -1, -1)])
+def test_cam_boxes_and_wsol_metrics_equal_numpy(chunks):
+    import weaksup
+    from weaksup import wsol
+
+    cams = smooth_cams(37, 20, 24, seed=1)
+    lazy = da.from_array(cams, chunks=chunks)
+    boxes = weaksup.cam_to_boxes(lazy, 0.3)
+    assert isinstance(boxes, da.Array)
+    np.testing.assert_array_equal(boxes.compute(), weaksup.cam_to_boxes(cams, 0.3))
+    np.testing.assert_array_equal(weaksup.cam_to_boxes(lazy[4], 0.5, normalize="max").compute(),
+                                  weaksup.cam_to_boxes(cams[4], 0.5, normalize="max"))
+    rng = np.random.default_rng(2)
+    gt = [np.array([[x, y, x + 7, y + 6]]) for x, y in zip(rng.integers(0, 12, 37), rng.integers(0, 10, 37))]
+    right = rng.random(37) < 0.6
+    assert wsol.max_box_acc_v2(lazy, gt) == wsol.max_box_acc_v2(cams, gt)
+    assert wsol.max_box_acc(lazy, gt) == wsol.max_box_acc(cams, gt)
+    ours, theirs = wsol.box_accuracy(lazy, gt, class_correct=right), wsol.box_accuracy(cams, gt, class_correct=right)
+    np.testing.assert_array_equal(ours.max_box_acc, theirs.max_box_acc)
+    assert ours.top1_loc() == theirs.top1_loc()
+    masks = (rng.random(cams.shape) < 0.3).astype(np.uint8)
+    assert wsol.pxap(lazy, da.from_array(masks, chunks=(6, -1, -1))) == wsol.pxap(cams, masks)
+
+
+def test_labels_component_stats_and_dense_crf_equal_numpy(cluster_client):
+    import weaksup
+
+    cams = smooth_cams(13, 18, 21, seed=3)
+    mask = cams > 1.1
+    lazy = da.from_array(mask, chunks=(4, 9, -1))
+    labels, counts = weaksup.label(lazy)
+    want_labels, want_counts = weaksup.label(mask)
+    np.testing.assert_array_equal(labels.compute(), want_labels)
+    np.testing.assert_array_equal(counts.compute(), want_counts)
+    ours, theirs = weaksup.component_stats(lazy), weaksup.component_stats(mask)
+    for field in ("area", "bbox", "centroid", "image", "counts"):
+        np.testing.assert_array_equal(getattr(ours, field), getattr(theirs, field), err_msg=field)
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (7, 12, 15, 3)).astype(np.uint8)
+    probs = rng.random((7, 12, 15, 4))
+    probs /= probs.sum(-1, keepdims=True)
+    refined = weaksup.dense_crf(da.from_array(images, chunks=(2, 6, -1, -1)), da.from_array(probs, chunks=(3, -1, -1, -1)))
+    assert isinstance(refined, da.Array)
+    np.testing.assert_array_equal(refined.compute(), weaksup.dense_crf(images, probs))
+    one = np.moveaxis(probs[0], -1, 0)
+    np.testing.assert_array_equal(weaksup.dense_crf(images[0], da.from_array(one), label_axis=0).compute(),
+                                  weaksup.dense_crf(images[0], one, label_axis=0))
+
+
+def test_bad_dask_image_input():
+    import weaksup
+    from weaksup import wsol
+
+    cams = da.from_array(smooth_cams(6, 8, 8), chunks=2)
+    with pytest.raises(ValueError, match="gt_boxes has 2 entries for 6 maps"):
+        wsol.max_box_acc_v2(cams, [np.array([[0, 0, 1, 1]])] * 2)
+    with pytest.raises(ValueError, match="cams must be"):
+        weaksup.cam_to_boxes(cams[None], 0.5)
+    with pytest.raises(ValueError, match="unknown size"):
+        weaksup.cam_to_boxes(cams[cams[:, 0, 0] > 0.5], 0.5)
+    with pytest.raises(ValueError, match="gt_masks must be a Dask array"):
+        wsol.pxap(cams, np.zeros((6, 8, 8), np.uint8))

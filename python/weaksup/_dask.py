@@ -1,4 +1,5 @@
-"""Label models on Dask arrays (the ``weaksup[dask]`` extra: dask and distributed).
+"""Label models and image batches on Dask arrays (the ``weaksup[dask]`` extra: dask and
+distributed).
 
 A label matrix as a ``dask.array.Array`` of integers, chunked along its rows, is fitted
 without ever being in one place:
@@ -218,3 +219,49 @@ def sum_over_chunks(L: Any, Y: Any, fn: Callable[..., Tuple[np.ndarray, ...]], k
     parts = [dask.delayed(fn)(block, y, k, method) for block, y in zip(L.to_delayed()[:, 0], gold)]
     (results,) = dask.compute(parts)
     return tuple(sum(values[1:], values[0]) for values in zip(*results))
+
+
+# ---------------------------------------------------------------- image batches
+
+
+def batch_chunked(x: Any, name: str, ndims: Sequence[int], meaning: str) -> Any:
+    """x checked as a batch chunked along its first axis only (the others are joined into
+    one chunk: each map must be whole in its chunk)."""
+    if x.ndim not in ndims:
+        raise ValueError(f"{name} must be {meaning}, got shape {x.shape}")
+    if any(math.isnan(c) for axis in x.chunks for c in axis):
+        raise ValueError(f"{name} has chunks of unknown size; call {name}.compute_chunk_sizes() first")
+    if any(len(axis) > 1 for axis in x.chunks[1:]):
+        x = x.rechunk({axis: -1 for axis in range(1, x.ndim)})
+    return x
+
+
+def per_batch(x: Any, fn: Callable[[np.ndarray], np.ndarray], trailing: Tuple[int, ...], dtype: Any) -> Any:
+    """fn over the batch chunks of x ((b, ...) -> (b, *trailing)), lazily."""
+    check_workers()
+    drop = list(range(1 + len(trailing), x.ndim))
+    new = list(range(x.ndim, 1 + len(trailing)))
+    return x.map_blocks(fn, dtype=dtype, chunks=(x.chunks[0], *((n,) for n in trailing)), drop_axis=drop,
+                        new_axis=new or None, meta=np.zeros((0, *trailing), dtype))
+
+
+def sum_over_batches(x: Any, per_item: Sequence[Any], fn: Callable[..., Tuple[Any, ...]]) -> Tuple[Any, ...]:
+    """fn(batch chunk, its slice of each per_item sequence) (a tuple of counts) summed over
+    the chunks of x, in order. per_item entries are None, or sequences of one item per map."""
+    import dask
+
+    check_workers()
+    parts = []
+    for block, start, size in zip(x.to_delayed().reshape(-1), _row_starts(x), x.chunks[0]):
+        parts.append(dask.delayed(fn)(block, *(None if seq is None else seq[start:start + size] for seq in per_item)))
+    (results,) = dask.compute(parts)
+    return tuple(sum(values[1:], values[0]) for values in zip(*results))
+
+
+def gather_batches(x: Any, fn: Callable[[np.ndarray], Any]) -> List[Any]:
+    """fn of each batch chunk of x, computed, in order (for results too ragged for an array)."""
+    import dask
+
+    check_workers()
+    (results,) = dask.compute([dask.delayed(fn)(block) for block in x.to_delayed().reshape(-1)])
+    return list(results)

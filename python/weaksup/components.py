@@ -13,12 +13,13 @@ background): the order ``scipy.ndimage.label`` gives after canonical relabeling.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Literal, Optional, Tuple, Union, cast, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _arrays, _core
+from . import _arrays, _core, _dask
 from ._arrays import Device
 
 # A label image of a NumPy mask: int32, int64 when an image or volume has 2^31 pixels or more.
@@ -243,6 +244,8 @@ def label(
         int32 (int64 when one image or volume has 2^31 pixels or more); ``count`` is an
         int for a single image or volume, a (B,) int64 array for a batch.
     """
+    if _dask.is_dask_array(mask):
+        return _dask_label(mask, connectivity, return_stats)
     labels, count, stats = _run(mask, connectivity, True, return_stats, threads)
     if return_stats:
         assert stats is not None
@@ -255,9 +258,61 @@ def component_stats(mask: Any, connectivity: int = 8, *, threads: int = 0) -> Co
 
     Same arguments as :func:`label`; returns :class:`Components`.
     """
+    if _dask.is_dask_array(mask):
+        return _dask_stats(mask, connectivity)
     stats = _run(mask, connectivity, False, True, threads)[2]
     assert stats is not None  # asked for (want_stats)
     return stats
+
+
+def _dask_batch(mask: Any, connectivity: Any) -> Tuple[Any, bool]:
+    """A Dask mask as a batch chunked along it (a single image or volume as a batch of
+    one), and whether it was batched."""
+    _, batched = _layout(tuple(mask.shape), connectivity, "mask")
+    batch = mask if batched else mask[None]
+    return _dask.batch_chunked(batch, "mask", (batch.ndim,), "a batch of masks"), batched
+
+
+def _dask_label(mask: Any, connectivity: int,
+                return_stats: bool) -> Union[Tuple[Any, Count], Tuple[Any, Count, Components]]:
+    """label() of a Dask mask: labels and counts lazily, chunk by chunk (labels are per
+    image, so chunks need no renumbering); the statistics computed."""
+    batch, batched = _dask_batch(mask, connectivity)
+    labels = batch.map_blocks(functools.partial(_chunk_labels, connectivity), dtype=np.int32,
+                              meta=np.zeros((0,) * batch.ndim, np.int32))
+    counts = _dask.per_batch(batch, functools.partial(_chunk_counts, connectivity), (), np.int64)
+    labels, counts = (labels, counts) if batched else (labels[0], counts[0])
+    if return_stats:
+        return labels, counts, _dask_stats(mask, connectivity)
+    return labels, counts
+
+
+def _dask_stats(mask: Any, connectivity: int) -> Components:
+    """component_stats() of a Dask mask: each chunk's rows, their image indices shifted to
+    the whole batch (rows stay grouped by image, in order)."""
+    batch, batched = _dask_batch(mask, connectivity)
+    chunk = functools.partial(_chunk_stats, connectivity)
+    parts = _dask.gather_batches(batch, chunk)
+    starts = np.concatenate([[0], np.cumsum(batch.chunks[0])[:-1]]).astype(np.int64)
+    area = np.concatenate([p[0] for p in parts])
+    bbox = np.concatenate([p[1] for p in parts])
+    centroid = np.concatenate([p[2] for p in parts])
+    image = np.concatenate([p[3] + start for p, start in zip(parts, starts)])
+    counts = np.concatenate([p[4] for p in parts])
+    return Components(area, bbox, centroid, image, counts if batched else counts[:1])
+
+
+def _chunk_labels(connectivity: int, block: npt.NDArray[Any]) -> Any:
+    return label(np.asarray(block), connectivity, threads=1)[0]
+
+
+def _chunk_counts(connectivity: int, block: npt.NDArray[Any]) -> Any:
+    return label(np.asarray(block), connectivity, threads=1)[1]
+
+
+def _chunk_stats(connectivity: int, block: npt.NDArray[Any]) -> Tuple[Any, ...]:
+    c = component_stats(np.asarray(block), connectivity, threads=1)
+    return c.area, c.bbox, c.centroid, c.image, np.asarray(c.counts).reshape(-1)
 
 
 def largest_components(mask: Any, k: int = 1, connectivity: int = 8, *, threads: int = 0) -> Components:
@@ -338,6 +393,13 @@ def cam_to_boxes(
         threshold = _arrays.check_fraction(threshold, f"threshold (a fraction, with normalize={normalize!r})")
     connectivity = _arrays.check_choice(connectivity, "connectivity (for CAMs)", {4: 4, 8: 8})
     threads = _arrays.check_threads(threads)
+    if _dask.is_dask_array(cams):  # lazily, batch chunk by batch chunk
+        one_map = cams.ndim == 2
+        c = _dask.batch_chunked(cams[None] if one_map else cams, "cams", (3,), "(H, W) or a batch (B, H, W)")
+        chunk_boxes = functools.partial(cam_to_boxes, threshold=threshold, normalize=normalize,
+                                        connectivity=connectivity, threads=1)
+        boxes = _dask.per_batch(c, chunk_boxes, (4,), np.int64)
+        return boxes[0] if one_map else boxes
     if _arrays.is_cuda_array(cams):
         with Device(cams, "cams") as dev:
             c = dev.contiguous(dev.wrap(cams))

@@ -13,12 +13,13 @@ takes point-major arrays (N, L) and features (N, d).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _arrays, _core
+from . import _arrays, _core, _dask
 from ._arrays import Device
 
 NO_NORMALIZATION, NORMALIZE_BEFORE, NORMALIZE_AFTER, NORMALIZE_SYMMETRIC = 0, 1, 2, 3
@@ -350,6 +351,40 @@ def dense_crf(
                    bilateral_compat, normalization, spatial_dims, label_axis, clip, threads, _NAMES)
 
 
+def _dense_crf_dask(images: Any, source: Any, is_probs: bool, spatial_dims: int, options: Dict[str, Any]) -> Any:
+    """dense_crf of Dask arrays (or one Dask array and one NumPy array), lazily, batch chunk
+    by batch chunk (the images' chunks, each image whole in its chunk)."""
+    import dask
+    import dask.array as da
+
+    batched = np.ndim(images) == spatial_dims + 2
+    imgs = images if _dask.is_dask_array(images) else da.from_array(np.asarray(images), chunks=-1)
+    src = source if _dask.is_dask_array(source) else da.from_array(np.asarray(source), chunks=-1)
+    if not batched:  # a batch of one: a label axis counted from the front moves by one
+        imgs, src = imgs[None], src[None]
+        if options["label_axis"] >= 0:
+            options = {**options, "label_axis": options["label_axis"] + 1}
+    if imgs.shape[0] != src.shape[0]:
+        raise ValueError(f"images and {'probs' if is_probs else 'unary'} must have one batch size, got shapes "
+                         f"{imgs.shape} and {src.shape}")
+    imgs = _dask.batch_chunked(imgs, "images", (imgs.ndim,), "a batch of images")
+    src = _dask.batch_chunked(src.rechunk({0: imgs.chunks[0]}), "probs" if is_probs else "unary", (src.ndim,),
+                              "a batch of label maps")
+    chunk = functools.partial(_chunk_crf, is_probs, options)
+    parts = [da.from_delayed(dask.delayed(chunk)(a, b), shape=(size, *src.shape[1:]), dtype=np.float32,
+                             meta=np.zeros((0,) * src.ndim, np.float32))
+             for a, b, size in zip(imgs.to_delayed().reshape(-1), src.to_delayed().reshape(-1), imgs.chunks[0])]
+    _dask.check_workers()
+    out = da.concatenate(parts, axis=0)
+    return out if batched else out[0]
+
+
+def _chunk_crf(is_probs: bool, options: Dict[str, Any], images: Any, source: Any) -> Any:
+    target = np.asarray(source)
+    return _refine(np.asarray(images), target if is_probs else None, None if is_probs else target,
+                   threads=1, names=_NAMES, **options)
+
+
 def _refine(images: Any, probs: Any, unary: Any, iterations: Any, gaussian_sigma: Any, gaussian_compat: Any,
             bilateral_sigma: Any, color_sigma: Any, bilateral_compat: Any, normalization: Any, spatial_dims: Any,
             label_axis: Any, clip: Any, threads: Any, names: Mapping[str, str]) -> Any:
@@ -363,6 +398,11 @@ def _refine(images: Any, probs: Any, unary: Any, iterations: Any, gaussian_sigma
     label_axis = _arrays.check_int(label_axis, "label_axis")
     clip = _clip(clip)
     threads = _arrays.check_threads(threads)
+    if _dask.is_dask_array(images) or _dask.is_dask_array(source):
+        options = dict(iterations=iterations, gaussian_sigma=gaussian_sigma, gaussian_compat=gaussian_compat,
+                       bilateral_sigma=bilateral_sigma, color_sigma=color_sigma, bilateral_compat=bilateral_compat,
+                       normalization=normalization, spatial_dims=spatial_dims, label_axis=label_axis, clip=clip)
+        return _dense_crf_dask(images, source, probs is not None, spatial_dims, options)
     on_gpu = _arrays.is_cuda_array(images) or _arrays.is_cuda_array(source)
     if on_gpu:
         return _dense_crf_gpu(images, source, source_name, probs is not None, iterations, gaussian_sigma,

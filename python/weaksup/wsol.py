@@ -19,12 +19,13 @@ i.e. CAMs already resized to the evaluation resolution.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _arrays, _core
+from . import _arrays, _core, _dask
 from ._arrays import Device
 
 __all__ = [
@@ -269,7 +270,11 @@ class BoxEvaluator:
 
     def accumulate(self, scoremaps: Any, gt_boxes: Any, class_correct: Any = None) -> None:
         """Add a batch: scoremaps (B, H, W) or (H, W); gt_boxes one (G_i, 4) per map;
-        class_correct optional (B,) bools (top-1 class prediction is right)."""
+        class_correct optional (B,) bools (top-1 class prediction is right). A Dask array of
+        maps (chunked along B) is evaluated chunk by chunk where its chunks are, and only the
+        per-threshold counts come back."""
+        if _dask.is_dask_array(scoremaps):
+            return self._accumulate_dask(scoremaps, gt_boxes, class_correct)
         correct = self._correctness(scoremaps, gt_boxes)
         if class_correct is not None:
             cc = np.asarray(_arrays.to_host(class_correct, "class_correct")).reshape(-1)
@@ -286,6 +291,23 @@ class BoxEvaluator:
         if class_correct is not None:
             self._top1 += (correct & cc[:, None, None]).sum(axis=0)
         self._count += correct.shape[0]
+
+    def _accumulate_dask(self, scoremaps: Any, gt_boxes: Any, class_correct: Any) -> None:
+        maps = _dask.batch_chunked(scoremaps, "scoremaps", (3,), "a batch (B, H, W) of score maps")
+        boxes = list(gt_boxes)
+        if len(boxes) != maps.shape[0]:
+            raise ValueError(f"gt_boxes has {len(boxes)} entries for {maps.shape[0]} maps")
+        cc = None if class_correct is None else np.asarray(_arrays.to_host(
+            class_correct.compute() if _dask.is_dask_array(class_correct) else class_correct, "class_correct"))
+        if self._with_class is not None and self._with_class != (cc is not None):
+            raise ValueError("give class_correct for every batch or for none")
+        chunk = functools.partial(_chunk_box_counts, self.thresholds, self.iou_thresholds, self.multi_contour,
+                                  self.normalize)
+        correct, top1, count = _dask.sum_over_batches(maps, (boxes, cc), chunk)
+        self._with_class = cc is not None
+        self._correct += correct
+        self._top1 += top1
+        self._count += int(count)
 
     def _correctness(self, scoremaps: Any, gt_boxes: Any) -> npt.NDArray[np.bool_]:
         args = (self.thresholds, self.iou_thresholds, self.multi_contour)
@@ -311,6 +333,14 @@ class BoxEvaluator:
             multi_contour=self.multi_contour,
             count=self._count,
         )
+
+
+def _chunk_box_counts(thresholds: Any, iou_thresholds: Any, multi_contour: bool, normalize: bool,
+                      maps: npt.NDArray[Any], gt_boxes: Any, class_correct: Any) -> Tuple[Any, Any, int]:
+    """One batch chunk's (correct, top1) counts per (IoU, threshold) and its map count."""
+    ev = BoxEvaluator(thresholds, iou_thresholds, multi_contour=multi_contour, normalize=normalize, threads=1)
+    ev.accumulate(np.asarray(maps), gt_boxes, class_correct)
+    return ev._correct, ev._top1, ev._count
 
 
 def _cuda_correct(
@@ -390,7 +420,19 @@ class PxAPEvaluator:
 
     def accumulate(self, scoremaps: Any, gt_masks: Any) -> None:
         """scoremaps (B, H, W) or (H, W); gt_masks the same shape: 1 (or True) foreground,
-        0 background, 255 ignored."""
+        0 background, 255 ignored. Dask arrays (chunked along B) are reduced chunk by chunk
+        to the two histograms."""
+        if _dask.is_dask_array(scoremaps):
+            maps = _dask.batch_chunked(scoremaps, "scoremaps", (3,), "a batch (B, H, W) of score maps")
+            if not _dask.is_dask_array(gt_masks) or tuple(gt_masks.shape) != tuple(maps.shape):
+                raise ValueError(f"gt_masks must be a Dask array of the scoremaps' shape {maps.shape}, got "
+                                 f"{type(gt_masks).__name__} {getattr(gt_masks, 'shape', None)}")
+            chunk = functools.partial(_chunk_histograms, self.thresholds, self.normalize)
+            masks = gt_masks.rechunk(maps.chunks)
+            true, false = _dask.sum_over_batches(maps, (_Blocks(masks),), chunk)
+            self._true += true
+            self._false += false
+            return
         arr, maps = _host_maps(scoremaps)
         shape = maps.shape
         masks = _arrays.to_host(gt_masks, "gt_masks")
@@ -428,6 +470,24 @@ class PxAPEvaluator:
             precision = tp / (tp + fp)
             recall = tp / (tp + fn)
         return float((precision[1:] * np.diff(recall))[nonzero[1:]].sum() * 100)
+
+
+class _Blocks:
+    """A Dask array's batch chunks, sliced as sum_over_batches slices per-item sequences
+    (each slice must be one whole chunk)."""
+
+    def __init__(self, x: Any):
+        self.blocks = list(x.to_delayed().reshape(-1))
+        self.starts = [0, *np.cumsum(x.chunks[0]).tolist()][:-1]
+
+    def __getitem__(self, span: slice) -> Any:
+        return self.blocks[self.starts.index(span.start)]
+
+
+def _chunk_histograms(thresholds: Any, normalize: bool, maps: npt.NDArray[Any], masks: Any) -> Tuple[Any, Any]:
+    ev = PxAPEvaluator(thresholds, normalize=normalize, threads=1)
+    ev.accumulate(np.asarray(maps), np.asarray(masks))
+    return ev._true, ev._false
 
 
 def pxap(scoremaps: Any, gt_masks: Any, *, thresholds: Any = None, normalize: bool = True, threads: int = 0) -> float:

@@ -23,11 +23,11 @@ from typing import Any, Dict, List, Optional, TextIO, Union
 
 import weaksup
 
-from . import crf, labelmodel, localize, train
+from . import crf, labelmodel, localize, scaleout, train
 from ._report import WIDTH, Report, human_seconds
 from ._timing import Result
 
-SECTIONS = {"crf": crf, "labelmodel": labelmodel, "localize": localize, "train": train}
+SECTIONS = {"crf": crf, "labelmodel": labelmodel, "localize": localize, "train": train, "dask": scaleout}
 MODES = ("quick", "default", "full")
 # Wall time and peak resident memory (largest process) of each section on the 2-core
 # reference machine with every peer installed (README's "Performance"), for the help text.
@@ -36,6 +36,7 @@ DURATIONS = {
     "labelmodel": {"quick": "20 s", "default": "30 s", "full": "2 min, 8.6 GB"},
     "localize": {"quick": "10 s", "default": "45 s", "full": "1 min"},
     "train": {"quick": "10 s", "default": "1 min", "full": "2 min"},
+    "dask": {"quick": "15 s", "default": "30 s", "full": "2 min, 1 GB on disk"},
 }
 SIZES_TEXT = ("The default size takes about 1.5 minutes and under 2 GB of memory in all; --full adds the large "
               "workloads (Snorkel and crowd-kit at a million rows, a 10M-row fit, a 1024x1024 CRF, 64 "
