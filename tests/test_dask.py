@@ -226,3 +226,23 @@ def test_bad_dask_image_input():
         weaksup.cam_to_boxes(cams[cams[:, 0, 0] > 0.5], 0.5)
     with pytest.raises(ValueError, match="gt_masks must be a Dask array"):
         wsol.pxap(cams, np.zeros((6, 8, 8), np.uint8))
+
+
+def test_map_reduce_em_beyond_merge_bytes(monkeypatch):
+    """Patterns too many to merge: each EM statistic is a sum over the chunks; the fit
+    equals the NumPy fit to rounding (sums in another order), balance and rules included."""
+    from weaksup import _dask
+
+    monkeypatch.setattr(_dask, "MERGE_BYTES", 0)
+    L = label_matrix(3000, 6, 3, seed=11)
+    L[:, 5] = np.where(L[:, 5] == 2, 2, -1)  # a one-class source: the rule statistics run too
+    for chunks, kwargs in (((400, -1), {}), (((5, 2000, 995), -1), {"class_balance": [0.2, 0.3, 0.5]})):
+        lazy = da.from_array(L, chunks=chunks)
+        model, reference = LabelModel(3).fit(lazy, **kwargs), LabelModel(3).fit(L, **kwargs)
+        assert model.n_iter_ == reference.n_iter_
+        for name in ("conditional_probs_", "class_balance_", "balance_bias_", "history_"):
+            np.testing.assert_allclose(getattr(model, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(model.predict_proba(lazy).compute(), reference.predict_proba(L), rtol=1e-9,
+                                   atol=1e-12)
+    with pytest.raises(ValueError, match="MERGE_BYTES.*triplet"):
+        LabelModel(3, method="triplet").fit(da.from_array(L, chunks=500))

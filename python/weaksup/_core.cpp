@@ -655,7 +655,37 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("row_pattern",
                              [](py::object self) { return view(self.cast<const VotePatterns&>().row_pattern, self); })
       .def_property_readonly("offsets", [](py::object self) { return view(self.cast<const VotePatterns&>().offsets, self); })
-      .def_property_readonly("codes", [](py::object self) { return view(self.cast<const VotePatterns&>().codes, self); });
+      .def_property_readonly("codes", [](py::object self) { return view(self.cast<const VotePatterns&>().codes, self); })
+      // Picklable, so that Dask can keep a chunk's patterns on a worker or move them.
+      .def(py::pickle(
+          [](const VotePatterns& vp) {
+            auto copy = [](const auto& v) {
+              using T = typename std::decay_t<decltype(v)>::value_type;
+              return py::array_t<T>(static_cast<py::ssize_t>(v.size()), v.data());
+            };
+            return py::make_tuple(vp.rows, vp.sources, vp.classes, copy(vp.offsets), copy(vp.codes), copy(vp.counts),
+                                  copy(vp.row_pattern));
+          },
+          [](const py::tuple& t) {
+            if (t.size() != 7) throw std::invalid_argument("internal: VotePatterns state must have 7 entries");
+            VotePatterns vp;
+            vp.rows = t[0].cast<int64_t>();
+            vp.sources = t[1].cast<int64_t>();
+            vp.classes = t[2].cast<int64_t>();
+            auto fill = [&](auto& v, const py::handle& a) {
+              using T = typename std::decay_t<decltype(v)>::value_type;
+              const auto arr = a.cast<carray<T>>();
+              v.assign(arr.data(), arr.data() + arr.size());
+            };
+            fill(vp.offsets, t[3]);
+            fill(vp.codes, t[4]);
+            fill(vp.counts, t[5]);
+            fill(vp.row_pattern, t[6]);
+            if (vp.offsets.size() != vp.counts.size() + 1 || vp.offsets.back() != static_cast<int64_t>(vp.codes.size())) {
+              throw std::invalid_argument("internal: inconsistent VotePatterns state");
+            }
+            return vp;
+          }));
   m.def("collapse_dense", &collapse_matrix<int8_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
   m.def("collapse_dense", &collapse_matrix<int16_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));
   m.def("collapse_dense", &collapse_matrix<int32_t>, py::arg("labels").noconvert(), py::arg("classes"), py::arg("threads"));

@@ -37,9 +37,10 @@ from . import _core
 # patterns, enough that the tree stays shallow.
 SPLIT_EVERY = 8
 
-# A chunk's patterns as plain arrays, so that they travel between processes:
-# (rows, offsets (P + 1,) int64, codes int32, counts (P,) float64).
-Patterns = Tuple[int, np.ndarray, np.ndarray, np.ndarray]
+# Above this many bytes of distinct patterns (summed over the chunks), the chunks' patterns
+# are not merged in one process: each EM iteration sums their statistics over the chunks
+# instead (map-reduce), and the fit equals the NumPy fit to rounding rather than bit for bit.
+MERGE_BYTES = 2 * 2**30
 
 
 def is_dask_array(x: Any) -> bool:
@@ -92,25 +93,25 @@ def _chunk_collapse(block: np.ndarray, k: int, n_sources: Optional[int], first_r
         raise _in_whole_matrix(e, name, first_row) from None
 
 
-def _chunk_patterns(block: np.ndarray, k: int, first_row: int, name: str) -> Patterns:
+def _chunk_patterns(block: np.ndarray, k: int, first_row: int, name: str) -> _core.VotePatterns:
+    """One chunk's patterns, without row_pattern (only the counts travel)."""
     vp = _chunk_collapse(block, k, None, first_row, name)
-    return int(vp.rows), np.array(vp.offsets), np.array(vp.codes), np.array(vp.counts)
+    return _merge([vp], int(vp.sources), k)
 
 
-def _merge(parts: Sequence[Patterns], sources: int, k: int, threads: int = 1) -> _core.VotePatterns:
+def _merge(parts: Sequence[_core.VotePatterns], sources: int, k: int, threads: int = 1) -> _core.VotePatterns:
     """The parts' patterns (in row order) merged: a _core.VotePatterns without row_pattern."""
-    counts = np.concatenate([p[3] for p in parts])
-    codes = np.concatenate([p[2] for p in parts]).astype(np.int32, copy=False)
-    sizes = np.concatenate([np.diff(p[1]) for p in parts])
+    counts = np.concatenate([np.asarray(p.counts) for p in parts])
+    codes = np.concatenate([np.asarray(p.codes) for p in parts]).astype(np.int32, copy=False)
+    sizes = np.concatenate([np.diff(p.offsets) for p in parts])
     offsets = np.zeros(sizes.size + 1, np.int64)
     np.cumsum(sizes, out=offsets[1:])
-    rows = sum(p[0] for p in parts)
+    rows = sum(int(p.rows) for p in parts)
     return _core.merge_patterns(offsets, codes, counts, rows, sources, k, threads)
 
 
-def _merge_arrays(parts: Sequence[Patterns], sources: int, k: int) -> Patterns:
-    vp = _merge(parts, sources, k)
-    return int(vp.rows), np.array(vp.offsets), np.array(vp.codes), np.array(vp.counts)
+def _pattern_bytes(vp: _core.VotePatterns) -> int:
+    return int(vp.patterns) * 16 + int(vp.codes.size) * 4
 
 
 def check_workers() -> None:
@@ -129,21 +130,56 @@ def check_workers() -> None:
                                   f"in the workers' environment (pip install weaksup, the same version as here)")
 
 
-def collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str) -> _core.VotePatterns:
-    """The distinct vote patterns of a Dask label matrix (see the module docstring): a
-    _core.VotePatterns equal to collapsing the whole matrix, without row_pattern."""
+def chunk_patterns(L: Any, k: int, n_sources: Optional[int], name: str) -> Tuple[List[Any], int]:
+    """Each row chunk's vote patterns, persisted where they were computed (delayed objects
+    in row order), and their size in bytes all together."""
     import dask
 
     L = rows_chunked(L, name, n_sources)
     check_workers()
-    m = int(L.shape[1])
     blocks = L.to_delayed()[:, 0]
-    nodes = [dask.delayed(_chunk_patterns)(b, k, start, name) for b, start in zip(blocks, _row_starts(L))]
+    nodes = dask.persist(*[dask.delayed(_chunk_patterns)(b, k, start, name)
+                           for b, start in zip(blocks, _row_starts(L))])
+    (sizes,) = dask.compute([dask.delayed(_pattern_bytes)(node) for node in nodes])
+    return list(nodes), int(sum(sizes))
+
+
+def merge_tree(nodes: Sequence[Any], sources: int, k: int, threads: int) -> _core.VotePatterns:
+    """Chunk patterns merged in a tree, SPLIT_EVERY adjacent lists at a time, on the
+    scheduler; the last merge here, on `threads` threads."""
+    import dask
+
+    nodes = list(nodes)
     while len(nodes) > SPLIT_EVERY:
-        nodes = [dask.delayed(_merge_arrays)(nodes[i:i + SPLIT_EVERY], m, k)
+        nodes = [dask.delayed(_merge)(nodes[i:i + SPLIT_EVERY], sources, k)
                  for i in range(0, len(nodes), SPLIT_EVERY)]
     (parts,) = dask.compute(nodes)
-    return _merge(parts, m, k, threads)
+    return _merge(parts, sources, k, threads)
+
+
+def collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str) -> _core.VotePatterns:
+    """The distinct vote patterns of a Dask label matrix (see the module docstring): a
+    _core.VotePatterns equal to collapsing the whole matrix, without row_pattern."""
+    nodes, _ = chunk_patterns(L, k, n_sources, name)
+    return merge_tree(nodes, int(L.shape[1]), k, threads)
+
+
+def _chunk_call(vp: _core.VotePatterns, method: str, *args: Any) -> Any:
+    from . import labelmodel
+
+    return getattr(labelmodel._CpuVotes(vp, 1), method)(*args)
+
+
+def sum_over_patterns(nodes: Sequence[Any], method: str, *args: Any) -> Any:
+    """_CpuVotes.<method>(*args) of each chunk's patterns, summed over the chunks in row
+    order: EM's statistics as a map-reduce (an array, or a tuple of arrays and numbers)."""
+    import dask
+
+    check_workers()
+    (results,) = dask.compute([dask.delayed(_chunk_call)(node, method, *args) for node in nodes])
+    if isinstance(results[0], tuple):
+        return tuple(sum(values[1:], values[0]) for values in zip(*results))
+    return sum(results[1:], results[0])
 
 
 def _chunk_posteriors(block: np.ndarray, k: int, n_sources: int, weights: np.ndarray, bias: np.ndarray,

@@ -1074,24 +1074,58 @@ class _CpuVotes:
 
 
 class _DaskVotes(_CpuVotes):
-    """A Dask label matrix (weaksup._dask): fitting reads its patterns merged across the
-    chunks (collapsed when first needed), posteriors are lazy, chunk by chunk."""
+    """A Dask label matrix (weaksup._dask), for fitting: each chunk's vote patterns, kept
+    where Dask computed them, are merged into one _CpuVotes when they take at most
+    _dask.MERGE_BYTES (the fit is then NumPy's bit for bit); beyond that, every statistic
+    EM asks for is a sum over the chunks (map-reduce; equal to rounding). Posteriors are
+    lazy, chunk by chunk."""
 
     def __init__(self, L: Any, k: int, n_sources: Optional[int], threads: int):
         self.L = _dask.rows_chunked(L, "L", n_sources)
         self.k, self.n_sources, self.threads = k, n_sources, threads
         self.rows, self.sources = int(self.L.shape[0]), int(self.L.shape[1])
         self._merged: Any = None
+        self._chunks: Optional[List[Any]] = None  # the chunks' patterns, in map-reduce mode
+
+    def _collapse(self) -> None:
+        if self._merged is not None or self._chunks is not None:
+            return
+        nodes, size = _dask.chunk_patterns(self.L, self.k, self.n_sources, "L")
+        if size <= _dask.MERGE_BYTES:
+            self._merged = _dask.merge_tree(nodes, self.sources, self.k, self.threads)
+        else:
+            self._chunks = nodes
 
     @property
     def patterns(self) -> Any:
+        self._collapse()
         if self._merged is None:
-            self._merged = _dask.collapse(self.L, self.k, self.n_sources, self.threads, "L")
+            raise ValueError(f"L's distinct vote patterns take more than weaksup._dask.MERGE_BYTES "
+                             f"({_size(_dask.MERGE_BYTES)}) and are not merged in one process, which method='triplet' "
+                             f"and init='triplet' need; fit with the default method and init, or raise MERGE_BYTES")
         return self._merged
 
     @patterns.setter
     def patterns(self, value: Any) -> None:
         self._merged = value
+
+    def _summed(self, method: str, *args: Any) -> Any:
+        self._collapse()
+        if self._chunks is None:
+            return getattr(super(), method)(*args)
+        return _dask.sum_over_patterns(self._chunks, method, *args)
+
+    def majority_statistics(self, fixed_prior: Optional[npt.NDArray[np.float64]]) -> Tuple[_F64, _F64]:
+        return cast(Tuple[_F64, _F64], self._summed("majority_statistics", fixed_prior))
+
+    def statistics(self, weights: _F64, bias: _F64) -> Tuple[_F64, _F64, float]:
+        return cast(Tuple[_F64, _F64, float], self._summed("statistics", weights, np.ascontiguousarray(bias)))
+
+    def marginal(self, weights: _F64, bias: _F64) -> Tuple[_F64, _F64, float]:
+        return cast(Tuple[_F64, _F64, float], self._summed("marginal", weights, np.ascontiguousarray(bias)))
+
+    def rule_statistics(self, weights: _F64, bias: _F64, rules: npt.NDArray[np.bool_]) -> _F64:
+        return cast(_F64, self._summed("rule_statistics", weights, np.ascontiguousarray(bias), rules))
 
     def posteriors(self, weights: _F64, bias: _F64) -> Any:
         return _dask.posteriors(self.L, self.k, self.sources, weights, np.ascontiguousarray(bias), "L")
