@@ -40,7 +40,7 @@ SPLIT_EVERY = 8
 # Above this many bytes of distinct patterns (summed over the chunks), the chunks' patterns
 # are not merged in one process: each EM iteration sums their statistics over the chunks
 # instead (map-reduce), and the fit equals the NumPy fit to rounding rather than bit for bit.
-MERGE_BYTES = 2 * 2**30
+MERGE_BYTES = 256 * 2**20
 
 
 def is_dask_array(x: Any) -> bool:
