@@ -246,3 +246,62 @@ def test_map_reduce_em_beyond_merge_bytes(monkeypatch):
                                    atol=1e-12)
     with pytest.raises(ValueError, match="MERGE_BYTES.*triplet"):
         LabelModel(3, method="triplet").fit(da.from_array(L, chunks=500))
+
+
+# ------------------------------------------------------------ votes as a Dask DataFrame
+
+
+def crowd_answers(n=400, m=9, seed=0):
+    """crowd-kit's long format with string ids, shuffled: tasks, workers and labels."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, n)
+    rows = []
+    for i in range(n):
+        for j in rng.choice(m, size=int(rng.integers(1, 5)), replace=False):
+            answer = truth[i] if rng.random() < 0.7 else int(rng.integers(0, 3))
+            rows.append((f"task-{i:04d}", f"worker-{j}", ("cat", "dog", "owl")[answer]))
+    frame = pd.DataFrame(rows, columns=["task", "worker", "label"]).sample(frac=1.0, random_state=seed)
+    gold = pd.Series([("cat", "dog", "owl")[c] for c in truth], index=[f"task-{i:04d}" for i in range(n)])
+    return frame, gold
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 9])
+def test_votes_as_a_dask_dataframe_equal_pandas(partitions):
+    import pandas as pd
+
+    dd = pytest.importorskip("dask.dataframe")
+    frame, gold = crowd_answers(seed=partitions)
+    reference = LabelModel(3).fit(frame)
+    lazy = dd.from_pandas(frame, npartitions=partitions)
+    model = LabelModel(3).fit(lazy)
+    assert_same_fit(model, reference)
+    assert list(model.source_ids_) == list(reference.source_ids_)
+    assert list(model.classes_) == list(reference.classes_)
+    assert list(model.item_ids_) == list(reference.item_ids_)
+    probs = model.predict_proba(lazy)
+    assert isinstance(probs, dd.DataFrame)
+    pd.testing.assert_frame_equal(probs.compute(), reference.predict_proba(frame))
+    pd.testing.assert_series_equal(model.predict(lazy).compute(), reference.predict(frame))
+    assert model.score(lazy, gold) == reference.score(frame, gold)
+    fitted_on_pandas = reference.predict_proba(lazy)  # predicting on a Dask frame with a pandas fit
+    pd.testing.assert_frame_equal(fitted_on_pandas.compute(), reference.predict_proba(frame))
+
+
+def test_bad_dask_dataframes():
+    dd = pytest.importorskip("dask.dataframe")
+    frame, _ = crowd_answers(60)
+    with pytest.raises(ValueError, match="no column"):
+        LabelModel(3).fit(dd.from_pandas(frame.drop(columns="worker"), npartitions=2))
+    with pytest.raises(ValueError, match="cardinality=2"):
+        LabelModel(2).fit(dd.from_pandas(frame, npartitions=2))
+    model = LabelModel(3).fit(dd.from_pandas(frame, npartitions=2))
+    unseen = frame.copy()
+    unseen.iloc[5, 1] = "worker-new"
+    with pytest.raises(ValueError, match="worker-new"):
+        model.predict_proba(dd.from_pandas(unseen, npartitions=3)).compute()
+    twice = frame.copy()
+    twice.iloc[1] = twice.iloc[0]
+    with pytest.raises(ValueError, match="two votes"):
+        LabelModel(3).fit(dd.from_pandas(twice, npartitions=2))

@@ -301,3 +301,148 @@ def gather_batches(x: Any, fn: Callable[[np.ndarray], Any]) -> List[Any]:
     check_workers()
     (results,) = dask.compute([dask.delayed(fn)(block) for block in x.to_delayed().reshape(-1)])
     return list(results)
+
+
+# ---------------------------------------------------------------- votes as a Dask DataFrame
+
+
+def is_dask_frame(x: Any) -> bool:
+    """Whether x is a dask DataFrame (without importing dask)."""
+    return (type(x).__module__.split(".")[0] == "dask" and hasattr(x, "map_partitions") and hasattr(x, "columns")
+            and not hasattr(x, "chunks"))
+
+
+class VoteFrame:
+    """crowd-kit's long votes (columns task, worker, label) as a Dask DataFrame, shuffled so
+    that each task's votes are in one partition, tasks sorted (``set_index("task")``), with
+    workers and labels coded as the pandas path codes them: the sorted distinct tasks are
+    the rows 0..n-1, partition after partition (their ids, ``items``, come to this process).
+    Tasks must be sortable (the pandas path sorts them too when it can)."""
+
+    def __init__(self, df: Any, k: int, name: str, fitting: bool, source_ids: Any = None, classes: Any = None):
+        import dask
+
+        from . import _votes
+
+        missing = [c for c in _votes.COLUMNS if c not in df.columns]
+        if missing:
+            raise _votes.MissingColumnError(f"{name} has no column {missing} (it has {list(df.columns)}); the answers "
+                                            f"need columns task, worker and label")
+        df = df[list(_votes.COLUMNS)]
+        check_workers()
+        if fitting:
+            workers, labels = dask.compute(df["worker"].drop_duplicates(), df["label"].drop_duplicates())
+            source_ids = _votes._numpy_ids(_votes.factorize(workers, f"{name}'s worker column")[1])
+            classes = _votes._frame_classes(labels, k, f"{name}'s label column")[1]
+        self.source_ids, self.classes, self.k, self.name = source_ids, classes, k, name
+        try:
+            self.frame = df.set_index("task")
+            (tasks,) = dask.compute([dask.delayed(_partition_tasks)(part) for part in self.frame.to_delayed()])
+        except TypeError as e:
+            raise TypeError(f"{name}'s task column must hold ids that sort (all strings, or all numbers) to be read "
+                            f"as a Dask DataFrame: {e}") from None
+        self.parts = [t for t in tasks]
+        self.items = _votes._numpy_ids(np.concatenate(self.parts)) if self.parts else np.zeros(0, object)
+        self.chunks = tuple(len(t) for t in self.parts)
+        self.rows, self.sources = int(sum(self.chunks)), int(len(source_ids))
+
+    def _nodes(self, fn: Callable[..., Any], *args: Any) -> List[Any]:
+        import dask
+
+        return [dask.delayed(fn)(part, self.source_ids, self.classes, self.k, self.name, *args)
+                for part in self.frame.to_delayed()]
+
+    def chunk_patterns(self) -> Tuple[List[Any], int]:
+        import dask
+
+        check_workers()
+        nodes = dask.persist(*self._nodes(_frame_patterns))
+        (sizes,) = dask.compute([dask.delayed(_pattern_bytes)(node) for node in nodes])
+        return list(nodes), int(sum(sizes))
+
+    def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> Any:
+        """P(class | votes) per task, lazily: (n, k) in the partitions' tasks."""
+        import dask.array as da
+
+        check_workers()
+        blocks = [da.from_delayed(node, shape=(size, self.k), dtype=np.float64, meta=np.zeros((0, self.k)))
+                  for node, size in zip(self._nodes(_frame_posteriors, weights, bias), self.chunks)]
+        return da.concatenate(blocks, axis=0) if blocks else da.zeros((0, self.k), chunks=((0,), (self.k,)))
+
+    def frame_of(self, values: Any, columns: Any) -> Any:
+        """A lazy (n, ...) array in this frame's rows as a Dask DataFrame (or Series, when
+        columns is None) indexed by task."""
+        import dask
+        import dask.dataframe as dd
+        import pandas as pd
+
+        parts = values.to_delayed().reshape(-1)
+        if columns is None:  # predictions: class indices (-1: abstained) as the classes' labels
+            make = [dask.delayed(_series)(block, ids, self.classes) for block, ids in zip(parts, self.parts)]
+            meta = _series(np.zeros(0, np.int64), np.zeros(0, object), self.classes)
+        else:
+            make = [dask.delayed(_data_frame)(block, ids, columns) for block, ids in zip(parts, self.parts)]
+            meta = pd.DataFrame(np.zeros((0, len(columns))), index=pd.Index([], name="task"),
+                                columns=pd.Index(columns, name="label"))
+        return dd.from_delayed(make, meta=meta)
+
+
+def _partition_tasks(part: Any) -> np.ndarray:
+    return np.asarray(part.index.unique().sort_values())
+
+
+def _coded_partition(part: Any, source_ids: Any, classes: Any, name: str) -> Tuple[np.ndarray, ...]:
+    from . import _votes
+
+    items, _ = _votes.factorize(part.index.to_series(), f"{name}'s task column")
+    sources = _votes.lookup(part["worker"], source_ids, f"{name}'s worker column", "worker", _votes._SOURCE_FIX)
+    labels = _votes.lookup(part["label"], classes, f"{name}'s label column", "label",
+                           f"its classes are {list(classes)}")
+    return np.asarray(items), np.asarray(sources), np.asarray(labels)
+
+
+def _frame_patterns(part: Any, source_ids: Any, classes: Any, k: int, name: str) -> _core.VotePatterns:
+    from . import labelmodel
+
+    items, sources, labels = _coded_partition(part, source_ids, classes, name)
+    n = int(items.max()) + 1 if items.size else 0
+    vp = labelmodel._vote_lists(items, sources, labels, n, len(source_ids), k, 1, name)
+    return _merge([vp], len(source_ids), k)
+
+
+def _frame_posteriors(part: Any, source_ids: Any, classes: Any, k: int, name: str, weights: np.ndarray,
+                      bias: np.ndarray) -> np.ndarray:
+    from . import labelmodel
+
+    items, sources, labels = _coded_partition(part, source_ids, classes, name)
+    n = int(items.max()) + 1 if items.size else 0
+    vp = labelmodel._vote_lists(items, sources, labels, n, len(source_ids), k, 1, name)
+    return labelmodel._CpuVotes(vp, 1).posteriors(weights, bias)
+
+
+def _data_frame(block: np.ndarray, ids: np.ndarray, columns: Any) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(block, index=pd.Index(ids, name="task"), columns=pd.Index(columns, name="label"))
+
+
+def _series(block: np.ndarray, ids: np.ndarray, classes: Any) -> Any:
+    import pandas as pd
+
+    labels = pd.Index(classes).take(np.asarray(block), allow_fill=True, fill_value=np.nan)
+    return pd.Series(labels, index=pd.Index(ids, name="task"), name="agg_label")
+
+
+class ArraySource:
+    """A Dask label matrix as _DaskVotes reads it (VoteFrame's interface)."""
+
+    def __init__(self, L: Any, k: int, n_sources: Optional[int], name: str = "L"):
+        self.L = rows_chunked(L, name, n_sources)
+        self.k, self.n_sources, self.name = k, n_sources, name
+        self.rows, self.sources = int(self.L.shape[0]), int(self.L.shape[1])
+
+    def chunk_patterns(self) -> Tuple[List[Any], int]:
+        return chunk_patterns(self.L, self.k, self.n_sources, self.name)
+
+    def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> Any:
+        return posteriors(self.L, self.k, self.sources, weights, bias, self.name)

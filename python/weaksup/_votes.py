@@ -255,6 +255,14 @@ def encode(L: Any, k: int, name: str, fitting: bool, source_ids: Optional[np.nda
     (for a DataFrame) the classes; otherwise sources are looked up among the fitted
     ``source_ids`` (``0..n_sources-1`` for a model fitted on indices) and a DataFrame's labels
     among ``classes``. Any other L comes back as it is."""
+    from . import _dask
+
+    if _dask.is_dask_frame(L):  # the same, partition by partition (weaksup._dask.VoteFrame)
+        if not fitting:
+            assert n_sources is not None and classes is not None  # predicting: the fitted model's
+            source_ids = source_ids if source_ids is not None else np.arange(n_sources)
+        votes = _dask.VoteFrame(L, k, name, fitting, source_ids, classes)
+        return Coded(votes, votes.items, votes.source_ids, votes.classes, frame=True)
     if is_vote_frame(L):
         data = frame_columns(L, name)
         items, item_ids = factorize(data["task"], f"{name}'s task column")

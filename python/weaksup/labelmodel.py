@@ -636,7 +636,7 @@ class LabelModel:
 
     def _vote_patterns(self, coded: Any, n_sources: Optional[int] = None, predict: bool = False) -> Any:
         L = coded.L
-        if _dask.is_dask_array(L):
+        if _dask.is_dask_array(L) or isinstance(L, _dask.VoteFrame):
             return _DaskVotes(L, self.cardinality, n_sources, self.threads)
         if _arrays.is_cuda_array(L):
             from ._labelmodel_gpu import GpuVotes
@@ -861,6 +861,8 @@ class LabelModel:
     def _proba_result(self, probs: Any, coded: Any) -> Any:
         if not coded.frame:
             return probs
+        if isinstance(coded.L, _dask.VoteFrame):  # a Dask DataFrame of votes: one, lazily
+            return coded.L.frame_of(probs, self.classes_)
         import pandas as pd
 
         return pd.DataFrame(probs, index=pd.Index(coded.items, name="task"),
@@ -869,6 +871,8 @@ class LabelModel:
     def _label_result(self, preds: np.ndarray, coded: Any) -> Any:
         """A DataFrame's predictions: its labels (NaN where abstained) in a Series named
         agg_label (crowd-kit's name) indexed by task."""
+        if isinstance(coded.L, _dask.VoteFrame):
+            return coded.L.frame_of(preds, None)
         import pandas as pd
 
         labels = pd.Index(self.classes_).take(preds, allow_fill=True, fill_value=np.nan)
@@ -1081,16 +1085,16 @@ class _DaskVotes(_CpuVotes):
     lazy, chunk by chunk."""
 
     def __init__(self, L: Any, k: int, n_sources: Optional[int], threads: int):
-        self.L = _dask.rows_chunked(L, "L", n_sources)
-        self.k, self.n_sources, self.threads = k, n_sources, threads
-        self.rows, self.sources = int(self.L.shape[0]), int(self.L.shape[1])
+        self.source: Any = L if isinstance(L, _dask.VoteFrame) else _dask.ArraySource(L, k, n_sources)
+        self.k, self.threads = k, threads
+        self.rows, self.sources = self.source.rows, self.source.sources
         self._merged: Any = None
         self._chunks: Optional[List[Any]] = None  # the chunks' patterns, in map-reduce mode
 
     def _collapse(self) -> None:
         if self._merged is not None or self._chunks is not None:
             return
-        nodes, size = _dask.chunk_patterns(self.L, self.k, self.n_sources, "L")
+        nodes, size = self.source.chunk_patterns()
         if size <= _dask.MERGE_BYTES:
             self._merged = _dask.merge_tree(nodes, self.sources, self.k, self.threads)
         else:
@@ -1128,7 +1132,7 @@ class _DaskVotes(_CpuVotes):
         return cast(_F64, self._summed("rule_statistics", weights, np.ascontiguousarray(bias), rules))
 
     def posteriors(self, weights: _F64, bias: _F64) -> Any:
-        return _dask.posteriors(self.L, self.k, self.sources, weights, np.ascontiguousarray(bias), "L")
+        return self.source.posteriors(weights, np.ascontiguousarray(bias))
 
 
 def rule_statistics(offsets: Any, codes: Any, counts: Any, weights: Any, bias: Any, rules: Any, k: int,
