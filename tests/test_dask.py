@@ -29,7 +29,7 @@ CHUNKINGS = [(500, -1), (1, -1), ((7, 13, 980), -1), (333, 2)]
 
 @pytest.fixture(scope="module")
 def cluster_client():
-    with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None) as c:
+    with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0") as c:
         with distributed.Client(c) as client:
             yield client
 

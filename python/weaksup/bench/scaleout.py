@@ -123,7 +123,7 @@ def run(report: Report, mode: str = "default") -> List[str]:
         return missing
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         for n, m, k in SIZES[mode]:
             _label_model(report, n, m, k, client)
