@@ -13,10 +13,17 @@ without ever being in one place:
 
 Patterns numbered by first occurrence over the chunks in row order are the patterns of
 the whole matrix in the same order, with the same counts, so the fit is the NumPy path's
-bit for bit, whatever the chunking. ``predict_proba`` and ``predict`` are lazy: each
-chunk collapses again and scores its own patterns (``map_blocks``); the random
+bit for bit, whatever the chunking. Beyond ``MERGE_BYTES`` of patterns the lists are not
+merged: they stay on the workers and every EM statistic is a sum over the chunks
+(``sum_over_patterns``; equal to rounding). ``predict_proba`` and ``predict`` are lazy:
+each chunk collapses again and scores its own patterns (``map_blocks``); the random
 tie-break draws each row's numbers where the NumPy path draws them (the generator is
-advanced to the chunk's first row).
+advanced to the chunk's first row). A Dask DataFrame of answers (task, worker, label)
+goes the same way, partition by partition, after a shuffle by task (``VoteFrame``).
+
+Image batches chunked along their first axis run chunk by chunk too (``per_batch``,
+``gather_batches``); the WSOL metrics sum their per-threshold counts over the chunks
+(``sum_over_batches``).
 
 The computations run on the current Dask scheduler: a ``dask.distributed`` Client's
 cluster when one is active (every worker needs weaksup installed), else Dask's threads.
@@ -234,27 +241,15 @@ def labels(probs: Any, tie_break: str, seed: int) -> Any:
                             meta=np.zeros((0,), np.int64))
 
 
-def sum_over_chunks(L: Any, Y: Any, fn: Callable[..., Tuple[np.ndarray, ...]], k: int,
-                    method: str) -> Tuple[np.ndarray, ...]:
-    """fn(block, gold block, k, method) (a tuple of arrays of counts) summed over the row
-    chunks of L (checked) and of gold labels Y (n,) (a NumPy-like or Dask array), in row
-    order: counts of items are whole numbers, so the sums are exact."""
-    import dask
-
+def sum_over_chunks(L: Any, Y: Any, fn: Callable[..., Tuple[Any, ...]]) -> Tuple[Any, ...]:
+    """fn(row chunk of L, its gold labels) (a tuple of counts) summed over the row chunks of
+    L (checked), with gold labels Y (n,) a NumPy-like or Dask array."""
     n = int(L.shape[0])
-    if is_dask_array(Y):
-        if Y.ndim != 1 or Y.shape[0] != n:
-            raise ValueError(f"Y must hold one gold label per item (shape ({n},)), got shape {Y.shape}")
-        gold = list(Y.rechunk((L.chunks[0],)).to_delayed())
-    else:
-        Y = np.asarray(Y).reshape(-1) if np.ndim(Y) == 2 and np.shape(Y)[1] == 1 else np.asarray(Y)
-        if Y.ndim != 1 or Y.shape[0] != n:
-            raise ValueError(f"Y must hold one gold label per item (shape ({n},)), got shape {Y.shape}")
-        gold = [Y[start:start + size] for start, size in zip(_row_starts(L), L.chunks[0])]
-    check_workers()
-    parts = [dask.delayed(fn)(block, y, k, method) for block, y in zip(L.to_delayed()[:, 0], gold)]
-    (results,) = dask.compute(parts)
-    return tuple(sum(values[1:], values[0]) for values in zip(*results))
+    shape = tuple(Y.shape) if is_dask_array(Y) else np.shape(Y)
+    if shape not in ((n,), (n, 1)):
+        raise ValueError(f"Y must hold one gold label per item (shape ({n},)), got shape {shape}")
+    gold = ChunkSlices(Y.reshape(-1).rechunk((L.chunks[0],))) if is_dask_array(Y) else np.asarray(Y).reshape(-1)
+    return sum_over_batches(L, (gold,), fn)
 
 
 # ---------------------------------------------------------------- image batches
@@ -282,8 +277,10 @@ def per_batch(x: Any, fn: Callable[[np.ndarray], np.ndarray], trailing: Tuple[in
 
 
 def sum_over_batches(x: Any, per_item: Sequence[Any], fn: Callable[..., Tuple[Any, ...]]) -> Tuple[Any, ...]:
-    """fn(batch chunk, its slice of each per_item sequence) (a tuple of counts) summed over
-    the chunks of x, in order. per_item entries are None, or sequences of one item per map."""
+    """fn(chunk, its slice of each per_item sequence) (a tuple of counts) summed over the
+    chunks of x along its first axis, in order: counts are whole numbers, so the sums are
+    exact. per_item entries are None, or sequences of one item per row or map (NumPy arrays,
+    lists, ChunkSlices)."""
     import dask
 
     check_workers()
@@ -446,3 +443,15 @@ class ArraySource:
 
     def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> Any:
         return posteriors(self.L, self.k, self.sources, weights, bias, self.name)
+
+
+class ChunkSlices:
+    """A Dask array's chunks along its first axis, sliced as sum_over_batches slices
+    per-item sequences (each slice is one whole chunk of the array it goes with)."""
+
+    def __init__(self, x: Any):
+        self.blocks = list(x.to_delayed().reshape(-1))
+        self.starts = _row_starts(x)
+
+    def __getitem__(self, span: slice) -> Any:
+        return self.blocks[self.starts.index(span.start)]

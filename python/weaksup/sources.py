@@ -253,8 +253,8 @@ class SourceAnalysis:
     def _gold_counts(self, Y: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(m,) correct votes, votes on items with a known gold label, all votes."""
         if self._chunked is not None:
-            correct, on_known, votes = _dask.sum_over_chunks(self._chunked, Y, _chunk_gold, self.cardinality,
-                                                             "_gold_counts")
+            chunk = functools.partial(_chunk_gold, self.cardinality, "_gold_counts")
+            correct, on_known, votes = _dask.sum_over_chunks(self._chunked, Y, chunk)
             return correct, on_known, votes
         Y = _gold_labels(Y, self.n_items)
         k, P = self.cardinality, int(self.patterns.patterns)
@@ -290,7 +290,8 @@ class SourceAnalysis:
         columns for classes absent from ``Y``. Items with gold outside 0..k-1 are left out."""
         _check_tables(self.n_sources, self.cardinality)
         if self._chunked is not None:
-            out, per_class = _dask.sum_over_chunks(self._chunked, Y, _chunk_gold, self.cardinality, "_vote_table")
+            chunk = functools.partial(_chunk_gold, self.cardinality, "_vote_table")
+            out, per_class = _dask.sum_over_chunks(self._chunked, Y, chunk)
         else:
             out, per_class = self._vote_table(Y)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -329,7 +330,7 @@ class SourceAnalysis:
         return out
 
 
-def _chunk_gold(block: np.ndarray, gold: np.ndarray, k: int, method: str) -> Tuple[np.ndarray, ...]:
+def _chunk_gold(k: int, method: str, block: np.ndarray, gold: np.ndarray) -> Tuple[np.ndarray, ...]:
     """A statistic against gold labels of one row chunk of a Dask label matrix (summed over
     the chunks by SourceAnalysis)."""
     result: Tuple[np.ndarray, ...] = getattr(SourceAnalysis(block, k, threads=1), method)(gold)

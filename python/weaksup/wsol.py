@@ -429,7 +429,7 @@ class PxAPEvaluator:
                                  f"{type(gt_masks).__name__} {getattr(gt_masks, 'shape', None)}")
             chunk = functools.partial(_chunk_histograms, self.thresholds, self.normalize)
             masks = gt_masks.rechunk(maps.chunks)
-            true, false = _dask.sum_over_batches(maps, (_Blocks(masks),), chunk)
+            true, false = _dask.sum_over_batches(maps, (_dask.ChunkSlices(masks),), chunk)
             self._true += true
             self._false += false
             return
@@ -470,18 +470,6 @@ class PxAPEvaluator:
             precision = tp / (tp + fp)
             recall = tp / (tp + fn)
         return float((precision[1:] * np.diff(recall))[nonzero[1:]].sum() * 100)
-
-
-class _Blocks:
-    """A Dask array's batch chunks, sliced as sum_over_batches slices per-item sequences
-    (each slice must be one whole chunk)."""
-
-    def __init__(self, x: Any):
-        self.blocks = list(x.to_delayed().reshape(-1))
-        self.starts = [0, *np.cumsum(x.chunks[0]).tolist()][:-1]
-
-    def __getitem__(self, span: slice) -> Any:
-        return self.blocks[self.starts.index(span.start)]
 
 
 def _chunk_histograms(thresholds: Any, normalize: bool, maps: npt.NDArray[Any], masks: Any) -> Tuple[Any, Any]:
