@@ -14,8 +14,8 @@ without ever being in one place:
 Patterns numbered by first occurrence over the chunks in row order are the patterns of
 the whole matrix in the same order, with the same counts, so the fit is the NumPy path's
 bit for bit, whatever the chunking. Beyond ``MERGE_BYTES`` of patterns the lists are not
-merged: they stay on the workers and every EM statistic is a sum over the chunks
-(``sum_over_patterns``; equal to rounding). ``predict_proba`` and ``predict`` are lazy:
+merged: every EM statistic is a sum over the chunks, each collapsed again where it is
+(``sum_over_patterns``; equal to rounding, memory a few chunks per worker). ``predict_proba`` and ``predict`` are lazy:
 each chunk collapses again and scores its own patterns (``map_blocks``); the random
 tie-break draws each row's numbers where the NumPy path draws them (the generator is
 advanced to the chunk's first row). A Dask DataFrame of answers (task, worker, label)
@@ -44,9 +44,10 @@ from . import _core
 # patterns, enough that the tree stays shallow.
 SPLIT_EVERY = 8
 
-# Above this many bytes of distinct patterns (summed over the chunks), the chunks' patterns
-# are not merged in one process: each EM iteration sums their statistics over the chunks
-# instead (map-reduce), and the fit equals the NumPy fit to rounding rather than bit for bit.
+# Above this many bytes of distinct patterns (summed over the chunks, estimated from the
+# first chunk), the chunks' patterns are not merged in one process: each statistic EM needs
+# is a sum over the chunks instead, each chunk collapsed again where it is (map-reduce:
+# memory stays a few chunks per worker, the fit equals the NumPy fit to rounding).
 MERGE_BYTES = 256 * 2**20
 
 
@@ -137,18 +138,28 @@ def check_workers() -> None:
                                   f"in the workers' environment (pip install weaksup, the same version as here)")
 
 
-def chunk_patterns(L: Any, k: int, n_sources: Optional[int], name: str) -> Tuple[List[Any], int]:
-    """Each row chunk's vote patterns, persisted where they were computed (delayed objects
-    in row order), and their size in bytes all together."""
-    import dask
-
+def chunk_patterns(L: Any, k: int, n_sources: Optional[int], name: str) -> Tuple[List[Any], float]:
+    """Each row chunk's vote patterns (delayed, in row order: not computed), and the bytes
+    all the chunks' patterns would take, estimated from the first chunk."""
     L = rows_chunked(L, name, n_sources)
     check_workers()
     blocks = L.to_delayed()[:, 0]
-    nodes = dask.persist(*[dask.delayed(_chunk_patterns)(b, k, start, name)
-                           for b, start in zip(blocks, _row_starts(L))])
-    (sizes,) = dask.compute([dask.delayed(_pattern_bytes)(node) for node in nodes])
-    return list(nodes), int(sum(sizes))
+    nodes = [dask_delayed(_chunk_patterns)(b, k, start, name) for b, start in zip(blocks, _row_starts(L))]
+    return nodes, _estimated_bytes(nodes[0], L.chunks[0][0], int(L.shape[0]))
+
+
+def _estimated_bytes(first: Any, first_rows: int, rows: int) -> float:
+    """The first chunk's pattern bytes, scaled to all the rows."""
+    import dask
+
+    (size,) = dask.compute(dask_delayed(_pattern_bytes)(first))
+    return float(size) * rows / max(first_rows, 1)
+
+
+def dask_delayed(fn: Callable[..., Any]) -> Any:
+    import dask
+
+    return dask.delayed(fn)
 
 
 def merge_tree(nodes: Sequence[Any], sources: int, k: int, threads: int) -> _core.VotePatterns:
@@ -349,13 +360,10 @@ class VoteFrame:
         return [dask.delayed(fn)(part, self.source_ids, self.classes, self.k, self.name, *args)
                 for part in self.frame.to_delayed()]
 
-    def chunk_patterns(self) -> Tuple[List[Any], int]:
-        import dask
-
+    def chunk_patterns(self) -> Tuple[List[Any], float]:
         check_workers()
-        nodes = dask.persist(*self._nodes(_frame_patterns))
-        (sizes,) = dask.compute([dask.delayed(_pattern_bytes)(node) for node in nodes])
-        return list(nodes), int(sum(sizes))
+        nodes = self._nodes(_frame_patterns)
+        return nodes, _estimated_bytes(nodes[0], self.chunks[0], self.rows) if nodes else 0.0
 
     def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> Any:
         """P(class | votes) per task, lazily: (n, k) in the partitions' tasks."""
@@ -438,7 +446,7 @@ class ArraySource:
         self.k, self.n_sources, self.name = k, n_sources, name
         self.rows, self.sources = int(self.L.shape[0]), int(self.L.shape[1])
 
-    def chunk_patterns(self) -> Tuple[List[Any], int]:
+    def chunk_patterns(self) -> Tuple[List[Any], float]:
         return chunk_patterns(self.L, self.k, self.n_sources, self.name)
 
     def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> Any:

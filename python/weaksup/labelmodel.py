@@ -1078,11 +1078,11 @@ class _CpuVotes:
 
 
 class _DaskVotes(_CpuVotes):
-    """A Dask label matrix (weaksup._dask), for fitting: each chunk's vote patterns, kept
-    where Dask computed them, are merged into one _CpuVotes when they take at most
-    _dask.MERGE_BYTES (the fit is then NumPy's bit for bit); beyond that, every statistic
-    EM asks for is a sum over the chunks (map-reduce; equal to rounding). Posteriors are
-    lazy, chunk by chunk."""
+    """A Dask label matrix or DataFrame of votes (weaksup._dask), for fitting: the chunks'
+    vote patterns are merged into one _CpuVotes when they take at most _dask.MERGE_BYTES
+    (the fit is then NumPy's bit for bit); beyond that, every statistic EM asks for is a
+    sum over the chunks, collapsed again each time (map-reduce; equal to rounding).
+    Posteriors are lazy, chunk by chunk."""
 
     def __init__(self, L: Any, k: int, n_sources: Optional[int], threads: int):
         self.source: Any = L if isinstance(L, _dask.VoteFrame) else _dask.ArraySource(L, k, n_sources)
