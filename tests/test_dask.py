@@ -301,6 +301,8 @@ def test_bad_dask_dataframes():
     unseen.iloc[5, 1] = "worker-new"
     with pytest.raises(ValueError, match="worker-new"):
         model.predict_proba(dd.from_pandas(unseen, npartitions=3)).compute()
+    with pytest.raises(ValueError, match="holds no votes"):
+        LabelModel(3).fit(dd.from_pandas(frame.iloc[:0], npartitions=1))
     twice = frame.copy()
     twice.iloc[1] = twice.iloc[0]
     with pytest.raises(ValueError, match="two votes"):

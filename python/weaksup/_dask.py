@@ -340,6 +340,8 @@ class VoteFrame:
         check_workers()
         if fitting:
             workers, labels = dask.compute(df["worker"].drop_duplicates(), df["label"].drop_duplicates())
+            if len(workers) == 0:
+                raise ValueError(f"{name} holds no votes; it needs at least one (task, worker, label) row")
             source_ids = _votes._numpy_ids(_votes.factorize(workers, f"{name}'s worker column")[1])
             classes = _votes._frame_classes(labels, k, f"{name}'s label column")[1]
         self.source_ids, self.classes, self.k, self.name = source_ids, classes, k, name
@@ -350,7 +352,9 @@ class VoteFrame:
             raise TypeError(f"{name}'s task column must hold ids that sort (all strings, or all numbers) to be read "
                             f"as a Dask DataFrame: {e}") from None
         self.parts = [t for t in tasks]
-        self.items = _votes._numpy_ids(np.concatenate(self.parts)) if self.parts else np.zeros(0, object)
+        if not sum(len(t) for t in self.parts):
+            raise ValueError(f"{name} holds no votes; it needs at least one (task, worker, label) row")
+        self.items = _votes._numpy_ids(np.concatenate(self.parts))
         self.chunks = tuple(len(t) for t in self.parts)
         self.rows, self.sources = int(sum(self.chunks)), int(len(source_ids))
 
@@ -363,7 +367,7 @@ class VoteFrame:
     def chunk_patterns(self) -> Tuple[List[Any], float]:
         check_workers()
         nodes = self._nodes(_frame_patterns)
-        return nodes, _estimated_bytes(nodes[0], self.chunks[0], self.rows) if nodes else 0.0
+        return nodes, _estimated_bytes(nodes[0], self.chunks[0], self.rows)
 
     def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> Any:
         """P(class | votes) per task, lazily: (n, k) in the partitions' tasks."""

@@ -265,6 +265,8 @@ def encode(L: Any, k: int, name: str, fitting: bool, source_ids: Optional[np.nda
         return Coded(votes, votes.items, votes.source_ids, votes.classes, frame=True)
     if is_vote_frame(L):
         data = frame_columns(L, name)
+        if len(data) == 0:
+            raise ValueError(f"{name} holds no votes; it needs at least one (task, worker, label) row")
         items, item_ids = factorize(data["task"], f"{name}'s task column")
         if fitting:
             sources, source_ids = factorize(data["worker"], f"{name}'s worker column")

@@ -36,7 +36,7 @@ DURATIONS = {
     "labelmodel": {"quick": "20 s", "default": "30 s", "full": "2 min, 8.6 GB"},
     "localize": {"quick": "10 s", "default": "45 s", "full": "1 min"},
     "train": {"quick": "10 s", "default": "1 min", "full": "2 min"},
-    "dask": {"quick": "15 s", "default": "25 s", "full": "6 min, 21 GB on disk"},
+    "dask": {"quick": "15 s", "default": "25 s", "full": "18 min, 21 GB on disk"},
 }
 SIZES_TEXT = ("The default size takes about 1.5 minutes and under 2 GB of memory in all; --full adds the large "
               "workloads (Snorkel and crowd-kit at a million rows, a 10M-row fit, a 1024x1024 CRF, 64 "

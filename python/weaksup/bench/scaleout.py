@@ -13,11 +13,12 @@ temporary folder); --full writes 1 GB there (1e9 int8 cells).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import tempfile
 import time
-from typing import Any, List, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import numpy as np
 
@@ -121,14 +122,23 @@ def run(report: Report, mode: str = "default") -> List[str]:
     if missing:
         report.say(f"dask: skipped, needs {', '.join(missing)} (pip install 'weaksup[dask]' zarr)")
         return missing
+    for n, m, k in SIZES[mode]:
+        with _cluster() as client:
+            _label_model(report, n, m, k, client)
+    with _cluster() as client:
+        _cams(report, CAMS[mode], client)
+    return []
+
+
+@contextlib.contextmanager
+def _cluster() -> Iterator[Any]:
+    """A fresh LocalCluster of 2 worker processes x 1 thread (fresh, so that each workload's
+    peak worker memory is its own) and its Client."""
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
-        for n, m, k in SIZES[mode]:
-            _label_model(report, n, m, k, client)
-        _cams(report, CAMS[mode], client)
-    return []
+        yield client
 
 
 def _label_model(report: Report, n: int, m: int, k: int, client: Any) -> None:
