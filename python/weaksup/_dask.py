@@ -141,10 +141,12 @@ def check_workers() -> None:
 def chunk_patterns(L: Any, k: int, n_sources: Optional[int], name: str) -> Tuple[List[Any], float]:
     """Each row chunk's vote patterns (delayed, in row order: not computed), and the bytes
     all the chunks' patterns would take, estimated from the first chunk."""
+    import dask
+
     L = rows_chunked(L, name, n_sources)
     check_workers()
     blocks = L.to_delayed()[:, 0]
-    nodes = [dask_delayed(_chunk_patterns)(b, k, start, name) for b, start in zip(blocks, _row_starts(L))]
+    nodes = [dask.delayed(_chunk_patterns)(b, k, start, name) for b, start in zip(blocks, _row_starts(L))]
     return nodes, _estimated_bytes(nodes[0], L.chunks[0][0], int(L.shape[0]))
 
 
@@ -152,14 +154,8 @@ def _estimated_bytes(first: Any, first_rows: int, rows: int) -> float:
     """The first chunk's pattern bytes, scaled to all the rows."""
     import dask
 
-    (size,) = dask.compute(dask_delayed(_pattern_bytes)(first))
+    (size,) = dask.compute(dask.delayed(_pattern_bytes)(first))
     return float(size) * rows / max(first_rows, 1)
-
-
-def dask_delayed(fn: Callable[..., Any]) -> Any:
-    import dask
-
-    return dask.delayed(fn)
 
 
 def merge_tree(nodes: Sequence[Any], sources: int, k: int, threads: int) -> _core.VotePatterns:
