@@ -44,8 +44,8 @@ from . import _core
 # patterns, enough that the tree stays shallow.
 SPLIT_EVERY = 8
 
-# Above this many bytes of distinct patterns (summed over the chunks, estimated from the
-# first chunk), the chunks' patterns are not merged in one process: each statistic EM needs
+# Above this many bytes of distinct patterns (merged over the chunks, estimated from the
+# first two: estimated_bytes), the chunks' patterns are not merged in one process: each statistic EM needs
 # is a sum over the chunks instead, each chunk collapsed again where it is (map-reduce:
 # memory stays a few chunks per worker, the fit equals the NumPy fit to rounding).
 MERGE_BYTES = 256 * 2**20
@@ -140,22 +140,29 @@ def check_workers() -> None:
 
 def chunk_patterns(L: Any, k: int, n_sources: Optional[int], name: str) -> Tuple[List[Any], float]:
     """Each row chunk's vote patterns (delayed, in row order: not computed), and the bytes
-    all the chunks' patterns would take, estimated from the first chunk."""
+    the chunks' merged patterns would take (estimated_bytes)."""
     import dask
 
     L = rows_chunked(L, name, n_sources)
     check_workers()
     blocks = L.to_delayed()[:, 0]
     nodes = [dask.delayed(_chunk_patterns)(b, k, start, name) for b, start in zip(blocks, _row_starts(L))]
-    return nodes, _estimated_bytes(nodes[0], L.chunks[0][0], int(L.shape[0]))
+    return nodes, estimated_bytes(nodes, int(L.shape[1]), k)
 
 
-def _estimated_bytes(first: Any, first_rows: int, rows: int) -> float:
-    """The first chunk's pattern bytes, scaled to all the rows."""
+def estimated_bytes(nodes: Sequence[Any], sources: int, k: int) -> float:
+    """The bytes the merged patterns of all the chunks will take, from the first two: the
+    first chunk's, plus for every further chunk as many new ones as the second brought (so
+    a matrix whose patterns repeat is estimated at about one chunk's, one whose rows are
+    all distinct at all of them)."""
     import dask
 
-    (size,) = dask.compute(dask.delayed(_pattern_bytes)(first))
-    return float(size) * rows / max(first_rows, 1)
+    if len(nodes) == 1:
+        (first,) = dask.compute(dask.delayed(_pattern_bytes)(nodes[0]))
+        return float(first)
+    both = dask.delayed(_merge)([nodes[0], nodes[1]], sources, k)
+    first, merged = dask.compute(dask.delayed(_pattern_bytes)(nodes[0]), dask.delayed(_pattern_bytes)(both))
+    return float(first) + float(merged - first) * (len(nodes) - 1)
 
 
 def merge_tree(nodes: Sequence[Any], sources: int, k: int, threads: int) -> _core.VotePatterns:
@@ -363,7 +370,7 @@ class VoteFrame:
     def chunk_patterns(self) -> Tuple[List[Any], float]:
         check_workers()
         nodes = self._nodes(_frame_patterns)
-        return nodes, _estimated_bytes(nodes[0], self.chunks[0], self.rows)
+        return nodes, estimated_bytes(nodes, self.sources, self.k)
 
     def posteriors(self, weights: np.ndarray, bias: np.ndarray) -> Any:
         """P(class | votes) per task, lazily: (n, k) in the partitions' tasks."""
