@@ -38,9 +38,10 @@ DURATIONS = {
     "train": {"quick": "10 s", "default": "1 min", "full": "2 min"},
     "dask": {"quick": "15 s", "default": "25 s", "full": "18 min, 21 GB on disk"},
 }
-SIZES_TEXT = ("The default size takes about 1.5 minutes and under 2 GB of memory in all; --full adds the large "
+SIZES_TEXT = ("The default size takes about 2 minutes and under 2 GB of memory in all; --full adds the large "
               "workloads (Snorkel and crowd-kit at a million rows, a 10M-row fit, a 1024x1024 CRF, 64 "
-              "1024x1024 maps): about 3.5 minutes and 8.6 GB (Snorkel's fit at a million rows).")
+              "1024x1024 maps, two 1e9-cell label matrices and 100,000 CAMs on Dask): about 25 minutes, "
+              "8.6 GB of memory (Snorkel's fit at a million rows) and 21 GB of disk.")
 # The distributions whose versions a result depends on (weaksup's peers and what they run on).
 DISTRIBUTIONS = ("numpy", "scipy", "opencv-python-headless", "opencv-python", "scikit-image",
                  "connected-components-3d", "pydensecrf2", "snorkel", "crowd-kit", "hyperlm", "pandas", "torch",
