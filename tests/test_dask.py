@@ -9,7 +9,12 @@ import pytest
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
+from conftest import not_under_sanitizer  # noqa: E402
 from weaksup.labelmodel import LabelModel  # noqa: E402
+
+# The kernels these tests reach are the ones the rest of the suite runs under the sanitizers;
+# here they would only add worker processes that each load the ASan runtime.
+pytestmark = not_under_sanitizer("the kernels are the rest of the suite's; Dask would add worker processes")
 
 
 def label_matrix(n, m, k, seed=0, coverage=0.4, accuracy=0.7, dtype=np.int8):

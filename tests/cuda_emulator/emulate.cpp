@@ -753,8 +753,10 @@ int main(int argc, char** argv) {
     test_dense_crf(i);
     test_region_growing<float>(i);
     test_region_growing<double>(i);
-    if (i % 2 == 0) test_lattice_filter<float>(i);
-    else test_lattice_filter<double>(i);
+    // Lattice builds are the emulator's slowest check (slower still under ASan): one
+    // iteration in four, float and double in turn.
+    if (i % 4 == 0) test_lattice_filter<float>(i);
+    else if (i % 4 == 2) test_lattice_filter<double>(i);
     if (i % 2 == 0) test_label_model<int8_t>(i / 2);
     else if (i % 4 == 1) test_label_model<int32_t>(i / 2);
     else if (i % 8 == 3) test_label_model<int16_t>(i / 2);
