@@ -96,7 +96,7 @@ def _chunk_collapse(block: np.ndarray, k: int, n_sources: Optional[int], first_r
     from . import labelmodel
 
     try:
-        return labelmodel._collapse(np.asarray(block), k, n_sources, 1, name)
+        return labelmodel._collapse(_aligned(np.asarray(block)), k, n_sources, 1, name)
     except ValueError as e:
         raise _in_whole_matrix(e, name, first_row) from None
 
@@ -185,10 +185,16 @@ def collapse(L: Any, k: int, n_sources: Optional[int], threads: int, name: str) 
     return merge_tree(nodes, int(L.shape[1]), k, threads)
 
 
+def _aligned(x: Any) -> Any:
+    """Arrays that crossed processes may arrive unaligned (views of a message buffer): the
+    kernels read doubles, so they get an aligned C-contiguous copy (others pass as they are)."""
+    return np.require(x, requirements=["C", "A"]) if isinstance(x, np.ndarray) else x
+
+
 def _chunk_call(vp: _core.VotePatterns, method: str, *args: Any) -> Any:
     from . import labelmodel
 
-    return getattr(labelmodel._CpuVotes(vp, 1), method)(*args)
+    return getattr(labelmodel._CpuVotes(vp, 1), method)(*(_aligned(a) for a in args))
 
 
 def sum_over_patterns(nodes: Sequence[Any], method: str, *args: Any) -> Any:
@@ -208,7 +214,7 @@ def _chunk_posteriors(block: np.ndarray, k: int, n_sources: int, weights: np.nda
     from . import labelmodel
 
     vp = _chunk_collapse(block, k, n_sources, _first_row(block_info), name)
-    return labelmodel._CpuVotes(vp, 1).posteriors(weights, bias)
+    return labelmodel._CpuVotes(vp, 1).posteriors(_aligned(weights), _aligned(bias))
 
 
 def posteriors(L: Any, k: int, n_sources: int, weights: np.ndarray, bias: np.ndarray, name: str) -> Any:
@@ -429,7 +435,7 @@ def _frame_posteriors(part: Any, source_ids: Any, classes: Any, k: int, name: st
     items, sources, labels = _coded_partition(part, source_ids, classes, name)
     n = int(items.max()) + 1 if items.size else 0
     vp = labelmodel._vote_lists(items, sources, labels, n, len(source_ids), k, 1, name)
-    return labelmodel._CpuVotes(vp, 1).posteriors(weights, bias)
+    return labelmodel._CpuVotes(vp, 1).posteriors(_aligned(weights), _aligned(bias))
 
 
 def _data_frame(block: np.ndarray, ids: np.ndarray, columns: Any) -> Any:
