@@ -395,3 +395,28 @@ def test_dev_balance_trusts_many_labels_and_shrinks_few():
     frequencies = np.array([6 / 12, 6 / 12])  # add-one
     assert np.mean((frequencies - marginal) ** 2) < np.mean(frequencies * (1 - frequencies) / 10)
     np.testing.assert_allclose(LabelModel(2).fit(L, Y_dev=few).class_balance_, marginal, rtol=1e-9)
+
+
+def test_merged_chunk_patterns_are_the_whole_matrix_patterns_and_pickle():
+    """_core.merge_patterns (what the Dask path reduces with) over the patterns of row
+    chunks equals collapsing the whole matrix: the same patterns in the same order, the
+    same counts; VotePatterns survive pickling. No Dask needed, so the sanitizer pass runs it."""
+    import pickle
+
+    from weaksup import _core
+
+    rng = np.random.default_rng(3)
+    L = np.where(rng.random((700, 6)) < 0.4, rng.integers(0, 3, (700, 6)), -1).astype(np.int64)
+    whole = _core.collapse_dense(L, 3, 1)
+    parts = [_core.collapse_dense(np.ascontiguousarray(L[a:b]), 3, 1) for a, b in ((0, 1), (1, 250), (250, 700))]
+    sizes = np.concatenate([np.diff(p.offsets) for p in parts])
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    merged = _core.merge_patterns(offsets, np.concatenate([p.codes for p in parts]).astype(np.int32),
+                                  np.concatenate([p.counts for p in parts]), 700, 6, 3, 2)
+    assert merged.rows == 700 and merged.patterns == whole.patterns
+    for field in ("offsets", "codes", "counts"):
+        np.testing.assert_array_equal(getattr(merged, field), getattr(whole, field))
+    again = pickle.loads(pickle.dumps(whole))
+    for field in ("offsets", "codes", "counts", "row_pattern"):
+        np.testing.assert_array_equal(getattr(again, field), getattr(whole, field))
+    assert (again.rows, again.sources, again.classes) == (whole.rows, whole.sources, whole.classes)
