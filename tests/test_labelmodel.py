@@ -329,6 +329,23 @@ def test_save_load_round_trip(tmp_path):
     assert (loaded.confusion, loaded.smoothing) == ("full", 0.5)
 
 
+@pytest.mark.parametrize("options", [{}, dict(confusion="full", class_prior="learned"), dict(method="triplet")])
+def test_implied_probs_count_votes_under_the_posteriors(tmp_path, options):
+    """implied_probs_[j, 1 + v, y] = sum_i q_i(y) [L_ij = v] / sum_i q_i(y), q = predict_proba
+    of the fitted items; row 0 the rest. Saved and loaded with the model."""
+    L, _, _ = synthetic(3000, 6, 3, seed=4)
+    L[:, 5] = np.where(L[:, 5] >= 0, 2, -1)  # a one-class source: never votes 0 or 1
+    model = LabelModel(3, **options).fit(L)
+    q = model.predict_proba(L)
+    counts = np.stack([np.stack([q[L[:, j] == v].sum(axis=0) for v in range(3)]) for j in range(6)])
+    expected = np.concatenate([np.zeros((6, 1, 3)), counts / q.sum(axis=0)], axis=1)
+    expected[:, 0, :] = 1 - expected[:, 1:, :].sum(axis=1)
+    np.testing.assert_allclose(model.implied_probs_, expected, rtol=1e-9, atol=1e-12)
+    assert (model.implied_probs_[5, 1:3, :] == 0).all() and (model.conditional_probs_[5, 1:3, :] > 0).all()
+    model.save(tmp_path / "model.npz")
+    np.testing.assert_array_equal(LabelModel.load(tmp_path / "model.npz").implied_probs_, model.implied_probs_)
+
+
 def test_history_and_convergence():
     L, _, _ = synthetic(5000, 8, 2, seed=9)
     model = LabelModel(2, tol=1e-9, max_iter=500).fit(L)

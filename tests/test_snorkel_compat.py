@@ -128,15 +128,17 @@ def test_youtube_points_without_votes_tie_as_in_snorkel(youtube):
 
 def test_predict_proba_is_snorkels_rule(youtube):
     L, Lt, _, ref, ours = youtube
-    for M in (L, Lt):  # Snorkel's rule on Snorkel's own tables (float32), and on ours
+    # Snorkel's rule on Snorkel's own tables (float32), and on the native model's tables (ours
+    # reports the tables implied by the posteriors, which are not the ones the rule scores with)
+    for M in (L, Lt):
         np.testing.assert_allclose(ref.predict_proba(M), snorkel_rule(ref.get_conditional_probs(), [0.5, 0.5], M),
                                    atol=1e-5)
-        np.testing.assert_allclose(ours.predict_proba(M), snorkel_rule(ours.get_conditional_probs(), [0.5, 0.5], M,
+        np.testing.assert_allclose(ours.predict_proba(M), snorkel_rule(ours.native.conditional_probs_, [0.5, 0.5], M,
                                                                        given_voted=True), rtol=1e-10, atol=1e-14)
     L3, _ = synthetic(1, 300, [0.9, 0.6, 0.7], k=3, silent=0.1)
     ours3 = fit_ours(L3, 3, class_balance=[0.5, 0.3, 0.2])
-    np.testing.assert_allclose(ours3.predict_proba(L3), snorkel_rule(ours3.get_conditional_probs(), [0.5, 0.3, 0.2], L3,
-                                                                     given_voted=True), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(ours3.predict_proba(L3), snorkel_rule(ours3.native.conditional_probs_, [0.5, 0.3, 0.2],
+                                                                     L3, given_voted=True), rtol=1e-10, atol=1e-14)
 
 
 def test_labels_agree_with_snorkel_on_youtube(youtube):
@@ -157,9 +159,11 @@ def test_fit_is_the_native_em_with_snorkels_options():
              dict(class_balance=np.arange(1, k + 1) / 21, init_accuracy=np.linspace(0.5, 0.9, L.shape[1]), clip=0.001))):
         ours = fit_ours(L, k, **kwargs)
         native = weaksup.LabelModel(k).fit(L, balance=False, **native_kwargs)
-        np.testing.assert_array_equal(ours.get_conditional_probs(), native.conditional_probs_)
+        np.testing.assert_array_equal(ours.get_conditional_probs(), native.implied_probs_)
         np.testing.assert_array_equal(ours.predict_proba(L), native.predict_proba(L, abstains=False))
-        np.testing.assert_array_equal(ours.get_weights(), np.clip(native.accuracies_, 1e-6, 1.0))
+        np.testing.assert_allclose(ours.get_weights(), np.clip(snorkel_accuracy(native.implied_probs_,
+                                                                                native.class_balance_), 1e-6, 1.0),
+                                   rtol=1e-12)
 
 
 def reference_em(L, k, prior, accuracy, iterations, clip):
@@ -228,13 +232,16 @@ def test_mu_eps_clamps_as_snorkel():
     ref = fit_snorkel(L, 2, mu_eps=0.0123)
     # With a free table per LF and no smoothing, P(vote 0 | Y) = 0 in both fits, clamped to
     # mu_eps (the rest of Snorkel's tables is its SGD's choice: P(vote 1 | Y = 0) = 0.68 there,
-    # 0.9877 here). The native defaults, confusion="auto" (an LF that only votes 1 gets one
-    # accuracy: P(vote 0 | Y = 0) is that accuracy times its coverage) and smoothing=1, give
-    # P(LF_0 = 0 | Y = 0) = 0.525 instead.
-    ours = fit_ours(L, 2, dict(confusion="full", smoothing=0.0), mu_eps=0.0123)
-    np.testing.assert_allclose(ours.get_conditional_probs()[:, 1, :], ref.get_conditional_probs()[:, 1, :], atol=1e-6)
-    np.testing.assert_allclose(ours.get_conditional_probs()[:, 1, :], 0.0123, rtol=1e-12)
-    np.testing.assert_allclose(ours.get_conditional_probs()[:, 2, :], 1 - 0.0123, rtol=1e-12)
+    # 0.9877 here). The tables reported are the votes counted under the posteriors, so the native
+    # defaults give the same: their one-class tables (P(vote 0 | Y = 0) = the LF's accuracy
+    # times its coverage, 0.52 here) only score the votes cast.
+    for native in (dict(confusion="full", smoothing=0.0), {}):
+        ours = fit_ours(L, 2, native, mu_eps=0.0123)
+        np.testing.assert_allclose(ours.get_conditional_probs()[:, 1, :], ref.get_conditional_probs()[:, 1, :],
+                                   atol=1e-6)
+        np.testing.assert_allclose(ours.get_conditional_probs()[:, 1, :], 0.0123, rtol=1e-12)
+        np.testing.assert_allclose(ours.get_conditional_probs()[:, 2, :], 1 - 0.0123, rtol=1e-12)
+    assert ours.native.conditional_probs_[0, 1, 0] > 0.5
     for n, eps in ((9, 0.01), (50, 0.01), (500, 0.001), (5000, 0.0001)):  # min(0.01, 10^-ceil(log10 n))
         L, _ = synthetic(n, n, [0.9, 0.8, 0.7])
         L[L[:, 0] == 0, 0] = -1  # LF 0 never votes 0
@@ -285,6 +292,12 @@ def test_best_assignment_is_the_best_permutation():
             assert gain[np.arange(n), perm].sum() == pytest.approx(best, abs=1e-12)
 
 
+def snorkel_accuracy(cprobs, prior):
+    """Snorkel's definition: sum_y P(LF = y | Y = y) P(y) / P(LF votes)."""
+    prior = np.asarray(prior)
+    return (cprobs[:, 1:, :].diagonal(axis1=1, axis2=2) * prior).sum(axis=1) / ((1 - cprobs[:, 0, :]) * prior).sum(axis=1)
+
+
 def test_get_weights_recover_accuracies_as_snorkel():
     accuracies = [0.95, 0.6, 0.7, 0.55, 0.8]
     L, Y = synthetic(7, 1000, accuracies, coverage=[1.0, 0.8, 1.0, 1.0, 1.0])
@@ -293,10 +306,8 @@ def test_get_weights_recover_accuracies_as_snorkel():
     np.testing.assert_allclose(ours.get_weights(), accuracies, atol=0.1)
     empirical = wsn.LFAnalysis(L).lf_empirical_accuracies(Y)
     np.testing.assert_allclose(ours.get_weights(), empirical, atol=0.03)
-    # Snorkel's definition: sum_y P(LF = y | Y = y) P(y) / P(LF votes)
-    cprobs = ours.get_conditional_probs()
-    accuracy = (cprobs[:, 1:, :].diagonal(axis1=1, axis2=2) * 0.5).sum(axis=1) / ((1 - cprobs[:, 0, :]) * 0.5).sum(axis=1)
-    np.testing.assert_allclose(ours.get_weights(), accuracy, rtol=1e-12)
+    np.testing.assert_allclose(ours.get_weights(), snorkel_accuracy(ours.get_conditional_probs(), [0.5, 0.5]),
+                               rtol=1e-12)
 
 
 # ================================================================ errors raised as Snorkel raises them

@@ -492,7 +492,12 @@ class LabelModel:
 
     Notes
     -----
-    After :meth:`fit`: ``conditional_probs_`` (m, k + 1, k), ``class_balance_`` (k,),
+    After :meth:`fit`: ``conditional_probs_`` (m, k + 1, k), ``implied_probs_`` (m, k + 1, k)
+    the same tables as the fitted posteriors count them on the fitted items (expected votes of
+    each class over its expected number of items: what the data say of each source under the
+    fit, whatever form ``conditional_probs_`` takes; a one-class source's
+    ``conditional_probs_`` spread its errors over classes it never votes, here those are 0;
+    clamped by ``fit``'s ``clip`` as ``conditional_probs_`` are), ``class_balance_`` (k,),
     ``accuracies_`` (m,), ``history_`` (mean log-likelihood per iteration; empty for
     method ``"triplet"``), ``n_iter_``, and the ids: ``classes_`` (k,) the label of each class
     (``0..k-1`` unless fitted on a DataFrame), ``source_ids_`` (m,) the id of each source (None
@@ -525,6 +530,7 @@ class LabelModel:
                              "confusion tables use method='em' with init='triplet'")
         # Set by fit (None before): float64 tables (m, k + 1, k), and the ids (see the class doc).
         self.conditional_probs_: Optional[npt.NDArray[np.float64]] = None
+        self.implied_probs_: Optional[npt.NDArray[np.float64]] = None  # None also when loaded from an older file
         self.classes_: Optional[npt.NDArray[Any]] = None
         self.source_ids_: Optional[npt.NDArray[Any]] = None
         self.item_ids_: Optional[npt.NDArray[Any]] = None
@@ -669,10 +675,7 @@ class LabelModel:
         if dev_labels:
             assert prior is not None  # the dev labels' frequencies
             self._fit_votes(votes, None, **options)
-            xp = votes.xp
-            weights, base = self._weights(xp.asarray(self.conditional_probs_), xp)
-            bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
-            marginal = _to_numpy(votes.marginal(weights, bias)[0]) / votes.rows
+            marginal = _to_numpy(votes.marginal(*self._score_terms(votes.xp))[0]) / votes.rows
             noise = prior * (1.0 - prior) / dev_labels
             gap = max(float(np.mean((prior - marginal) ** 2 - noise)), 0.0)
             share = gap / (gap + noise)
@@ -784,6 +787,7 @@ class LabelModel:
         if clip > 0:
             theta = _clip_tables(theta, clip, xp)
         self._set(theta, p, bias, votes.sources, history)
+        self._count_implied(votes, clip)
 
     def _fit_triplet(self, votes: Any, prior: Optional[np.ndarray], clip: float) -> None:
         from . import triplet
@@ -792,6 +796,17 @@ class LabelModel:
         if clip > 0:
             theta = _clip_tables(theta, clip, np)
         self._set(theta, p, np.zeros(self.cardinality), votes.sources, [])
+        self._count_implied(votes, clip)
+
+    def _count_implied(self, votes: Any, clip: float) -> None:
+        """implied_probs_ (see the class doc): one more E-step under the fitted tables."""
+        xp, k = votes.xp, self.cardinality
+        vote_class, class_total, _ = votes.statistics(*self._score_terms(xp))
+        table = vote_class.reshape(-1, k + 1, k) / xp.maximum(class_total, _FLOOR)[None, None, :]
+        table[:, 0, :] = xp.maximum(1.0 - table[:, 1:, :].sum(axis=1), 0.0)
+        if clip > 0:
+            table = _clip_tables(table, clip, xp)
+        self.implied_probs_ = np.ascontiguousarray(_to_numpy(table))
 
     def _start(self, votes: Any, fixed: Any) -> Tuple[Any, Any]:
         """EM's first expected counts: under majority vote, or under the triplet method's tables."""
@@ -829,11 +844,7 @@ class LabelModel:
     @property
     def accuracies_(self) -> npt.NDArray[np.float64]:
         """P(vote is the true class | the source voted), averaged over the class balance."""
-        theta, p = self._check_fitted(), self.class_balance_
-        k = self.cardinality
-        correct = theta[:, 1 + np.arange(k), np.arange(k)]  # (m, k)
-        voted = 1.0 - theta[:, 0, :]
-        return cast(npt.NDArray[np.float64], (correct * p).sum(axis=1) / np.maximum((voted * p).sum(axis=1), 1e-300))
+        return _accuracies(self._check_fitted(), self.class_balance_)
 
     # -- prediction
 
@@ -853,10 +864,13 @@ class LabelModel:
         return self._proba_result(self._posteriors(votes, abstains), coded)
 
     def _posteriors(self, votes: Any, abstains: bool = True) -> Any:
-        xp = votes.xp
+        return votes.posteriors(*self._score_terms(votes.xp, abstains))
+
+    def _score_terms(self, xp: Any, abstains: bool = True) -> Tuple[Any, Any]:
+        """The fitted model's (weights per vote, bias per class): a pattern's posterior is the
+        softmax of its votes' weights summed, plus the bias."""
         weights, base = self._weights(xp.asarray(self.conditional_probs_), xp, None if abstains else False)
-        bias = base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
-        return votes.posteriors(weights, bias)
+        return weights, base + _log(xp.asarray(self.class_balance_), xp) + xp.asarray(self.balance_bias_)
 
     def _proba_result(self, probs: Any, coded: Any) -> Any:
         if not coded.frame:
@@ -940,6 +954,8 @@ class LabelModel:
         if self.source_ids_ is not None:
             ids["source_ids"] = _savable_ids(self.source_ids_, "source_ids_")
         with open(path, "wb") as f:
+            if self.implied_probs_ is not None:
+                ids["implied_probs"] = self.implied_probs_
             np.savez(f, config=np.asarray(json.dumps(config)), conditional_probs=theta,
                      class_balance=self.class_balance_, balance_bias=self.balance_bias_, history=self.history_,
                      **ids)  # type: ignore[arg-type]  # numpy's stub types **kwds like its bool allow_pickle
@@ -967,6 +983,7 @@ class LabelModel:
             arrays = {key: np.asarray(z[key], dtype=np.float64)
                       for key in ("conditional_probs", "class_balance", "balance_bias", "history")}
             ids = {key: z[key] for key in ("classes", "source_ids") if key in z.files}  # older files: none
+            implied = np.asarray(z["implied_probs"], dtype=np.float64) if "implied_probs" in z.files else None
         theta, k = arrays["conditional_probs"], model.cardinality
         if theta.ndim != 3 or theta.shape[0] == 0 or theta.shape[1:] != (k + 1, k):
             raise ValueError(f"conditional_probs has shape {theta.shape}, not (n_sources, {k + 1}, {k})")
@@ -978,6 +995,11 @@ class LabelModel:
             raise ValueError("its tables hold NaN, infinity or numbers outside [0, 1]")
         theta = np.clip(theta, 0.0, 1.0)  # files saved before fit clipped coverage may hold -2e-16
         model._set(theta, arrays["class_balance"], arrays["balance_bias"], theta.shape[0], list(arrays["history"]))
+        if implied is not None:
+            if implied.shape != theta.shape or not ((implied >= 0) & (implied <= 1)).all():
+                raise ValueError(f"implied_probs has shape {implied.shape} or numbers outside [0, 1]: it must be "
+                                 f"like conditional_probs {theta.shape}")
+            model.implied_probs_ = implied
         for key, size in (("classes", k), ("source_ids", theta.shape[0])):
             if key in ids:
                 v = ids[key]
@@ -1004,6 +1026,14 @@ def _savable_ids(ids: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     raise ValueError(f"the model's {name} hold ids such as {odd!r} ({type(odd).__name__}) that save() cannot write "
                      f"without pickle: it writes ids that are all strings, all integers (int64) or all floats; "
                      f"map the ids to strings before fitting, or pickle the model")
+
+
+def _accuracies(theta: npt.NDArray[np.float64], prior: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """(m,) P(vote is the true class | voted) of tables (m, k + 1, k) under the class prior."""
+    k = theta.shape[2]
+    correct = theta[:, 1 + np.arange(k), np.arange(k)]  # (m, k)
+    voted = 1.0 - theta[:, 0, :]
+    return cast(npt.NDArray[np.float64], (correct * prior).sum(axis=1) / np.maximum((voted * prior).sum(axis=1), 1e-300))
 
 
 def _balance(votes: Any, weights: Any, log_prior: Any, bias: Any, target: Any) -> Any:

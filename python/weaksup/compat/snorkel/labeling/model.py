@@ -16,9 +16,14 @@ on weaksup's native label model.
     * ``prec_init`` (a number, or one per LF) is the initial accuracy of every LF;
     * the fitted P(vote | Y) are clamped into [``mu_eps``, 1 - ``mu_eps``], ``mu_eps``
       defaulting to min(0.01, 10^-ceil(log10 n)); P(abstain | Y) is what remains;
+    * ``get_conditional_probs`` describes ``L_train`` as Snorkel's moment-matched tables do:
+      each LF's votes counted under the fitted posteriors (the native ``implied_probs_``),
+      clamped as above, so an LF that never votes v has P(LF = v | Y) = ``mu_eps``. The
+      posteriors themselves score votes with the native tables (``native.conditional_probs_``),
+      whose one-class LFs spread their errors over votes they never cast;
     * after the fit, the classes of equal prior are permuted so that the LFs look most
       accurate (Snorkel's column-permutation symmetry breaking);
-    * ``get_weights`` is each LF's accuracy, clipped to [1e-6, 1];
+    * ``get_weights`` is each LF's accuracy under ``get_conditional_probs``, clipped to [1e-6, 1];
     * validation: ``class_balance`` / ``Y_dev`` against the cardinality, zero priors,
       ``prec_init``'s type and length, optimizer and scheduler names, the keys of
       ``optimizer_config`` / ``lr_scheduler_config`` and the warmup settings are checked as
@@ -65,7 +70,7 @@ import numpy as np
 
 from .... import _arrays, _votes
 from ....labelmodel import LabelModel as _NativeLabelModel
-from ....labelmodel import _cardinality, _check_metrics, _clip, _path, collapse
+from ....labelmodel import _accuracies, _cardinality, _check_metrics, _clip, _path, collapse
 from ....sources import _vote_counts, infer_cardinality
 from .. import utils as _utils
 
@@ -278,15 +283,18 @@ class LabelModel(BaseLabeler):
         return proba
 
     def get_conditional_probs(self) -> np.ndarray:
-        """(m, k + 1, k) P(LF_i = row - 1 | Y = column); row 0 is abstaining."""
+        """(m, k + 1, k) P(LF_i = row - 1 | Y = column); row 0 is abstaining. As Snorkel's,
+        they describe L_train: the native model's ``implied_probs_`` (the votes of each class
+        counted under the fitted posteriors), clamped into [mu_eps, 1 - mu_eps]; a model loaded
+        from a file without them gives its ``conditional_probs_``."""
         self._check_fitted()
-        return self._model._check_fitted().copy()
+        implied = self._model.implied_probs_
+        return (self._model._check_fitted() if implied is None else implied).copy()
 
     def get_weights(self) -> np.ndarray:
-        """(m,) estimated accuracy of each LF (P(vote correct | voted) under the class
-        prior), clipped to [1e-6, 1] as Snorkel."""
-        self._check_fitted()
-        return np.clip(self._model.accuracies_, 1e-6, 1.0)
+        """(m,) estimated accuracy of each LF, from ``get_conditional_probs`` as Snorkel's:
+        P(vote correct | voted) under the class prior, clipped to [1e-6, 1]."""
+        return np.clip(_accuracies(self.get_conditional_probs(), self._model.class_balance_), 1e-6, 1.0)
 
     def save(self, destination: str) -> None:
         """Write the fitted model (native ``.npz`` format)."""
@@ -417,6 +425,8 @@ def _trust_sources(model: _NativeLabelModel) -> None:
             perm[group] = group[_best_assignment(gain[np.ix_(group, group)])]
     if (perm != np.arange(k)).any():
         model.conditional_probs_ = np.ascontiguousarray(theta[:, :, perm])
+        if model.implied_probs_ is not None:
+            model.implied_probs_ = np.ascontiguousarray(model.implied_probs_[:, :, perm])
         model.class_balance_ = prior[perm]
         model.balance_bias_ = model.balance_bias_[perm]
 
