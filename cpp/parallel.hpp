@@ -2,6 +2,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -9,6 +10,10 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>  // _mm_pause
+#endif
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -29,12 +34,30 @@ inline int resolve_threads(int threads, int64_t work_items) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(t, work_items)));
 }
 
+// Spins `micros` microseconds at most, until done() holds; whether it did. Waking a
+// sleeping thread costs 20-50 us on a virtual machine, more than many parallel loops take,
+// so both sides of a job spin a little before they sleep.
+template <class Done>
+bool spin_until(Done&& done, int micros) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  for (int i = 1;; ++i) {
+    if (done()) return true;
+#if defined(__SSE2__) || defined(_M_X64)
+    _mm_pause();
+#endif
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > end) return done();
+  }
+}
+
 // Worker threads kept alive between calls: the dense CRF runs a few dozen short parallel
 // loops per iteration, where starting threads each time would cost more than the work.
 // One job at a time; a caller that finds the pool busy (another Python thread, or a
-// nested loop) gets false and starts its own threads.
+// nested loop) gets false and starts its own threads. Idle workers spin for kSpinMicros
+// after a job (the next one often follows at once), then sleep.
 class ThreadPool {
  public:
+  static constexpr int kSpinMicros = 100;
+
   static ThreadPool& instance() {
     static ThreadPool* pool = new ThreadPool();  // never destroyed: workers may outlive exit
 #ifdef WEAKSUP_HAVE_GETPID
@@ -54,13 +77,16 @@ class ThreadPool {
     t = std::min(t, workers_ + 1);  // the items are shared out dynamically, so fewer workers do
     work_ = &work;
     active_ = t;
-    remaining_ = t - 1;
-    ++generation_;
+    remaining_.store(t - 1);
+    generation_.fetch_add(1);  // under the mutex: a worker about to sleep sees it, or is woken
     lock.unlock();
     wake_.notify_all();
     work(0);
-    lock.lock();
-    done_.wait(lock, [&] { return remaining_ == 0; });
+    if (!spin_until([&] { return remaining_.load() == 0; }, kSpinMicros)) {
+      lock.lock();
+      done_.wait(lock, [&] { return remaining_.load() == 0; });
+      lock.unlock();
+    }
     work_ = nullptr;
     return true;
   }
@@ -69,18 +95,23 @@ class ThreadPool {
   std::mutex busy_, mutex_;
   std::condition_variable wake_, done_;
   int workers_ = 0;  // detached worker threads, indices 1 .. workers_
+  // Written before generation_ moves on, read by the workers after they see it move.
   const std::function<void(int)>* work_ = nullptr;
-  int active_ = 0, remaining_ = 0;
-  uint64_t generation_ = 0;
+  int active_ = 0;
+  std::atomic<int> remaining_{0};
+  std::atomic<uint64_t> generation_{0};
 #ifdef WEAKSUP_HAVE_GETPID
   pid_t pid_ = getpid();
 #endif
 
-  // One more worker; false if the system refuses a thread (limits, memory).
+  // One more worker (called under mutex_, before the job's generation); false if the
+  // system refuses a thread (limits, memory). It starts from the current generation, so
+  // that it takes the job about to be posted even if it starts after the post.
   bool start_worker() {
     const int index = workers_ + 1;
+    const uint64_t seen = generation_.load();
     try {
-      std::thread([this, index] { loop(index); }).detach();
+      std::thread([this, index, seen] { loop(index, seen); }).detach();
     } catch (const std::exception&) {
       return false;
     }
@@ -88,18 +119,19 @@ class ThreadPool {
     return true;
   }
 
-  void loop(int index) {
-    uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
+  void loop(int index, uint64_t seen) {
     for (;;) {
-      wake_.wait(lock, [&] { return generation_ != seen; });
-      seen = generation_;
+      if (!spin_until([&] { return generation_.load() != seen; }, kSpinMicros)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_.load() != seen; });
+      }
+      seen = generation_.load();
       if (index >= active_) continue;
-      const std::function<void(int)>* work = work_;
-      lock.unlock();
-      (*work)(index);
-      lock.lock();
-      if (--remaining_ == 0) done_.notify_one();
+      (*work_)(index);
+      if (remaining_.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the caller checks remaining_ under it before it sleeps
+        done_.notify_one();
+      }
     }
   }
 };

@@ -17,14 +17,25 @@
 
 namespace weaksup {
 
+// What region_growing saw of its inputs while it read them, for the caller's checks (a
+// separate pass would cost as much as the growth): of probs, the smallest and largest
+// value and the largest |sum over the classes - 1| of a pixel (meaningless when finite is
+// false: a NaN or an infinity somewhere); whether every seed byte was 0 or 1.
+struct InputSummary {
+  double low = 0.0, high = 0.0, gap = 0.0;
+  bool finite = true;
+  bool binary_seeds = true;
+};
+
 // probs (batch, classes, height, width) of T = float or double, seeds uint8 of the same
-// shape (0 / 1), present uint8 (batch, classes) or nullptr (every class present),
+// shape (0 / 1: other bytes are reported, not refused), present uint8 (batch, classes) or nullptr (every class present),
 // out uint8 (same shape as seeds) receives 0 / 1. Thresholds are compared in T (as NumPy
 // compares a T array with a Python float). Images run in parallel on `threads` threads.
+// Any values give a result; whether they were probabilities is the summary's to tell.
 template <class T>
-void region_growing(const T* probs, const uint8_t* seeds, const uint8_t* present, int64_t batch, int64_t classes,
-                    int64_t height, int64_t width, double fg_threshold, double bg_threshold, uint8_t* out,
-                    int threads);
+InputSummary region_growing(const T* probs, const uint8_t* seeds, const uint8_t* present, int64_t batch,
+                                  int64_t classes, int64_t height, int64_t width, double fg_threshold,
+                                  double bg_threshold, uint8_t* out, int threads);
 
 // Step 1 for one pixel: the label (class + 1, or 0 for none) and whether it may grow
 // (its class is present). `probs` and `seeds` point at the pixel's value in channel 0,

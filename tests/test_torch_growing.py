@@ -3,6 +3,8 @@ that follows DSRG's generate_seed_step step by step (label map, then per present
 pure-Python 8-connected flood fill, updating the seeds as it goes), one built on
 scipy.ndimage.label."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ ndimage = pytest.importorskip("scipy.ndimage")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 import weaksup.torch as wt  # noqa: E402
+from weaksup.torch import _common  # noqa: E402
 
 EIGHT = np.ones((3, 3), dtype=int)
 
@@ -234,6 +237,38 @@ def test_bad_input_names_the_argument(change, error, name):
     probs, seeds, labels = change(*_inputs())
     with pytest.raises(error, match=name):
         wt.region_growing(probs, seeds, labels)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("size", [5, 41])
+def test_kernel_checks_reject_what_the_torch_checks_reject(dtype, size):
+    """On the CPU the kernel checks probs and 8-bit seeds as it reads them: one bad value
+    anywhere (the SIMD body or the scalar tail of a plane, any image, any class) fails
+    exactly when the torch checks fail it, with their message."""
+    rng = np.random.default_rng(size)
+    probs, seeds, labels = (torch.from_numpy(a) for a in random_case(rng, 3, 4, size, size, np.float64))
+    probs = probs.to(dtype)
+    for value in (float("nan"), float("inf"), -float("inf"), 1.5, -0.01, 0.3, 1e-4):
+        for at in ((0, 0, 0, 0), (2, 3, size - 1, size - 1), (1, 2, size // 2, 1)):
+            bad = probs.clone()
+            bad[at] = value
+            try:
+                _common.probabilities(bad, "probs", dim=1)
+                expected = None
+            except ValueError as e:
+                expected = str(e)
+            if expected is None:
+                wt.region_growing(bad, seeds, labels)
+            else:
+                with pytest.raises(ValueError, match=re.escape(expected)):
+                    wt.region_growing(bad, seeds, labels)
+    for dtype_s, value in ((torch.uint8, 2), (torch.uint8, 255), (torch.int8, -1)):
+        for at in ((0, 0, 0, 0), (2, 3, size - 1, size - 1)):
+            bad = seeds.to(dtype_s, copy=True)
+            bad[at] = value
+            with pytest.raises(ValueError, match="seeds must hold only 0 and 1"):
+                wt.region_growing(probs, bad, labels)
+    assert torch.equal(wt.region_growing(probs, seeds.to(torch.int8), labels), wt.region_growing(probs, seeds, labels))
 
 
 @pytest.mark.parametrize("kwargs, error, name", [

@@ -430,9 +430,10 @@ carray<T> batch_filter(const KernelBatch& kernels, const carray<T>& values, bool
 }
 
 // DSRG's region growing: probs (B, C, H, W), seeds uint8 (B, C, H, W) 0/1, present uint8
-// (B, C) or None -> grown seeds uint8 (B, C, H, W).
+// (B, C) or None -> (grown seeds uint8 (B, C, H, W), (low, high, gap, finite) of probs,
+// whether the seeds were all 0 / 1).
 template <class T>
-carray<uint8_t> grow_regions(const carray<T>& probs, const carray<uint8_t>& seeds,
+py::tuple grow_regions(const carray<T>& probs, const carray<uint8_t>& seeds,
                              const std::optional<carray<uint8_t>>& present, double fg_threshold,
                              double bg_threshold, int threads) {
   if (probs.ndim() != 4 || seeds.ndim() != 4) throw std::invalid_argument("internal: probs and seeds must be 4-D");
@@ -445,10 +446,13 @@ carray<uint8_t> grow_regions(const carray<T>& probs, const carray<uint8_t>& seed
   }
   carray<uint8_t> out({batch, classes, static_cast<int64_t>(probs.shape(2)), static_cast<int64_t>(probs.shape(3))});
   const uint8_t* p = present ? present->data() : nullptr;
-  py::gil_scoped_release release;
-  region_growing<T>(probs.data(), seeds.data(), p, batch, classes, probs.shape(2), probs.shape(3), fg_threshold,
-                    bg_threshold, out.mutable_data(), threads);
-  return out;
+  InputSummary seen;
+  {
+    py::gil_scoped_release release;
+    seen = region_growing<T>(probs.data(), seeds.data(), p, batch, classes, probs.shape(2), probs.shape(3),
+                             fg_threshold, bg_threshold, out.mutable_data(), threads);
+  }
+  return py::make_tuple(out, py::make_tuple(seen.low, seen.high, seen.gap, seen.finite), seen.binary_seeds);
 }
 
 // Label models. A BadLabel becomes a ValueError naming L[row, column]; Python adds the fix.

@@ -31,7 +31,7 @@ def label(
 def region_growing(
     probs: Union[npt.NDArray[np.float32], npt.NDArray[np.float64]], seeds: npt.NDArray[np.uint8],
     present: Optional[npt.NDArray[np.uint8]], fg_threshold: float, bg_threshold: float, threads: int,
-) -> npt.NDArray[np.uint8]: ...
+) -> tuple[npt.NDArray[np.uint8], tuple[float, float, float, bool], bool]: ...
 @overload
 def cam_to_boxes(
     cams: npt.NDArray[np.float32], threshold: float, normalization: int, connectivity: int, threads: int

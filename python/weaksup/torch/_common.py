@@ -69,15 +69,25 @@ def probabilities(x: torch.Tensor, name: str, dim: int = 1, tol: float = 1e-3) -
         # One pass for both ends; NaN makes them NaN and fails the comparison as inf does.
         low_t, high_t = torch.aminmax(x)
         low, high = float(low_t), float(high_t)
-        if not (-tol <= low and high <= 1.0 + tol):
-            if not bool(torch.isfinite(x).all()):
-                raise ValueError(f"{name} must be finite probabilities, got NaN or infinity")
-            raise ValueError(f"{name} must be probabilities in [0, 1], got values from {low:.4g} to {high:.4g}; "
-                             f"apply softmax along axis {dim} first")
-        gap = float((x.sum(dim=dim) - 1.0).abs().max())
-        if gap > tol:
-            raise ValueError(f"{name} must sum to 1 along axis {dim} (probabilities), but a sum is off by "
-                             f"{gap:.3g}; apply softmax along axis {dim} first")
+        in_range = -tol <= low and high <= 1.0 + tol
+        finite = in_range or bool(torch.isfinite(x).all())
+        gap = float((x.sum(dim=dim) - 1.0).abs().max()) if in_range else 0.0
+    check_probabilities(name, dim, low, high, gap, finite, tol)
+
+
+def check_probabilities(name: str, dim: int, low: float, high: float, gap: float, finite: bool,
+                        tol: float = 1e-3) -> None:
+    """The verdict of :func:`probabilities` on a summary of x: its smallest and largest
+    value, the largest |sum along ``dim`` - 1|, and whether it is all finite (for kernels
+    that summarize their input while reading it)."""
+    if not finite:
+        raise ValueError(f"{name} must be finite probabilities, got NaN or infinity")
+    if not (-tol <= low and high <= 1.0 + tol):
+        raise ValueError(f"{name} must be probabilities in [0, 1], got values from {low:.4g} to {high:.4g}; "
+                         f"apply softmax along axis {dim} first")
+    if gap > tol:
+        raise ValueError(f"{name} must sum to 1 along axis {dim} (probabilities), but a sum is off by "
+                         f"{gap:.3g}; apply softmax along axis {dim} first")
 
 
 def spatial_match(a: torch.Tensor, a_name: str, b: torch.Tensor, b_name: str,
@@ -97,9 +107,11 @@ def dtype_in(x: torch.Tensor, name: str, allowed: Sequence[torch.dtype], meaning
 BINARY_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64) + FLOATS
 
 
-def binary(x: Any, name: str, meaning: str) -> torch.Tensor:
+def binary(x: Any, name: str, meaning: str, *, bytes_checked_later: bool = False) -> torch.Tensor:
     """x, a tensor holding only 0 and 1 (bool, integer or float; not NaN), as a bool tensor
-    (x itself when bool, a view of it when 8-bit)."""
+    (x itself when bool, a view of it when 8-bit). With ``bytes_checked_later``, an 8-bit
+    x is returned as that view unchecked: the caller's kernel checks the bytes as it reads
+    them and raises :func:`not_binary` (a pass of its own would cost as much)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor ({meaning}), got {type(x).__name__}; "
                         f"convert it with torch.as_tensor")
@@ -108,15 +120,22 @@ def binary(x: Any, name: str, meaning: str) -> torch.Tensor:
         return x
     if x.numel() == 0:
         return x != 0
+    if bytes_checked_later and x.dtype in (torch.uint8, torch.int8):
+        return x.view(torch.bool)
     with torch.no_grad():
         # One pass for the range (NaN fails it); integers in [0, 1] are 0 / 1, floats must
         # also have no fraction.
         low, high = (float(v) for v in torch.aminmax(x))
         if not (low >= 0 and high <= 1):
-            raise ValueError(f"{name} must hold only 0 and 1 ({meaning}), got other values")
+            raise not_binary(name, meaning)
         if x.dtype in (torch.uint8, torch.int8):
             return x.view(torch.bool)  # bytes that are 0 / 1 are bools already: no pass
         mask = x != 0
         if x.is_floating_point() and not bool((x == mask).all()):
-            raise ValueError(f"{name} must hold only 0 and 1 ({meaning}), got other values")
+            raise not_binary(name, meaning)
     return mask
+
+
+def not_binary(name: str, meaning: str) -> ValueError:
+    """The error of :func:`binary` for values other than 0 and 1."""
+    return ValueError(f"{name} must hold only 0 and 1 ({meaning}), got other values")

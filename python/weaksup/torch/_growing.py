@@ -33,6 +33,7 @@ from . import _common
 # DSRG's CRF refinement: krahenbuhl2013.CRF(image, probs, scale_factor=12.0), 10 iterations,
 # probabilities clipped below at min_prob before and after.
 MIN_PROB = 1e-4
+SEEDS = "(B, C, H, W) seed cues"
 
 
 def region_growing(probs: Any, seeds: Any, image_labels: Any = None, fg_threshold: float = 0.85,
@@ -61,10 +62,16 @@ def region_growing(probs: Any, seeds: Any, image_labels: Any = None, fg_threshol
     probs, seeds_u8, present, fg, bg = _checked(probs, seeds, image_labels, fg_threshold, bg_threshold)
     threads = _arrays.check_threads(threads)
     if probs.is_cuda:
+        _common.probabilities(probs, "probs", dim=1)
         return _cuda_growing(probs, seeds_u8, present, fg, bg)
-    grown = _core.region_growing(
+    # The C++ kernel checks probs and 8-bit seeds as it reads them (passes of their own, or
+    # torch ops, would cost as much as the growth); a wrong one raises here, unused.
+    grown, seen, binary_seeds = _core.region_growing(
         probs.contiguous().numpy(), seeds_u8.contiguous().numpy(),
         None if present is None else present.contiguous().numpy(), fg, bg, threads)
+    _common.check_probabilities("probs", 1, *seen)
+    if not binary_seeds:
+        raise _common.not_binary("seeds", SEEDS)
     return torch.from_numpy(grown)
 
 
@@ -123,10 +130,10 @@ def _from_numpy(*arrays: Any) -> Tuple[Any, ...]:
 def _checked(probs: Any, seeds: Any, image_labels: Any, fg_threshold: Any, bg_threshold: Any
              ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor], float, float]:
     """The arguments of region_growing, validated: probs detached, seeds and image labels
-    as uint8 0 / 1, thresholds as floats."""
+    as uint8 0 / 1, thresholds as floats. On the CPU, whether probs are probabilities and
+    8-bit seeds 0 / 1 is left to the kernel, which checks them as it reads them."""
     p = _common.tensor(probs, "probs", 4, meaning="(B, C, H, W) probabilities").detach()
-    _common.probabilities(p, "probs", dim=1)
-    s = _common.binary(seeds, "seeds", "(B, C, H, W) seed cues").view(torch.uint8)
+    s = _common.binary(seeds, "seeds", SEEDS, bytes_checked_later=not p.is_cuda).view(torch.uint8)
     _common.shape(s, "seeds", tuple(p.shape), "seed cues, the shape of probs")
     tensors = {"probs": p, "seeds": s}
     present = None
