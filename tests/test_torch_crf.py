@@ -338,6 +338,15 @@ def test_bad_arguments_are_named():
         dense_crf_loss(probs, images, scale=0.0)
     with pytest.raises(ValueError, match="sigma_xy"):
         dense_crf_loss(probs, images, sigma_xy=1e-30)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        broken = images.clone()
+        broken[0, 1, 2, 3] = bad
+        with pytest.raises(ValueError, match="images must be finite"):
+            dense_crf_loss(probs, broken, scale=1.0)
+    with pytest.raises(ValueError, match="sigma_rgb = 1e-30 is too small"):
+        dense_crf_loss(probs, images, sigma_rgb=1e-30)
+    with pytest.raises(ValueError, match="sigma_rgb .* is too small"):
+        dense_crf_loss(probs, -images - 1e9, scale=1.0)  # the most negative colour counts too
     with pytest.raises(TypeError, match="unary must be float32 or float64"):
         crf_mean_field(torch.zeros(1, 2, 4, 4, dtype=torch.int64), images)
     with pytest.raises(ValueError, match="unary must be finite"):

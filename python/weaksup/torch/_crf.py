@@ -13,6 +13,8 @@ the mean-field's backward is autograd's through the iterations and those filters
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -167,9 +169,10 @@ def _check_features(spatial: Tuple[int, int], sigma_xy: float, pixels: torch.Ten
     if largest > limit:
         raise ValueError(f"sigma_xy x scale = {sigma_xy:.4g} is too small for {spatial} images: positions / "
                          f"sigma reach {largest:.4g}, past the lattice's {limit:.4g}; increase sigma_xy")
-    if not bool(torch.isfinite(pixels).all()):
+    low, high = (float(v) for v in torch.aminmax(pixels)) if pixels.numel() else (0.0, 0.0)  # one pass; NaN stays NaN
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("images must be finite")
-    colour = (float(pixels.abs().max()) if pixels.numel() else 0.0) / np.float32(sigma_rgb)
+    colour = max(-low, high) / np.float32(sigma_rgb)
     if colour > limit:
         raise ValueError(f"sigma_rgb = {sigma_rgb:.4g} is too small for the images' values: colours / sigma reach "
                          f"{colour:.4g}, past the lattice's {limit:.4g}; increase sigma_rgb")
