@@ -124,7 +124,7 @@ class Workload:
 
     def time(self, implementation: str, fn: Callable[[], object], repeat: int, note: str = "",
              check: Optional[Callable[[Any], str]] = None) -> Result:
-        """Median of ``repeat`` runs of fn after a warm-up (``measure``), printed as it ends;
+        """Median of ``repeat`` runs of fn (more for fast calls) after a warm-up (``measure``), printed as it ends;
         ``check`` turns the warm-up's answer into a note (its agreement with weaksup's, say)."""
         notes = [note] if note else []
 
