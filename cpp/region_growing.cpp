@@ -133,9 +133,9 @@ void grow_image(const T* probs, const uint8_t* seeds, const uint8_t* present, in
   std::vector<int64_t>& stack = scratch.stack;
   std::memcpy(out, seeds, static_cast<size_t>(classes * plane));
   // Step 1 class by class over whole planes (the loops vectorize), as growing_label
-  // does per pixel: strict > keeps the first of equal maxima.
+  // does per pixel: first the seeds' labels, then the maxima over the present classes
+  // (strict > keeps the first of equal maxima) where they pass the thresholds.
   label.assign(static_cast<size_t>(plane), 0);
-  top.assign(static_cast<size_t>(plane), T(0));
   count.assign(static_cast<size_t>(plane), 0);
   const uint8_t* cnt = count.data();
   if (classes < 255) {  // labels fit a byte: 16 pixels per SSE2 instruction instead of 4
@@ -149,7 +149,7 @@ void grow_image(const T* probs, const uint8_t* seeds, const uint8_t* present, in
   while (first < classes && present && !present[first]) ++first;
   if (first < classes) {
     best.assign(static_cast<size_t>(plane), static_cast<int32_t>(first));
-    std::copy(probs + first * plane, probs + (first + 1) * plane, top.begin());
+    top.assign(probs + first * plane, probs + (first + 1) * plane);
     int32_t* __restrict b = best.data();
     T* __restrict t = top.data();
     for (int64_t c = first + 1; c < classes; ++c) {
